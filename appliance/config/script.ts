@@ -1,0 +1,45 @@
+import type { Config } from './schema.ts';
+
+function q(s: string): string {
+  return /^[A-Za-z0-9@._:/+-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`;
+}
+
+/**
+ * The CLI command script that reproduces a configuration (`show running-config`). The wizard shows
+ * it for review, revisions diff it, and the CLI reads the same commands back.
+ */
+export function toScript(c: Config): string[] {
+  const out: string[] = [];
+  out.push(`hostname ${c.system.hostname}`);
+  out.push(`company name ${q(c.system.company)}`);
+  out.push(`company contact ${q(c.system.contact)}`);
+  out.push(`company contact-email ${q(c.system.contactEmail)}`);
+  out.push('!');
+  out.push(`enable secret 9 ${c.users.enableSecretHash}`);
+  for (const u of c.users.local) out.push(`username ${u.name} role ${u.role} secret 9 ${u.passwordHash}`);
+  out.push('!');
+  for (const i of c.network.interfaces) {
+    out.push(`interface ${i.name}`);
+    out.push(` ip address ${i.address} ${i.netmask}`);
+    out.push(i.enabled ? ' no shutdown' : ' shutdown');
+    out.push('!');
+  }
+  out.push(`ip default-gateway ${c.network.gateway}`);
+  for (const r of c.network.routes) out.push(`ip route ${r.destination} ${r.netmask} ${r.via}`);
+  out.push(`ip name-server ${c.dns.servers.join(' ')}`);
+  if (c.dns.domain) out.push(`ip domain-name ${c.dns.domain}`);
+  out.push('!');
+  if (c.ntp.enabled) for (const s of c.ntp.servers) out.push(`ntp server ${s}`);
+  else out.push('no ntp');
+  out.push(`clock timezone ${c.clock.timezone}`);
+  out.push('!');
+  out.push(c.ssh.enabled ? `ip ssh server port ${c.ssh.port}` : 'no ip ssh server');
+  out.push(`ip http secure-server port ${c.webui.port}`);
+  out.push('end');
+  return out;
+}
+
+/** A script with password hashes replaced, for logs and support bundles. */
+export function redact(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/(secret 9 )\S+/, '$1<redacted>'));
+}

@@ -1,0 +1,169 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Host } from '../host/index.ts';
+import type { Config } from './schema.ts';
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` holds how many ran.
+ * Append only: never edit a migration that has shipped.
+ */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE config_state (
+     name TEXT PRIMARY KEY CHECK (name IN ('running','startup')),
+     revision INTEGER NOT NULL,
+     json TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE revisions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     who TEXT NOT NULL,
+     source TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     diff TEXT NOT NULL,
+     json TEXT NOT NULL
+   );
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     who TEXT NOT NULL,
+     source TEXT NOT NULL,
+     action TEXT NOT NULL,
+     outcome TEXT NOT NULL
+   );
+   CREATE TABLE sessions (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     csrf TEXT NOT NULL,
+     source TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     seen_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+];
+
+/** Who made a change and from where: recorded with every revision and audit entry. */
+export interface Actor {
+  who: string;
+  /** `wizard`, `cli:ttyS0`, `ssh:192.0.2.5`, `webui:192.0.2.5`, `api`, `boot`, `import`… */
+  source: string;
+}
+
+export interface Revision {
+  id: number;
+  at: string;
+  who: string;
+  source: string;
+  summary: string;
+  diff: string;
+}
+
+export const DB_PATH = '/var/lib/keel/keel.db';
+
+/** The configuration store: running and startup configurations, numbered revisions, audit log. */
+export class Store {
+  readonly db: Database.Database;
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  /** Opens (creating if needed) the store of a host: `<root>/var/lib/keel/keel.db`. */
+  static open(host: Host): Store {
+    host.files.mkdirp(path.dirname(DB_PATH), 0o700);
+    return new Store(host.files.real(DB_PATH));
+  }
+
+  private migrate(): void {
+    const have = this.db.pragma('user_version', { simple: true }) as number;
+    for (let i = have; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i]);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private state(name: 'running' | 'startup'): { revision: number; config: Config } | null {
+    const row = this.db.prepare('SELECT revision, json FROM config_state WHERE name = ?').get(name) as { revision: number; json: string } | undefined;
+    return row ? { revision: row.revision, config: JSON.parse(row.json) as Config } : null;
+  }
+  /** The configuration in effect now (lost at reboot unless saved). */
+  running(): { revision: number; config: Config } | null {
+    return this.state('running');
+  }
+  /** The saved configuration the appliance boots with. */
+  startup(): { revision: number; config: Config } | null {
+    return this.state('startup');
+  }
+  /** True once the first-boot wizard has saved a configuration. */
+  configured(): boolean {
+    return this.startup() !== null;
+  }
+  /** True when running and startup differ (System Manager shows "unsaved changes"). */
+  unsaved(): boolean {
+    const r = this.running();
+    const s = this.startup();
+    return JSON.stringify(r?.config ?? null) !== JSON.stringify(s?.config ?? null);
+  }
+
+  /** Records a new revision and makes it the running configuration, atomically. Returns its number. */
+  commitRunning(config: Config, actor: Actor, summary: string, diff: string): number {
+    const at = new Date().toISOString();
+    const json = JSON.stringify(config);
+    return this.db.transaction(() => {
+      const id = Number(
+        this.db
+          .prepare('INSERT INTO revisions (at, who, source, summary, diff, json) VALUES (?,?,?,?,?,?)')
+          .run(at, actor.who, actor.source, summary, diff, json).lastInsertRowid,
+      );
+      this.db
+        .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
+        .run(id, json, at);
+      return id;
+    })();
+  }
+
+  /** Copies the running configuration to startup (`write memory`, Save). */
+  saveStartup(actor: Actor): number {
+    const r = this.running();
+    if (!r) throw new Error('no running configuration to save');
+    const at = new Date().toISOString();
+    this.db
+      .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'startup\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
+      .run(r.revision, JSON.stringify(r.config), at);
+    this.audit(actor, `save running-config to startup-config (revision ${r.revision})`, 'ok');
+    return r.revision;
+  }
+
+  /** At boot the running configuration starts as the saved one. */
+  resetRunningToStartup(): void {
+    const s = this.startup();
+    if (!s) return;
+    this.db
+      .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
+      .run(s.revision, JSON.stringify(s.config), new Date().toISOString());
+  }
+
+  revisions(limit = 100): Revision[] {
+    return this.db.prepare('SELECT id, at, who, source, summary, diff FROM revisions ORDER BY id DESC LIMIT ?').all(limit) as Revision[];
+  }
+  revisionConfig(id: number): Config | null {
+    const row = this.db.prepare('SELECT json FROM revisions WHERE id = ?').get(id) as { json: string } | undefined;
+    return row ? (JSON.parse(row.json) as Config) : null;
+  }
+
+  /** Appends to the audit log. Never pass secrets in `action`. */
+  audit(actor: Actor, action: string, outcome: string): void {
+    this.db.prepare('INSERT INTO audit (at, who, source, action, outcome) VALUES (?,?,?,?,?)').run(new Date().toISOString(), actor.who, actor.source, action, outcome);
+  }
+  auditLog(limit = 200): { id: number; at: string; who: string; source: string; action: string; outcome: string }[] {
+    return this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as never;
+  }
+}

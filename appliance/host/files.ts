@@ -1,0 +1,128 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+/** A file the appliance owns, as produced by a pure `render()`. */
+export interface FileSpec {
+  path: string;
+  content: string | Buffer;
+  mode?: number;
+  /** When set, the path is a symbolic link to this target and `content` is ignored. */
+  linkTarget?: string;
+}
+
+/**
+ * Files adapter: every read and write of OS files goes through here. All paths are absolute
+ * appliance paths (`/etc/hostname`); `root` maps them into a sandbox folder when it is not `/`.
+ */
+export class Files {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+  /** The real path of an appliance path. */
+  real(p: string): string {
+    if (!path.isAbsolute(p)) throw new Error(`appliance path must be absolute: ${p}`);
+    return this.root === '/' ? p : path.join(this.root, p);
+  }
+  exists(p: string): boolean {
+    return fs.existsSync(this.real(p));
+  }
+  read(p: string): Buffer | null {
+    try {
+      return fs.readFileSync(this.real(p));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+  readText(p: string): string | null {
+    return this.read(p)?.toString('utf8') ?? null;
+  }
+  list(p: string): string[] {
+    try {
+      return fs.readdirSync(this.real(p));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+  mkdirp(p: string, mode = 0o755): void {
+    fs.mkdirSync(this.real(p), { recursive: true, mode });
+  }
+  /**
+   * Writes temp + fsync + rename so a crash never leaves half a file.
+   * Returns false (and touches nothing) when the content and mode are already as wanted.
+   */
+  writeAtomic(p: string, content: string | Buffer, mode = 0o644): boolean {
+    const target = this.real(p);
+    const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    try {
+      const st = fs.statSync(target);
+      if ((st.mode & 0o7777) === mode && st.size === buf.length && fs.readFileSync(target).equals(buf)) return false;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const tmp = `${target}.keel-${crypto.randomBytes(4).toString('hex')}.tmp`;
+    const fd = fs.openSync(tmp, 'w', mode);
+    try {
+      fs.writeSync(fd, buf);
+      fs.fchmodSync(fd, mode);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, target);
+    return true;
+  }
+  /** Points `p` at `target` (atomically, via rename); false when it already does. */
+  symlinkAtomic(p: string, target: string): boolean {
+    const real = this.real(p);
+    try {
+      if (fs.readlinkSync(real) === target) return false;
+    } catch {
+      /* absent or not a link */
+    }
+    fs.mkdirSync(path.dirname(real), { recursive: true });
+    const tmp = `${real}.keel-${crypto.randomBytes(4).toString('hex')}.tmp`;
+    fs.symlinkSync(target, tmp);
+    fs.renameSync(tmp, real);
+    return true;
+  }
+  /** The current state of a file, for restoring it if an apply fails. */
+  snapshot(p: string): { content: Buffer | null; mode: number; link: string | null } {
+    const real = this.real(p);
+    try {
+      return { content: null, mode: 0, link: fs.readlinkSync(real) };
+    } catch {
+      /* not a link */
+    }
+    try {
+      const st = fs.statSync(real);
+      return { content: fs.readFileSync(real), mode: st.mode & 0o7777, link: null };
+    } catch {
+      return { content: null, mode: 0, link: null };
+    }
+  }
+  /** Puts back what `snapshot` saw. */
+  restore(p: string, snap: { content: Buffer | null; mode: number; link: string | null }): void {
+    if (snap.link !== null) this.symlinkAtomic(p, snap.link);
+    else if (snap.content !== null) this.writeAtomic(p, snap.content, snap.mode);
+    else this.remove(p);
+  }
+  remove(p: string): boolean {
+    try {
+      fs.unlinkSync(this.real(p));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+  append(p: string, line: string, mode = 0o640): void {
+    const target = this.real(p);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.appendFileSync(target, line, { mode });
+  }
+}

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { OperationalError } from '../errors.ts';
+import type { Files } from './files.ts';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+export interface RunOptions {
+  input?: string | Buffer;
+  /** Do not throw on a non-zero exit; return it. */
+  allowFail?: boolean;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** Stream output to this process's stdout/stderr (long installer steps) instead of capturing it. */
+  inherit?: boolean;
+}
+
+/** Processes adapter: the only place that starts OS commands. */
+export interface Processes {
+  run(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** True when commands really run (false in a sandbox, where they are only recorded). */
+  readonly live: boolean;
+}
+
+/** Runs commands for real. */
+export class RealProcesses implements Processes {
+  readonly live = true;
+  run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(cmd, args, {
+        stdio: [opts.input !== undefined ? 'pipe' : 'ignore', opts.inherit ? 'inherit' : 'pipe', opts.inherit ? 'inherit' : 'pipe'],
+        env: opts.env ? { ...process.env, ...opts.env } : process.env,
+        timeout: opts.timeoutMs,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (d) => (stdout += d));
+      child.stderr?.on('data', (d) => (stderr += d));
+      if (opts.input !== undefined) child.stdin!.end(opts.input);
+      const line = [cmd, ...args].join(' ');
+      child.on('error', (e) => reject(new OperationalError('could not start command', line, null, e.message)));
+      child.on('close', (code) => {
+        const res = { code: code ?? -1, stdout, stderr };
+        if (code !== 0 && !opts.allowFail) reject(new OperationalError('command failed', line, code, stderr));
+        else resolve(res);
+      });
+    });
+  }
+}
+
+/**
+ * Sandbox: records each command it would run to `/var/log/keel/commands.log` under the sandbox
+ * root and reports success, so apply logic runs end to end without root.
+ */
+export class SandboxProcesses implements Processes {
+  readonly live = false;
+  readonly files: Files;
+  /** Commands recorded in this process, newest last (tests read this). */
+  readonly recorded: string[] = [];
+  /** Optional scripted failures for tests: a command line prefix → result. */
+  failures = new Map<string, RunResult>();
+  constructor(files: Files) {
+    this.files = files;
+  }
+  async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const line = [cmd, ...args].join(' ');
+    this.recorded.push(line);
+    this.files.append('/var/log/keel/commands.log', `${new Date().toISOString()} ${line}\n`);
+    for (const [prefix, res] of this.failures) {
+      if (line.startsWith(prefix)) {
+        if (!opts.allowFail && res.code !== 0) throw new OperationalError('command failed', line, res.code, res.stderr);
+        return res;
+      }
+    }
+    return { code: 0, stdout: '', stderr: '' };
+  }
+}

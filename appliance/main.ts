@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * `keel`: the one appliance command. Each subcommand module exports `run(argv): Promise<number>`
+ * and is loaded only when used, so the console and wizard start fast.
+ */
+import { isUserFacing, ValidationError } from './errors.ts';
+import { VERSION } from './version.ts';
+
+type Runner = (argv: string[]) => Promise<number>;
+const COMMANDS: Record<string, { help: string; load: () => Promise<{ run: Runner }> }> = {
+  start: { help: 'run the appliance in a sandbox root: the wizard on first run, then System Manager', load: () => import('./start.ts') },
+  wizard: { help: 'the first-boot configuration wizard (--root DIR, --answers FILE)', load: () => import('./wizard/main.ts') },
+  serve: { help: 'System Manager over HTTPS (--root DIR --https-port N --ssh-port N)', load: () => import('../webui/server.ts') },
+  console: { help: 'the console session: wizard on first boot, then the sign-in banner', load: () => import('./console.ts') },
+  boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('./boot.ts') },
+  install: { help: 'install Keel from the live ISO onto a disk (--mode vm-install, --disk, --wipe)', load: () => import('../installer/main.ts') },
+  version: { help: 'print the version', load: async () => ({ run: async () => (console.log(`Keel ${VERSION}`), 0) }) },
+};
+
+function usage(): void {
+  console.log('usage: keel <command> [options]\n');
+  for (const [name, c] of Object.entries(COMMANDS)) console.log(`  ${name.padEnd(9)} ${c.help}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    usage();
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`keel: unknown command "${name}"`);
+    usage();
+    return 2;
+  }
+  return (await cmd.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (isUserFacing(err)) {
+      console.error(`keel: ${err instanceof ValidationError ? 'invalid input' : 'operation failed'}: ${err.message}`);
+      process.exitCode = 1;
+    } else {
+      // A bug: show the stack so it can be reported.
+      console.error(err);
+      process.exitCode = 70;
+    }
+  },
+);

@@ -1,0 +1,10 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+export const SshSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ description: 'Remote CLI access over SSH' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 22, description: 'TCP port of the SSH CLI' }),
+  },
+  { additionalProperties: false, description: 'Remote shell via SSH' },
+);
+export type SshConfig = Static<typeof SshSchema>;

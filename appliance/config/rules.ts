@@ -59,8 +59,9 @@ export function addressInSubnet(address: string, mask: string): string | null {
   const a = ipToInt(address);
   const m = ipToInt(mask);
   if (prefixLength(mask) >= 31) return null;
-  if ((a & ~m) >>> 0 === 0) return `address ${address} is the network address of its subnet`;
-  if ((a | ~m) >>> 0 === 0xffffffff) return `address ${address} is the broadcast address of its subnet`;
+  const hostBits = (a & ~m) >>> 0;
+  if (hostBits === 0) return `address ${address} is the network address of its subnet`;
+  if (hostBits === ~m >>> 0) return `address ${address} is the broadcast address of its subnet`;
   return null;
 }
 

@@ -1,0 +1,35 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createHost } from './host/index.ts';
+import { Store } from './config/store.ts';
+
+/**
+ * `keel start` (npm start): the appliance on this machine in a sandbox root. First run: the wizard
+ * on this terminal; then the boot step renders the configuration under the root and System
+ * Manager serves https://localhost:8443/mics. Nothing outside the root is touched.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { root: { type: 'string', default: path.resolve('sandbox') }, 'https-port': { type: 'string', default: '8443' } },
+  });
+  const root = path.resolve(values.root);
+  if (root === '/') {
+    console.error('keel start runs the appliance in a sandbox folder; use the installed services on a real appliance');
+    return 2;
+  }
+  const host = createHost(root);
+  host.files.mkdirp('/var/lib/keel', 0o700);
+  const store = Store.open(host);
+  const configured = store.configured();
+  store.close();
+  console.log(`Keel sandbox root: ${root}`);
+  if (!configured) {
+    const code = await (await import('./wizard/main.ts')).run(['--root', root]);
+    if (code !== 0) return code;
+    console.log('(sandbox: the reload was recorded, not performed; continuing as after a reboot)');
+  }
+  const boot = await (await import('./boot.ts')).run(['--root', root]);
+  if (boot !== 0) return boot;
+  return (await import('../webui/server.ts')).run(['--root', root, '--https-port', values['https-port'], '--listen', '127.0.0.1']);
+}

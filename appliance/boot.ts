@@ -2,15 +2,25 @@ import { parseArgs } from 'node:util';
 import { createHost } from './host/index.ts';
 import { Store } from './config/store.ts';
 import { applyAtBoot } from './config/apply.ts';
+import { ensureWebuiCertificateFor } from './certs/webui.ts';
+import { log } from './log.ts';
 
-/** `keel boot`: renders the saved configuration into the OS; nothing to do before the wizard has run. */
+/**
+ * `keel boot`: renders the saved configuration into the OS and makes sure System Manager has a
+ * certificate for the configured hostname (made once, at the first boot after the wizard).
+ * Nothing to do before the wizard has run.
+ */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' } } });
   const host = createHost(values.root);
   const store = Store.open(host);
   try {
-    const done = await applyAtBoot(host, store);
-    if (!done) console.error('keel boot: not configured yet; the first-boot wizard runs on the console');
+    if (!(await applyAtBoot(host, store))) {
+      log.info('not configured yet; the first-boot wizard runs on the console');
+      return 0;
+    }
+    const cert = await ensureWebuiCertificateFor(host, store.running()!.config);
+    log.info('System Manager certificate ready', { fingerprint256: cert.fingerprint256 });
     return 0;
   } finally {
     store.close();

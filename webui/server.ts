@@ -1,0 +1,645 @@
+/**
+ * System Manager: the appliance's HTTPS web UI and JSON API under /mics (`keel serve`).
+ *
+ * Security model, in short:
+ * - TLS 1.2/1.3 only, forward-secret AEAD ciphers; a self-signed certificate whose fingerprint the
+ *   console shows (appliance/certs/webui.ts).
+ * - Server-side sessions in SQLite (only a digest of the id is stored), cookie `keel_session`
+ *   (Secure, HttpOnly, SameSite=Strict, Path=/mics), idle 15 min, absolute 8 h.
+ * - Every state-changing request needs the session's CSRF token (form field `_csrf` or header
+ *   `X-CSRF-Token`), unless its route is marked `preSession` (the two sign-in routes), and any
+ *   state-changing request whose Origin is another site is refused.
+ * - Sign-in forms (no session yet) are protected against login CSRF by SameSite=Strict, the Origin /
+ *   Sec-Fetch-Site check, and a pre-session token: the sign-in page sets a random `keel_pre` cookie
+ *   (SameSite=Strict, HttpOnly) and puts the same value in a hidden field; both must match.
+ *   The JSON sign-in accepts only `application/json`, which a cross-site form cannot send.
+ * - Failed sign-ins are audited (user name and source, never the password) and answered only after
+ *   a delay; password checks (scrypt, 32 MiB each) run at most two at a time.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import { createHost, type Host } from '../appliance/host/index.ts';
+import { Store, type Actor } from '../appliance/config/store.ts';
+import type { Config } from '../appliance/config/schema.ts';
+import { verifySecret } from '../appliance/users/secrets.ts';
+import { ensureWebuiCertificateFor, type WebuiCertificate } from '../appliance/certs/webui.ts';
+import { ValidationError, OperationalError, type FieldProblem } from '../appliance/errors.ts';
+import { log } from '../appliance/log.ts';
+import { VERSION } from '../appliance/version.ts';
+import { Sessions, tokensEqual, type Session } from './sessions.ts';
+import { health } from './health.ts';
+import { signInPage, statusPage, errorPage } from './pages.ts';
+
+export const BASE = '/mics';
+export const SESSION_COOKIE = 'keel_session';
+export const PRESESSION_COOKIE = 'keel_pre';
+export const DEFAULT_PORT = 8443;
+
+/** TLS 1.3 suites, then TLS 1.2 ECDHE + AEAD only (Mozilla "intermediate" minus DHE). */
+export const CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** The appliance is not configured yet: System Manager does not start before the wizard has run. */
+export class NotConfiguredError extends Error {
+  constructor() {
+    super('the appliance is not configured yet: run the first-boot configuration wizard on the console first');
+    this.name = 'NotConfiguredError';
+  }
+}
+
+/** Too many sign-ins in progress: answered 503 with a retry hint, never a bug. */
+class BusyError extends Error {
+  constructor() {
+    super('too many sign-in attempts in progress; try again in a few seconds');
+    this.name = 'BusyError';
+  }
+}
+
+export interface KeelContext {
+  host: Host;
+  store: Store;
+  sessions: Sessions;
+  certificate: WebuiCertificate;
+  /** The System Manager port in the configuration (webui.port). */
+  configuredPort: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: Session | null;
+  }
+  interface FastifyInstance {
+    keel: KeelContext;
+  }
+  interface FastifyContextConfig {
+    /** Reachable without a session. */
+    public?: boolean;
+    /** State-changing but made before a session exists (sign-in): no session CSRF token, Origin checked. */
+    preSession?: boolean;
+  }
+}
+
+export interface ServerOptions {
+  /** Appliance root: `/` on the appliance, a folder for a sandbox. Ignored when `host` is given. */
+  root?: string;
+  host?: Host;
+  /** Where NIC facts come from (tests point it at a fixture). */
+  sysfs?: string;
+  /** How long a failed sign-in waits before it is answered (default 1000 ms). */
+  failureDelayMs?: number;
+  /** Clock for sessions (tests). */
+  now?: () => number;
+}
+
+/** Runs password checks at most `max` at a time (scrypt needs 32 MiB each); refuses when `maxQueue` wait. */
+class Gate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly max: number;
+  private readonly maxQueue: number;
+  constructor(max: number, maxQueue: number) {
+    this.max = max;
+    this.maxQueue = maxQueue;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) {
+      if (this.waiting.length >= this.maxQueue) throw new BusyError();
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+/**
+ * Unknown user names are checked against this hash (same scrypt cost as real ones) so that they take
+ * as long as a wrong password. Its password is a discarded random string; it never signs anyone in,
+ * because a match also needs the user to exist.
+ */
+const DUMMY_HASH = '$scrypt$N=32768,r=8,p=1$k1zCIKH/UgpBVG0JHF94FQ==$nUxNw6hq6XwkJqFZX5mXDP8GlV5m1iJuVLIazM2QkiU=';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+/** The configuration in effect (running, else saved). */
+function currentConfig(store: Store): Config | null {
+  return store.running()?.config ?? store.startup()?.config ?? null;
+}
+
+/** Safe to write into a log or audit line: printable, bounded. */
+function printable(s: string, max = 64): string {
+  // eslint-disable-next-line no-control-regex
+  const t = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+function isApi(req: FastifyRequest): boolean {
+  return req.url.startsWith(`${BASE}/api/`) || req.url === `${BASE}/api`;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Why a state-changing request looks cross-site, or null. Non-browser clients send neither header. */
+function crossSite(req: FastifyRequest): string | null {
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `https://${req.headers.host ?? ''}`) return `Origin ${printable(origin, 100)}`;
+  if (req.headers['sec-fetch-site'] === 'cross-site') return 'Sec-Fetch-Site cross-site';
+  return null;
+}
+
+// ---- JSON schemas (validated by fastify, documented by @fastify/swagger) ----
+
+const ProblemSchema = {
+  type: 'object',
+  properties: { field: { type: 'string' }, rule: { type: 'string' }, message: { type: 'string' } },
+  required: ['field', 'rule', 'message'],
+} as const;
+const ErrorSchema = {
+  type: 'object',
+  description: 'An error: a sentence for people; for 400 the fields and rules; for 500 only a request id',
+  properties: {
+    error: { type: 'string' },
+    problems: { type: 'array', items: ProblemSchema },
+    requestId: { type: 'string' },
+  },
+  required: ['error'],
+} as const;
+const SessionSchema = {
+  type: 'object',
+  properties: {
+    username: { type: 'string' },
+    csrfToken: { type: 'string', description: 'Send it back in the X-CSRF-Token header of every state-changing request' },
+    expiresAt: { type: 'string', format: 'date-time', description: 'Absolute end of the session (idle sessions end earlier, after 15 minutes)' },
+  },
+  required: ['username', 'csrfToken'],
+} as const;
+const nullable = (type: 'string' | 'integer') => ({ type: [type, 'null'] }) as const;
+const HealthSchema = {
+  type: 'object',
+  properties: {
+    hostname: { type: 'string', description: 'External hostname (FQDN) of the appliance' },
+    version: { type: 'string', description: 'Keel version' },
+    uptimeSeconds: { type: 'integer' },
+    uptimeOf: { type: 'string', enum: ['appliance', 'host'], description: '`host` in a sandbox root: the uptime of the machine running it' },
+    interfaces: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', description: 'GigabitEthernetN' },
+          pci: { ...nullable('string'), description: 'PCI address; null when configured but not present' },
+          ifname: { ...nullable('string'), description: 'Kernel interface name' },
+          mac: nullable('string'),
+          address: nullable('string'),
+          netmask: nullable('string'),
+          link: {
+            type: 'object',
+            properties: { state: { ...nullable('string'), description: 'sysfs operstate: up, down…' }, speedMbps: nullable('integer') },
+          },
+        },
+        required: ['name', 'pci', 'ifname', 'mac', 'address', 'netmask'],
+      },
+    },
+    configuration: {
+      type: 'object',
+      properties: {
+        runningRevision: nullable('integer'),
+        startupRevision: nullable('integer'),
+        unsaved: { type: 'boolean', description: 'Running and saved configurations differ (lost at reboot unless saved)' },
+      },
+      required: ['runningRevision', 'startupRevision', 'unsaved'],
+    },
+  },
+  required: ['hostname', 'version', 'uptimeSeconds', 'interfaces', 'configuration'],
+} as const;
+
+const SESSION_AUTH = [{ sessionCookie: [] }];
+const SESSION_CSRF_AUTH = [{ sessionCookie: [], csrfHeader: [] }];
+
+/** Problems from fastify's (ajv) validation, as FieldProblems naming the field and the rule. */
+function validationProblems(err: FastifyError): FieldProblem[] {
+  return (err.validation ?? []).map((v) => {
+    const missing = (v.params as { missingProperty?: string }).missingProperty;
+    const field = `${v.instancePath}${missing ? `/${missing}` : ''}` || '/';
+    return { field, rule: v.keyword, message: v.message ?? 'is invalid' };
+  });
+}
+
+/**
+ * Builds System Manager (routes, hooks, TLS) without listening. Opens the store of the root and
+ * closes it when the instance closes. Throws NotConfiguredError before the wizard has saved a
+ * configuration.
+ */
+export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const host = opts.host ?? createHost(opts.root ?? '/', opts.sysfs ? { sysfs: opts.sysfs } : {});
+  const failureDelayMs = opts.failureDelayMs ?? 1000;
+  const store = Store.open(host);
+  let ctx: KeelContext;
+  try {
+    const config = store.configured() ? currentConfig(store) : null;
+    if (!config) throw new NotConfiguredError();
+    const certificate = await ensureWebuiCertificateFor(host, config);
+    ctx = { host, store, sessions: new Sessions(store.db, opts.now), certificate, configuredPort: config.webui.port ?? DEFAULT_PORT };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  const { sessions, certificate } = ctx;
+  const css = fs.readFileSync(new URL('./public/style.css', import.meta.url));
+  const gate = new Gate(2, 32);
+
+  const app = Fastify({
+    logger: false,
+    genReqId: () => crypto.randomBytes(8).toString('hex'),
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    https: {
+      key: certificate.keyPem,
+      cert: certificate.certPem,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      ciphers: CIPHERS,
+      honorCipherOrder: true,
+    },
+    routerOptions: { ignoreTrailingSlash: false },
+  });
+  app.decorate('keel', ctx);
+  app.decorateRequest('session', null);
+
+  const purge = setInterval(() => {
+    try {
+      sessions.purge();
+    } catch (e) {
+      log.warn('could not purge expired System Manager sessions', { error: (e as Error).message });
+    }
+  }, 5 * 60_000);
+  purge.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(purge);
+    store.close();
+  });
+
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 16 * 1024 });
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31536000, includeSubDomains: false },
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    xContentTypeOptions: true,
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Keel System Manager API',
+        version: VERSION,
+        description:
+          'JSON API of the appliance web UI. Sign in with POST /mics/api/session; the session cookie then authenticates, and every state-changing request must carry the csrfToken in X-CSRF-Token.',
+      },
+      components: {
+        securitySchemes: {
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Session cookie set by POST /mics/api/session' },
+          csrfHeader: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'csrfToken of the session' },
+        },
+      },
+      tags: [{ name: 'session', description: 'Sign-in and sign-out' }, { name: 'status', description: 'Appliance status' }],
+    },
+  });
+
+  // Caches must not keep session pages or API answers; every answer carries its request id.
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (!req.url.startsWith(`${BASE}/static/`)) reply.header('cache-control', 'no-store');
+  });
+
+  // Session and access: before the body is read, so anonymous requests cost nothing.
+  app.addHook('onRequest', async (req, reply) => {
+    req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
+    if (req.session || req.is404 || req.routeOptions.config.public || req.routeOptions.config.preSession) return;
+    if (isApi(req)) return reply.code(401).send({ error: 'sign in first' });
+    return reply.redirect(`${BASE}/`, SAFE_METHODS.has(req.method) ? 302 : 303);
+  });
+
+  // CSRF: after the body is parsed (forms carry the token), before validation and the handler.
+  app.addHook('preValidation', async (req, reply) => {
+    if (SAFE_METHODS.has(req.method) || req.is404) return;
+    const source = `webui:${req.ip}`;
+    const why = crossSite(req);
+    if (why) {
+      log.warn('refused a cross-site request', { method: req.method, route: req.routeOptions.url, source, why });
+      return reply.code(403).send({ error: 'cross-site request refused' });
+    }
+    if (isApi(req) && req.body !== undefined && req.body !== null && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      return reply.code(415).send({ error: 'the API accepts only application/json bodies' });
+    }
+    if (req.routeOptions.config.preSession) return;
+    const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (req.body as { _csrf?: string } | undefined)?._csrf;
+    if (!req.session || !tokensEqual(sent, req.session.csrf)) {
+      log.warn('refused a request without a valid CSRF token', { method: req.method, route: req.routeOptions.url, source, user: req.session?.username ?? null });
+      if (isApi(req)) return reply.code(403).send({ error: 'missing or invalid CSRF token (send the session csrfToken in X-CSRF-Token)' });
+      return reply.code(403).type('text/html; charset=utf-8').send(errorPage(403, 'This form has expired. Go back, reload the page and try again.'));
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const api = isApi(req);
+    const send = (status: number, body: { error: string; problems?: FieldProblem[]; requestId?: string }) => {
+      reply.code(status);
+      if (api) return reply.send(body);
+      const msg = body.problems?.length ? body.problems.map((p) => `${p.field.replace(/^\//, '')}: ${p.message}`).join('; ') : body.error;
+      return reply.type('text/html; charset=utf-8').send(errorPage(status, msg, body.requestId));
+    };
+    if (err.validation) {
+      const problems = validationProblems(err);
+      return send(400, { error: problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems });
+    }
+    if (err instanceof ValidationError) return send(400, { error: err.message, problems: err.problems });
+    if (err instanceof BusyError) {
+      reply.header('retry-after', '5');
+      return send(503, { error: err.message });
+    }
+    if (err instanceof OperationalError) {
+      log.error('operation failed', { requestId: req.id, route: req.routeOptions.url ?? null, error: err.message });
+      return send(502, { error: err.message, requestId: String(req.id) });
+    }
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500) return send(status, { error: err.message });
+    // A bug: details go to the log, the client gets only the request id.
+    log.error('request failed (bug)', { requestId: req.id, method: req.method, route: req.routeOptions.url ?? null, error: err.stack ?? String(err) });
+    return send(500, { error: 'internal error; the details are in the appliance log under this request id', requestId: String(req.id) });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404);
+    if (isApi(req)) return reply.send({ error: 'no such API resource' });
+    return reply.type('text/html; charset=utf-8').send(errorPage(404, 'There is no such page.'));
+  });
+
+  /** Checks a user's password (slowly on failure) and audits the attempt. Returns the user name or null. */
+  async function signIn(username: string, password: string, source: string): Promise<string | null> {
+    const config = currentConfig(store);
+    const user = config?.users.local.find((u) => u.name === username);
+    const ok = await gate.run(() => verifySecret(password, user?.passwordHash ?? DUMMY_HASH));
+    const actor: Actor = { who: printable(username), source };
+    if (user && ok) {
+      store.audit(actor, 'sign in to System Manager', 'ok');
+      log.info('System Manager sign-in', { user: user.name, source });
+      return user.name;
+    }
+    store.audit(actor, 'sign in to System Manager', user ? 'failed: wrong password' : 'failed: unknown user');
+    log.warn('System Manager sign-in failed', { user: printable(username), source });
+    await sleep(failureDelayMs);
+    return null;
+  }
+
+  function startSession(req: FastifyRequest, reply: FastifyReply, username: string): Session {
+    const old = req.cookies[SESSION_COOKIE];
+    if (old) sessions.destroy(old); // never keep a pre-sign-in id (session fixation)
+    const s = sessions.create(username, `webui:${req.ip}`);
+    reply.setCookie(SESSION_COOKIE, s.id, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+    return s;
+  }
+
+  function endSession(req: FastifyRequest, reply: FastifyReply): void {
+    if (req.session) {
+      sessions.destroy(req.session.id);
+      store.audit({ who: req.session.username, source: `webui:${req.ip}` }, 'sign out of System Manager', 'ok');
+      log.info('System Manager sign-out', { user: req.session.username, source: `webui:${req.ip}` });
+    }
+    reply.clearCookie(SESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+  }
+
+  const sessionBody = (s: Session) => ({ username: s.username, csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() });
+
+  // ---- API ----
+
+  app.get(`${BASE}/api/openapi.json`, {
+    config: { public: true },
+    schema: { summary: 'This OpenAPI 3 document', description: 'Generated from the route schemas.', tags: ['status'] },
+    handler: async () => app.swagger(),
+  });
+
+  app.post<{ Body: { username: string; password: string } }>(`${BASE}/api/session`, {
+    config: { preSession: true },
+    schema: {
+      summary: 'Sign in',
+      description: 'Checks a local user\'s password and starts a session: sets the keel_session cookie and returns the CSRF token. Failed attempts are audited and answered after a delay.',
+      tags: ['session'],
+      body: {
+        type: 'object',
+        properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
+        required: ['username', 'password'],
+        additionalProperties: false,
+      },
+      response: { 200: SessionSchema, 400: ErrorSchema, 401: ErrorSchema, 503: ErrorSchema },
+    },
+    handler: async (req, reply) => {
+      const name = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
+      if (!name) return reply.code(401).send({ error: 'wrong user name or password' });
+      return sessionBody(startSession(req, reply, name));
+    },
+  });
+
+  app.get(`${BASE}/api/session`, {
+    schema: {
+      summary: 'Current session',
+      description: 'The signed-in user and the session\'s CSRF token; 401 when not signed in.',
+      tags: ['session'],
+      security: SESSION_AUTH,
+      response: { 200: SessionSchema, 401: ErrorSchema },
+    },
+    handler: async (req) => sessionBody(req.session!),
+  });
+
+  app.delete(`${BASE}/api/session`, {
+    schema: {
+      summary: 'Sign out',
+      description: 'Ends the session and clears the cookie. Needs the CSRF token.',
+      tags: ['session'],
+      security: SESSION_CSRF_AUTH,
+      response: { 204: { type: 'null', description: 'Signed out' }, 401: ErrorSchema, 403: ErrorSchema },
+    },
+    handler: async (req, reply) => {
+      endSession(req, reply);
+      return reply.code(204).send();
+    },
+  });
+
+  app.get(`${BASE}/api/health`, {
+    schema: {
+      summary: 'Appliance status',
+      description: 'Hostname, version, uptime, network interfaces (from the NICs found and the configuration) and the running vs saved configuration revisions.',
+      tags: ['status'],
+      security: SESSION_AUTH,
+      response: { 200: HealthSchema, 401: ErrorSchema },
+    },
+    handler: async () => health(host, store),
+  });
+
+  // ---- Pages ----
+
+  const hidden = { hide: true } as const;
+  app.get('/', { config: { public: true }, schema: hidden }, (_req, reply) => reply.redirect(`${BASE}/`));
+  app.get(BASE, { config: { public: true }, schema: hidden }, (_req, reply) => reply.redirect(`${BASE}/`));
+  app.get(`${BASE}/static/style.css`, { config: { public: true }, schema: hidden }, (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=3600').send(css),
+  );
+
+  function showSignIn(reply: FastifyReply, status: number, error?: string, username?: string) {
+    const pre = crypto.randomBytes(32).toString('base64url');
+    reply.setCookie(PRESESSION_COOKIE, pre, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict', maxAge: 1800 });
+    const hostname = currentConfig(store)?.system.hostname ?? '';
+    return reply.code(status).type('text/html; charset=utf-8').send(signInPage({ hostname, preToken: pre, error, username }));
+  }
+
+  app.get(`${BASE}/`, { config: { public: true }, schema: hidden }, (req, reply) => {
+    if (!req.session) return showSignIn(reply, 200);
+    const company = currentConfig(store)?.system.company;
+    return reply.type('text/html; charset=utf-8').send(statusPage({ health: health(host, store), username: req.session.username, csrf: req.session.csrf, company }));
+  });
+
+  app.post<{ Body: { username: string; password: string; _pre: string } }>(`${BASE}/login`, {
+    config: { preSession: true },
+    schema: {
+      ...hidden,
+      body: {
+        type: 'object',
+        properties: { username: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 1024 }, _pre: { type: 'string', maxLength: 128 } },
+        required: ['username', 'password', '_pre'],
+      },
+    },
+    handler: async (req, reply) => {
+      if (!tokensEqual(req.body._pre, req.cookies[PRESESSION_COOKIE])) {
+        log.warn('refused a sign-in form without a valid pre-session token', { source: `webui:${req.ip}` });
+        return showSignIn(reply, 403, 'The sign-in form expired. Please sign in again.', req.body.username);
+      }
+      if (!req.body.username || !req.body.password) return showSignIn(reply, 400, 'Enter a user name and a password.', req.body.username);
+      const name = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
+      if (!name) return showSignIn(reply, 401, 'Wrong user name or password.', req.body.username);
+      startSession(req, reply, name);
+      reply.clearCookie(PRESESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+      return reply.redirect(`${BASE}/`, 303);
+    },
+  });
+
+  app.post(`${BASE}/logout`, { schema: hidden }, (req, reply) => {
+    endSession(req, reply);
+    return reply.redirect(`${BASE}/`, 303);
+  });
+
+  return app;
+}
+
+/** `keel serve [--root DIR] [--https-port N] [--listen ADDR]`: System Manager until SIGTERM/SIGINT. */
+export async function run(argv: string[]): Promise<number> {
+  let values: { root?: string; 'https-port'?: string; listen?: string };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        root: { type: 'string', default: '/' },
+        'https-port': { type: 'string' },
+        listen: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    console.error(`keel serve: ${(e as Error).message}`);
+    console.error('usage: keel serve [--root DIR] [--https-port N] [--listen ADDR]');
+    return 2;
+  }
+  let port: number | undefined;
+  if (values['https-port'] !== undefined) {
+    port = Number(values['https-port']);
+    if (!/^\d+$/.test(values['https-port']) || port < 0 || port > 65535) {
+      console.error(`keel serve: --https-port must be a port number 0–65535, not "${values['https-port']}"`);
+      return 2;
+    }
+  }
+  const host = createHost(values.root ?? '/');
+  const listen = values.listen ?? (host.sandbox ? '127.0.0.1' : '0.0.0.0');
+
+  let app: FastifyInstance;
+  try {
+    app = await buildServer({ host });
+  } catch (e) {
+    if (e instanceof NotConfiguredError) {
+      console.error(`keel serve: System Manager not started: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  try {
+    await app.listen({ port: port ?? app.keel.configuredPort, host: listen });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    await app.close();
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+      console.error(`keel serve: cannot listen on ${listen}:${port ?? app.keel.configuredPort}: ${err.code}`);
+      return 1;
+    }
+    throw e;
+  }
+  const addr = app.server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  const config = currentConfig(app.keel.store);
+  const shownHost = listen === '0.0.0.0' || listen === '::' ? (config?.system.hostname ?? 'localhost') : listen;
+  log.info('System Manager listening', { listen, port: bound, root: host.root, fingerprint256: app.keel.certificate.fingerprint256 });
+  console.log(`System Manager: https://${shownHost}:${bound}${BASE}/`);
+  console.log(`Certificate SHA-256 fingerprint: ${app.keel.certificate.fingerprint256}`);
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      log.info('System Manager stopping', { signal });
+      app.close().then(
+        () => resolve(0),
+        (e: unknown) => {
+          log.error('System Manager did not stop cleanly', { error: (e as Error).message });
+          resolve(1);
+        },
+      );
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}

@@ -1,0 +1,95 @@
+import crypto from 'node:crypto';
+import type Database from 'better-sqlite3';
+
+/** Signed-in sessions end after 15 minutes without a request… */
+export const IDLE_TIMEOUT_MS = 15 * 60_000;
+/** …and 8 hours after sign-in whatever happens. */
+export const ABSOLUTE_TIMEOUT_MS = 8 * 3600_000;
+
+export interface Session {
+  /** The bearer id from the cookie (only its SHA-256 is stored). */
+  id: string;
+  username: string;
+  /** Per-session CSRF token: forms carry it in `_csrf`, JSON clients in `X-CSRF-Token`. */
+  csrf: string;
+  source: string;
+  createdAt: number;
+  seenAt: number;
+  expiresAt: number;
+}
+
+interface Row {
+  id: string;
+  username: string;
+  csrf: string;
+  source: string;
+  created_at: number;
+  seen_at: number;
+  expires_at: number;
+}
+
+/** The store keeps a digest of the id, so a copy of the database does not hand out live sessions. */
+function digest(id: string): string {
+  return crypto.createHash('sha256').update(id).digest('hex');
+}
+
+/** Compares two tokens in constant time (false for different lengths or missing values). */
+export function tokensEqual(a: string | undefined | null, b: string | undefined | null): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string' || a.length === 0) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+/** Server-side sessions in the store's `sessions` table (migration 1). */
+export class Sessions {
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  constructor(db: Database.Database, now: () => number = Date.now) {
+    this.db = db;
+    this.now = now;
+  }
+
+  /** Starts a session: a random 32-byte id and CSRF token. */
+  create(username: string, source: string): Session {
+    const id = crypto.randomBytes(32).toString('base64url');
+    const csrf = crypto.randomBytes(32).toString('base64url');
+    const t = this.now();
+    const s: Session = { id, username, csrf, source, createdAt: t, seenAt: t, expiresAt: t + ABSOLUTE_TIMEOUT_MS };
+    this.db
+      .prepare('INSERT INTO sessions (id, username, csrf, source, created_at, seen_at, expires_at) VALUES (?,?,?,?,?,?,?)')
+      .run(digest(id), username, csrf, source, s.createdAt, s.seenAt, s.expiresAt);
+    return s;
+  }
+
+  /** The live session with this id (and marks it used), or null when unknown, idle too long or too old. */
+  touch(id: string | undefined): Session | null {
+    if (!id || id.length > 128) return null;
+    const key = digest(id);
+    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(key) as Row | undefined;
+    if (!row) return null;
+    const t = this.now();
+    if (t >= row.expires_at || t - row.seen_at >= IDLE_TIMEOUT_MS) {
+      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(key);
+      return null;
+    }
+    this.db.prepare('UPDATE sessions SET seen_at = ? WHERE id = ?').run(t, key);
+    return { id, username: row.username, csrf: row.csrf, source: row.source, createdAt: row.created_at, seenAt: t, expiresAt: row.expires_at };
+  }
+
+  /** Ends a session (sign-out). */
+  destroy(id: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(digest(id));
+  }
+
+  /** Ends every session of a user (e.g. when the user is removed). Returns how many. */
+  destroyUser(username: string): number {
+    return this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username).changes;
+  }
+
+  /** Forgets expired sessions. Returns how many. */
+  purge(): number {
+    const t = this.now();
+    return this.db.prepare('DELETE FROM sessions WHERE expires_at <= ? OR seen_at <= ?').run(t, t - IDLE_TIMEOUT_MS).changes;
+  }
+}

@@ -111,6 +111,33 @@ export class Files {
     else if (snap.content !== null) this.writeAtomic(p, snap.content, snap.mode);
     else this.remove(p);
   }
+  /**
+   * Copies a large file in chunks, calling `progress(doneBytes, totalBytes)` as it goes, and
+   * fsyncs it (installer: the system image onto its slot).
+   */
+  async copyWithProgress(src: string, dst: string, progress: (done: number, total: number) => void): Promise<void> {
+    const from = this.real(src);
+    const to = this.real(dst);
+    const total = fs.statSync(from).size;
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    const fin = await fs.promises.open(from, 'r');
+    const fout = await fs.promises.open(to, 'w', 0o644);
+    try {
+      const buf = Buffer.allocUnsafe(4 << 20);
+      let done = 0;
+      for (;;) {
+        const { bytesRead } = await fin.read(buf, 0, buf.length, done);
+        if (bytesRead === 0) break;
+        await fout.write(buf, 0, bytesRead, done);
+        done += bytesRead;
+        progress(done, total);
+      }
+      await fout.sync();
+    } finally {
+      await fin.close();
+      await fout.close();
+    }
+  }
   remove(p: string): boolean {
     try {
       fs.unlinkSync(this.real(p));

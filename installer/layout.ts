@@ -1,0 +1,42 @@
+/**
+ * The installed disk: GPT with a BIOS boot partition, an EFI system partition, a boot partition
+ * (GRUB and its environment), two system slots A and B (the update mechanism uses B), and data.
+ */
+export const PARTITIONS = [
+  { n: 1, name: 'bios', size: '1MiB', type: '21686148-6449-6E6F-744E-656564454649', mkfs: null },
+  { n: 2, name: 'KEEL-ESP', size: '100MiB', type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', mkfs: ['mkfs.vfat', '-F', '32', '-n', 'KEEL-ESP'] },
+  { n: 3, name: 'KEEL-BOOT', size: '256MiB', type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-BOOT'] },
+  { n: 4, name: 'KEEL-A', size: '1536MiB', type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-A'] },
+  { n: 5, name: 'KEEL-B', size: '1536MiB', type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-B'] },
+  { n: 6, name: 'KEEL-DATA', size: null, type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-DATA'] },
+] as const;
+
+/** sfdisk script for the layout (pure). */
+export function sfdiskScript(): string {
+  return (
+    'label: gpt\n' +
+    PARTITIONS.map((p) => `${p.size ? `size=${p.size}, ` : ''}type=${p.type}, name="${p.name}"`).join('\n') +
+    '\n'
+  );
+}
+
+/** GRUB configuration of the installed disk: the slot comes from grubenv (`keel_slot`). */
+export function grubConfig(): string {
+  return `# Keel boot configuration — written by the installer.
+insmod part_gpt
+insmod ext2
+serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1
+terminal_input serial console
+terminal_output serial console
+set timeout=1
+set default=0
+load_env
+if [ "\${keel_slot}" != "b" ]; then set keel_slot=a; fi
+if [ "\${keel_slot}" = "b" ]; then set keel_label=KEEL-B; else set keel_label=KEEL-A; fi
+search --no-floppy --label --set=sysroot \${keel_label}
+menuentry "Keel (slot \${keel_slot})" {
+  linux (\${sysroot})/live/vmlinuz boot=live live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live live-media-timeout=15 keel.slot=\${keel_slot} quiet loglevel=3 systemd.show_status=auto console=tty0 console=ttyS0,115200n8
+  initrd (\${sysroot})/live/initrd.img
+}
+`;
+}

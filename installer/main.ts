@@ -70,7 +70,7 @@ export function chooseDisk(devs: BlockDevice[], wanted: string | undefined, wipe
   } else {
     if (cands.length === 0) return { error: 'no disk to install to was found (the boot medium is never used)' };
     disk = cands[0];
-    if (cands.length > 1) warnings.push(`more than one disk found (${cands.map((d) => d.path).join(', ')}); a virtual Core should have one disk — installing to ${disk.path}, the others are not touched`);
+    if (cands.length > 1) warnings.push(`more than one disk found (${cands.map((d) => d.path).join(', ')}); a virtual Core should have one disk - installing to ${disk.path}, the others are not touched`);
   }
   const small = tooSmallReason(disk);
   if (small) return { error: `disk ${disk.path} is too small: ${small}` };
@@ -111,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     args.disk = k.disk ?? values.disk;
   }
   const out = new Output(values['from-cmdline'] ? ['/dev/ttyS0', '/dev/tty1'] : []);
-  out.say(`\nKeel ${VERSION} installer — ${args.mode ?? '(no mode)'}`);
+  out.say(`\nKeel ${VERSION} installer - ${args.mode ?? '(no mode)'}`);
   if (!args.mode || !(MODES as readonly string[]).includes(args.mode)) {
     out.say(`Unknown install command "${args.mode ?? ''}". Use one of: ${MODES.join(', ')}.`);
     return 2;
@@ -138,7 +138,7 @@ export async function run(argv: string[]): Promise<number> {
   const timed = async (name: string, fn: () => Promise<void>) => {
     step = name;
     const s = Date.now();
-    out.say(`[${name}] …`);
+    out.say(`[${name}] ...`);
     await fn();
     out.say(`[${name}] done in ${((Date.now() - s) / 1000).toFixed(1)} s`);
   };
@@ -203,7 +203,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const m of mounted) await host.proc.run('umount', [m], { allowFail: true });
   await host.proc.run('sync', []);
   if (values['no-reboot']) return 0;
-  out.say('Rebooting into the installed system …');
+  out.say('Rebooting into the installed system ...');
   await host.proc.run('systemctl', ['reboot']);
   return 0;
 }

@@ -6,12 +6,12 @@ export type Rule = (value: string) => string | null;
 
 const OCTET = /^(0|[1-9][0-9]{0,2})$/;
 
-/** Dotted-quad IPv4 address, each octet 0–255. */
+/** Dotted-quad IPv4 address, each octet 0-255. */
 export const ipv4: Rule = (v) => {
   const parts = v.split('.');
   if (parts.length !== 4 || parts.some((p) => !OCTET.test(p))) return 'must be an IPv4 address in dotted form, like 192.0.2.10';
   const bad = parts.find((p) => Number(p) > 255);
-  if (bad !== undefined) return `each octet must be 0–255 (${bad} is over 255)`;
+  if (bad !== undefined) return `each octet must be 0-255 (${bad} is over 255)`;
   return null;
 };
 
@@ -83,7 +83,7 @@ export const fqdn: Rule = (v) => {
   const labels = v.replace(/\.$/, '').split('.');
   if (labels.length < 2) return 'hostname must be fully qualified (like core.example.com), not a short name';
   for (const l of labels) {
-    if (!LABEL.test(l)) return `hostname label "${l}" may use only letters, digits and hyphens (not at either end), 1–63 characters`;
+    if (!LABEL.test(l)) return `hostname label "${l}" may use only letters, digits and hyphens (not at either end), 1-63 characters`;
   }
   if (/^[0-9]+$/.test(labels[labels.length - 1])) return 'hostname must end in a top-level domain, not a number';
   const internal = ['local', 'localdomain', 'internal', 'lan', 'home', 'corp', 'invalid', 'localhost'];
@@ -96,7 +96,7 @@ export const fqdn: Rule = (v) => {
 export const email: Rule = (v) =>
   /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? null : 'must be an e-mail address like admin@example.com';
 
-/** Free text shown in mail and on the console: 1–128 printable characters. */
+/** Free text shown in mail and on the console: 1-128 printable characters. */
 export const displayText: Rule = (v) => {
   if (v.trim().length === 0) return 'must not be empty';
   if (v.length > 128) return 'must be at most 128 characters';
@@ -111,16 +111,16 @@ export const ntpServer: Rule = (v) => {
   return labels.every((l) => LABEL.test(l)) ? null : 'must be an IPv4 address or a host name';
 };
 
-/** Administrator user name: 1–32 of letters, digits, `.`, `_`, `-`, starting with a letter; not a reserved name. */
+/** Administrator user name: 1-32 of letters, digits, `.`, `_`, `-`, starting with a letter; not a reserved name. */
 export const userName: Rule = (v) => {
-  if (!/^[A-Za-z][A-Za-z0-9._-]{0,31}$/.test(v)) return 'user name must start with a letter and use 1–32 letters, digits, ".", "_" or "-"';
+  if (!/^[A-Za-z][A-Za-z0-9._-]{0,31}$/.test(v)) return 'user name must start with a letter and use 1-32 letters, digits, ".", "_" or "-"';
   if (['root', 'ha_admin'].includes(v.toLowerCase())) return `user name "${v}" is reserved by the system; choose another`;
   return null;
 };
 
-/** Enable secret: 6–20 characters, letters and digits (seed 004). */
+/** Enable secret: 6-20 characters, letters and digits (seed 004). */
 export const enableSecret: Rule = (v) => {
-  if (v.length < 6 || v.length > 20) return `enable secret must be 6–20 characters (this one has ${v.length})`;
+  if (v.length < 6 || v.length > 20) return `enable secret must be 6-20 characters (this one has ${v.length})`;
   if (!/^[A-Za-z0-9]+$/.test(v)) return 'enable secret may contain only letters and digits';
   return null;
 };

@@ -10,7 +10,7 @@ import { VERSION } from '../version.ts';
 
 const EULA = fs.readFileSync(new URL('./eula.txt', import.meta.url), 'utf8');
 
-/** An extra check that needs earlier answers (gateway in subnet, NIC present…). */
+/** An extra check that needs earlier answers (gateway in subnet, NIC present...). */
 type Check = (v: string) => string | null;
 
 /** The interactive wizard, on a TTY or a pipe. Returns the exit code. */
@@ -80,7 +80,7 @@ export class WizardFlow {
         await this.ask(Q.reload);
         const save = isYes(await this.ask(Q.reloadSave));
         if (isYes(await this.ask(Q.proceed))) {
-          t.write(save ? '\nSaving the configuration and reloading …\n' : '\nReloading without saving: the wizard runs again after the restart …\n');
+          t.write(save ? '\nSaving the configuration and reloading ...\n' : '\nReloading without saving: the wizard runs again after the restart ...\n');
           return commitWizard(this.host, config, a, { save, reboot: true, source: this.source });
         }
         t.write('Reload cancelled; nothing was written.\n');

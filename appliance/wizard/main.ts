@@ -16,7 +16,7 @@ import { buildConfig, commitWizard, ConfiguredElsewhere, type WizardAnswers } fr
  * Answers file (JSON), same rules as the interactive wizard:
  * `{ "eula": "yes", "company", "contact", "contactEmail", "enableSecret", "adminUser",
  *    "adminPassword", "interface": "a"|"b", "address", "netmask", "gateway", "hostname",
- *    "nameServers": [1–3], "ssh": "yes"|"no", "ntp": "yes"|"no", "ntpServers": [1–3],
+ *    "nameServers": [1-3], "ssh": "yes"|"no", "ntp": "yes"|"no", "ntpServers": [1-3],
  *    "clock": {"time": "HH:MM:SS", "date": "DD MM YYYY"} (optional, NTP off only),
  *    "save": "yes"|"no" (default yes), "reload": "yes"|"no" (default no) }`
  */

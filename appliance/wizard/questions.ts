@@ -17,7 +17,7 @@ const yesNo: rules.Rule = (v) => (/^(y|yes|n|no)$/i.test(v) ? null : 'answer yes
 const time: rules.Rule = (v) => {
   const m = /^(\d{1,2}):(\d{2}):(\d{2})$/.exec(v);
   if (!m) return 'time must be HH:MM:SS, like 14:05:00';
-  return Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3]) > 59 ? 'time must be a real time of day (00:00:00–23:59:59)' : null;
+  return Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3]) > 59 ? 'time must be a real time of day (00:00:00-23:59:59)' : null;
 };
 const date: rules.Rule = (v) => {
   const m = /^(\d{1,2}) (\d{1,2}) (\d{4})$/.exec(v);

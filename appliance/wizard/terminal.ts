@@ -118,18 +118,19 @@ export class Terminal {
 
   /** Prints `prompt` and reads one line; secrets are not echoed on a TTY. */
   async ask(prompt: string, secret = false): Promise<string> {
-    this.write(prompt);
     if (!secret || !this.isTTY) {
+      this.write(prompt);
       const line = await this.waitFor(() => this.takeLine());
       return line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
     }
-    // Raw mode: keystrokes reach us without echo; Enter ends the secret.
+    // Raw mode before the prompt, so nothing typed after it is echoed; Enter ends the secret.
     this.secret = true;
     this.secretText = '';
     this.secretDone = null;
     const pending = this.buf;
     this.buf = '';
     this.input.setRawMode?.(true);
+    this.write(prompt);
     try {
       if (pending) this.onData(pending);
       return await this.waitFor(() => this.secretDone);

@@ -97,7 +97,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     await answer(Q.company, 'Example Corp');
     await answer(Q.contact, 'Jane Admin');
     await answer(Q.contactEmail, 'jane@example.com');
-    await wrong(Q.enableSecret, 'abc12', /enable secret must be 6–20 characters/);
+    await wrong(Q.enableSecret, 'abc12', /enable secret must be 6-20 characters/);
     await answer(Q.enableSecret, 'Enable123');
     await answer(Q.enableSecretConfirm, 'Enable123');
     await wrong(Q.adminUser, 'root', /user name "root" is reserved/);
@@ -105,7 +105,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     await answer(Q.adminPassword, 'Secret123');
     await answer(Q.adminPasswordConfirm, 'Secret123');
     await answer(Q.interface, 'a');
-    await wrong(Q.address, '10.0.2.300', /each octet must be 0–255/);
+    await wrong(Q.address, '10.0.2.300', /each octet must be 0-255/);
     await answer(Q.address, '10.0.2.15');
     await wrong(Q.netmask, '255.0.255.0', /netmask must have contiguous one-bits/);
     await answer(Q.netmask, '255.255.255.0');

@@ -54,7 +54,7 @@ test('user names: root and ha_admin are reserved', () => {
 
 test('enable secret is 6-20 letters and digits', () => {
   assert.equal(r.enableSecret('abc123'), null);
-  assert.match(r.enableSecret('abc12')!, /6–20 characters \(this one has 5\)/);
+  assert.match(r.enableSecret('abc12')!, /6-20 characters \(this one has 5\)/);
   assert.match(r.enableSecret('a'.repeat(21))!, /this one has 21/);
   assert.match(r.enableSecret('abc 123')!, /letters and digits/);
 });

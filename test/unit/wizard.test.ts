@@ -71,7 +71,7 @@ test('happy path on a pipe: applies, saves, marks configured, reboots; secrets o
   const r = await wizard(root, goodAnswers());
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Welcome to Keel/);
-  assert.match(r.out, /KEEL APPLIANCE SOFTWARE — END USER LICENSE AGREEMENT/);
+  assert.match(r.out, /KEEL APPLIANCE SOFTWARE - END USER LICENSE AGREEMENT/);
   assert.match(r.out, /interface GigabitEthernet1\n ip address 192\.0\.2\.10 255\.255\.255\.0/);
   assert.match(r.out, /ip name-server 192\.0\.2\.53 192\.0\.2\.54\n/);
   assert.match(r.out, /ntp server 192\.0\.2\.123\n/);
@@ -139,8 +139,8 @@ test('every rule re-asks the same question with a message naming the rule', asyn
   );
   assert.equal(r.code, 0, r.out);
   const expect = [
-    /% Invalid enable secret: enable secret must be 6–20 characters \(this one has 5\)/,
-    /% Invalid enable secret: enable secret must be 6–20 characters \(this one has 21\)/,
+    /% Invalid enable secret: enable secret must be 6-20 characters \(this one has 5\)/,
+    /% Invalid enable secret: enable secret must be 6-20 characters \(this one has 21\)/,
     /% Invalid enable secret: enable secret may contain only letters and digits/,
     /% Invalid enable secret: the two entries do not match/,
     /% Invalid administrator user name: user name "root" is reserved/,
@@ -152,7 +152,7 @@ test('every rule re-asks the same question with a message naming the rule', asyn
     /% Invalid administrator password: password must contain at least one capital letter/,
     /% Invalid administrator password: password must not be the same as the user name/,
     /% Invalid interface: type a for GigabitEthernet1 or b for GigabitEthernet2/,
-    /% Invalid IP address: each octet must be 0–255 \(256 is over 255\)/,
+    /% Invalid IP address: each octet must be 0-255 \(256 is over 255\)/,
     /% Invalid IP address: must not be a loopback address/,
     /% Invalid netmask: netmask must have contiguous one-bits/,
     /% Invalid default gateway: default gateway 198\.51\.100\.1 must be inside the subnet 192\.0\.2\.0\/24/,
@@ -161,7 +161,7 @@ test('every rule re-asks the same question with a message naming the rule', asyn
     /% Invalid external hostname: hostname label "core_1" may use only letters, digits and hyphens/,
     /% Invalid external hostname: hostname must be an external name; "\.local" is an internal domain/,
     /% Invalid name server: an answer is required/,
-    /% Invalid name server: each octet must be 0–255/,
+    /% Invalid name server: each octet must be 0-255/,
     /% Invalid answer: answer yes or no/,
     /% Invalid time: time must be a real time of day/,
     /% Invalid date: date 31 02 2027 does not exist/,

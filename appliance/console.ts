@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHost, type Host } from './host/index.ts';
-import { Store } from './config/store.ts';
+import { Store, DB_PATH } from './config/store.ts';
 import type { Config } from './config/schema.ts';
 import { verifySecret } from './users/secrets.ts';
 import { fingerprint256, WEBUI_CERT_PATH } from './certs/webui.ts';
 import { Terminal, Interrupted, EndOfInput } from './wizard/terminal.ts';
 import { runInteractive } from './wizard/main.ts';
+import { configuredElsewhere, lockHolder } from './wizard/commit.ts';
 import { VERSION } from './version.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ttyName(): string {
   try {
@@ -17,7 +20,9 @@ function ttyName(): string {
   }
 }
 
-function loadConfig(host: Host): Config | null {
+/** The saved (startup) configuration, or null before the first configuration. Read-only. */
+export function loadConfig(host: Host): Config | null {
+  if (!host.files.exists(DB_PATH)) return null;
   const store = Store.open(host);
   try {
     return store.startup()?.config ?? null;
@@ -26,67 +31,101 @@ function loadConfig(host: Host): Config | null {
   }
 }
 
-/** The console banner: where System Manager is and the fingerprint to check on first connection. */
+/** The SHA-256 fingerprint of System Manager's certificate, or null while it does not exist (or is half written). */
+export function certFingerprint(host: Host): string | null {
+  const pem = host.files.readText(WEBUI_CERT_PATH);
+  if (!pem) return null;
+  try {
+    return fingerprint256(pem);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The console banner: version, hostname, where System Manager is and the fingerprint of its
+ * certificate to check on first connection. The certificate is made at boot by another service:
+ * wait for it up to `waitForCertMs`, re-checking every second.
+ */
 export async function banner(host: Host, c: Config, waitForCertMs = 30000): Promise<string> {
   const port = c.webui.port;
   const ip = c.network.interfaces[0].address;
-  let fp: string | null = null;
   const until = Date.now() + waitForCertMs;
-  for (;;) {
-    const pem = host.files.readText(WEBUI_CERT_PATH);
-    if (pem) {
-      fp = fingerprint256(pem);
-      break;
-    }
-    if (Date.now() >= until) break;
-    await new Promise((r) => setTimeout(r, 1000));
+  let fp = certFingerprint(host);
+  while (!fp && Date.now() < until) {
+    await sleep(Math.min(1000, Math.max(0, until - Date.now())));
+    fp = certFingerprint(host);
   }
   return (
     `\nKeel ${VERSION} - ${c.system.hostname}\n` +
     `System Manager: https://${c.system.hostname}:${port}/mics (https://${ip}:${port}/mics)\n` +
-    (fp ? `Certificate SHA-256 fingerprint: ${fp}\n` : 'Certificate: being generated; it is shown here once ready.\n') +
-    `Check that fingerprint in your browser the first time you connect.\n\n`
+    (fp
+      ? `Certificate SHA-256 fingerprint: ${fp}\nCheck that fingerprint in your browser the first time you connect.\n\n`
+      : 'Certificate: System Manager\'s certificate is being generated; its fingerprint is shown here once it is ready.\n\n')
   );
 }
 
+/** Waits while another console is writing the first configuration (up to `maxMs`), then reads it. */
+async function waitForOtherConsole(host: Host, maxMs = 120000): Promise<Config | null> {
+  const until = Date.now() + maxMs;
+  while (lockHolder(host) !== null && Date.now() < until) await sleep(500);
+  return loadConfig(host);
+}
+
 /**
- * `keel console`: what each appliance console runs. Before the first configuration, the wizard;
- * afterwards, the banner and a sign-in against the local users. Never a system shell.
+ * `keel console [--root DIR]`: what each appliance console (ttyS0, tty1) runs, with the TTY as
+ * stdin/stdout. Before the first configuration: the wizard (both consoles may run it; the first
+ * to finish writes, the other is told at its next step). Afterwards: the banner and a sign-in
+ * against the local users. Never a system shell.
  */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' } } });
+  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, 'cert-wait': { type: 'string', default: '30' } } });
   const host = createHost(values.root);
-  host.files.mkdirp('/var/lib/keel', 0o700);
-  const tty = ttyName();
-  let config = loadConfig(host);
-  if (!config) {
-    const code = await runInteractive(host, `wizard:${tty}`);
-    config = loadConfig(host);
-    if (!config) return code;
-    if (code === 0) return 0;
-  }
+  const certWaitMs = Math.max(0, Number(values['cert-wait']) || 0) * 1000;
+  // One reader for the whole session: answers typed ahead are not lost between wizard and sign-in.
   const t = new Terminal(process.stdin, process.stdout);
   try {
+    let config = loadConfig(host);
+    if (!config) {
+      const code = await runInteractive(host, `wizard:${ttyName()}`, { terminal: t, elsewhere: () => configuredElsewhere(host) });
+      if (code === 4) {
+        t.write('Waiting for the other console to finish ...\n');
+        config = await waitForOtherConsole(host);
+      } else {
+        config = loadConfig(host);
+        // On the appliance a finished wizard has started the reboot; a sandbox goes on to the banner.
+        if (code === 0 && !host.sandbox) return 0;
+      }
+      if (!config) return code === 0 ? 0 : code;
+    }
+    return await signIn(host, t, config, certWaitMs);
+  } finally {
+    t.close();
+  }
+}
+
+/** Banner and sign-in, round and round, until the console's input ends. */
+async function signIn(host: Host, t: Terminal, first: Config, certWaitMs: number): Promise<number> {
+  let config = first;
+  try {
     for (;;) {
-      t.write(await banner(host, config));
+      config = loadConfig(host) ?? config;
+      t.write(await banner(host, config, certWaitMs));
       const user = await t.ask(`${config.system.hostname.split('.')[0]} login: `);
       if (!user) continue;
       const pw = await t.ask('Password: ', true);
       const u = config.users.local.find((x) => x.name === user);
-      // Verify even for unknown users so both take the same time.
+      // Verify even for unknown users, so both take the same time.
       const ok = await verifySecret(pw, u?.passwordHash ?? config.users.enableSecretHash);
       if (!u || !ok) {
-        await new Promise((r) => setTimeout(r, 2000));
+        await sleep(2000);
         t.write('% Login invalid\n');
         continue;
       }
-      t.write(`\nWelcome, ${u.name}. The appliance CLI is not part of this build yet;\nmanage the appliance in System Manager at https://${config.system.hostname}:${config.webui.port}/mics\n`);
-      config = loadConfig(host) ?? config;
+      t.write(`The appliance CLI is not available in this build yet; manage the appliance in System Manager at https://${config.system.hostname}:${config.webui.port}/mics\n`);
     }
   } catch (e) {
     if (e instanceof Interrupted || e instanceof EndOfInput) return 0;
     throw e;
-  } finally {
-    t.close();
   }
 }

@@ -173,6 +173,9 @@ const STEPS: Step[] = [
       // Build leftovers of native addons are not needed at run time.
       for (const d of ['node_modules/better-sqlite3/deps', 'node_modules/better-sqlite3/src', 'node_modules/better-sqlite3/build/Release/obj.target', 'node_modules/better-sqlite3/build/Release/.deps', 'node_modules/better-sqlite3/build/deps'])
         fs.rmSync(path.join(app, d), { recursive: true, force: true });
+      // Prebuilt addons for other platforms are dead weight in the image.
+      const prebuilds = path.join(app, 'node_modules/better-sqlite3/prebuilds');
+      if (fs.existsSync(prebuilds)) for (const f of fs.readdirSync(prebuilds)) if (f !== 'linux-x64.node') fs.rmSync(path.join(prebuilds, f));
       fs.rmSync(path.join(app, 'node_modules/.package-lock.json'), { force: true });
       fs.mkdirSync(path.join(root, 'usr/local/bin'), { recursive: true });
       fs.symlinkSync('/opt/keel/app/bin/keel', path.join(root, 'usr/local/bin/keel'));

@@ -34,6 +34,7 @@ export function toScript(c: Config): string[] {
   out.push(`clock timezone ${c.clock.timezone}`);
   out.push('!');
   out.push(c.ssh.enabled ? `ip ssh server port ${c.ssh.port}` : 'no ip ssh server');
+  if (c.ssh.banner) out.push(`banner login ${q(c.ssh.banner)}`);
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');
   return out;

@@ -29,7 +29,8 @@ export interface WizardAnswers {
 }
 
 export const CONFIGURED_MARKER = '/var/lib/keel/configured';
-const LOCK = '/var/lib/keel/wizard.lock';
+/** Held (O_EXCL) by the console that is writing the first configuration: `<pid> <boot id>`. */
+export const WIZARD_LOCK = '/var/lib/keel/wizard.lock';
 
 /** The configuration the answers describe (hashes the secrets). */
 export async function buildConfig(a: WizardAnswers, now = new Date()): Promise<Config> {
@@ -54,33 +55,108 @@ export async function buildConfig(a: WizardAnswers, now = new Date()): Promise<C
   });
 }
 
-/** Another console finished the wizard first. */
-export class ConfiguredElsewhere extends Error {}
+/** Another console finished (or is finishing) the wizard first. */
+export class ConfiguredElsewhere extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfiguredElsewhere';
+  }
+}
+
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The process holding the wizard lock, or null when there is none or it is stale (its process is gone, or it is from an earlier boot). */
+export function lockHolder(host: Host): number | null {
+  const text = host.files.readText(WIZARD_LOCK);
+  if (text === null) return null;
+  const [pid, boot] = text.trim().split(/\s+/);
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0 || boot !== bootId() || !alive(n)) return null;
+  return n;
+}
 
 /**
- * The only place the wizard writes: after the final "yes". Exclusive between consoles (a lock
- * file), applies through the same service as every other entry point, saves when asked, marks
- * the appliance configured, and reboots.
+ * Why this console's wizard must stop, or null: the appliance was configured on another console
+ * (its marker or startup configuration exists), or another console is writing its configuration.
+ * Read-only: checked at every step of the interactive wizard.
  */
-export async function commitWizard(host: Host, config: Config, a: WizardAnswers, opts: { save: boolean; reboot: boolean; source: string }): Promise<number> {
+export function configuredElsewhere(host: Host): string | null {
+  if (host.files.exists(CONFIGURED_MARKER)) return 'the appliance was configured on another console';
+  const holder = lockHolder(host);
+  if (holder !== null && holder !== process.pid) return 'the appliance is being configured on another console';
+  return null;
+}
+
+/** Takes the wizard lock (O_EXCL); a stale lock (dead process, earlier boot) is replaced. Returns its fd. */
+function takeLock(host: Host): number {
   host.files.mkdirp('/var/lib/keel', 0o700);
-  let fd: number;
-  try {
-    fd = fs.openSync(host.files.real(LOCK), 'wx', 0o600);
-  } catch {
-    throw new ConfiguredElsewhere('another console is saving the configuration');
+  const file = host.files.real(WIZARD_LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o600);
+      fs.writeSync(fd, `${process.pid} ${bootId()}\n`);
+      return fd;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (lockHolder(host) !== null) break;
+      // Left by a process that is gone (power cut, kill): nobody is writing; take it over.
+      host.files.remove(WIZARD_LOCK);
+    }
   }
-  const store = Store.open(host);
+  throw new ConfiguredElsewhere('the appliance is being configured on another console');
+}
+
+export interface CommitResult {
+  code: number;
+  revision: number;
+  /** Set when the clock could not be set (the configuration was still applied and saved). */
+  clockError: string | null;
+}
+
+/**
+ * The only place the wizard writes: after the final "yes". Exclusive between consoles (an O_EXCL
+ * lock file: the first finisher writes, the other is told), applies through the same service as
+ * every other entry point, sets the clock when asked, saves when asked, marks the appliance
+ * configured (only when saved), and reboots when asked. A failed apply throws (OperationalError)
+ * and leaves the previous state: nothing saved, no marker, no reboot.
+ */
+export async function commitWizard(host: Host, config: Config, a: WizardAnswers, opts: { save: boolean; reboot: boolean; source: string }): Promise<CommitResult> {
+  const fd = takeLock(host);
+  let store: Store | null = null;
   try {
+    if (host.files.exists(CONFIGURED_MARKER)) throw new ConfiguredElsewhere('the appliance was configured on another console');
+    store = Store.open(host);
     if (store.configured()) throw new ConfiguredElsewhere('the appliance was configured on another console');
     const actor = { who: config.users.local[0].name, source: opts.source };
     const r = await applyConfig(host, store, config, actor, 'first-boot wizard');
+    let clockError: string | null = null;
     if (a.clock) {
       const [d, mo, y] = a.clock.date.split(' ').map(Number);
       const stamp = `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')} ${a.clock.time}`;
-      await host.proc.run('date', ['-u', '-s', stamp]);
-      await host.proc.run('hwclock', ['--systohc', '--utc'], { allowFail: true });
-      store.audit(actor, `clock set to ${stamp} UTC`, 'ok');
+      try {
+        await host.proc.run('date', ['-u', '-s', stamp]);
+        await host.proc.run('hwclock', ['--systohc', '--utc']);
+        store.audit(actor, `clock set to ${stamp} UTC`, 'ok');
+      } catch (e) {
+        // The configuration is applied; a clock that could not be set is reported, not fatal.
+        clockError = (e as Error).message;
+        store.audit(actor, `clock set to ${stamp} UTC`, `failed: ${clockError}`);
+      }
     }
     if (opts.save) {
       store.saveStartup(actor);
@@ -90,17 +166,13 @@ export async function commitWizard(host: Host, config: Config, a: WizardAnswers,
     if (opts.reboot) {
       store.audit(actor, 'reload', 'requested');
       store.close();
+      store = null;
       await host.proc.run('systemctl', ['reboot']);
-      return 0;
     }
-    return 0;
+    return { code: 0, revision: r.revision, clockError };
   } finally {
-    try {
-      store.close();
-    } catch {
-      /* already closed */
-    }
+    store?.close();
     fs.closeSync(fd);
-    host.files.remove(LOCK);
+    host.files.remove(WIZARD_LOCK);
   }
 }

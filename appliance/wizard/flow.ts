@@ -5,7 +5,7 @@ import { listNics } from '../network/nics.ts';
 import { toScript } from '../config/script.ts';
 import { Q, isYes, type Question } from './questions.ts';
 import type { Terminal } from './terminal.ts';
-import { buildConfig, commitWizard, type WizardAnswers } from './commit.ts';
+import { buildConfig, commitWizard, ConfiguredElsewhere, type WizardAnswers } from './commit.ts';
 import { VERSION } from '../version.ts';
 
 const EULA = fs.readFileSync(new URL('./eula.txt', import.meta.url), 'utf8');
@@ -13,24 +13,52 @@ const EULA = fs.readFileSync(new URL('./eula.txt', import.meta.url), 'utf8');
 /** An extra check that needs earlier answers (gateway in subnet, NIC present...). */
 type Check = (v: string) => string | null;
 
+export interface FlowOptions {
+  /**
+   * Checked at every step: a reason to stop because another console configured (or is
+   * configuring) the appliance, or null. The console passes `configuredElsewhere(host)`.
+   */
+  elsewhere?: () => string | null;
+}
+
 /** The interactive wizard, on a TTY or a pipe. Returns the exit code. */
 export class WizardFlow {
   readonly t: Terminal;
   readonly host: Host;
   readonly source: string;
-  constructor(t: Terminal, host: Host, source: string) {
+  readonly opts: FlowOptions;
+  constructor(t: Terminal, host: Host, source: string, opts: FlowOptions = {}) {
     this.t = t;
     this.host = host;
     this.source = source;
+    this.opts = opts;
   }
 
-  /** Asks until the answer passes the question's rule and `extra`; blank returns `def` (or '' when optional). */
-  async ask(q: Question, opts: { def?: string; optional?: boolean; extra?: Check } = {}): Promise<string> {
+  /** Stops the wizard when another console got there first. */
+  private step(): void {
+    const why = this.opts.elsewhere?.();
+    if (why) throw new ConfiguredElsewhere(why);
+  }
+
+  /** Reads one answer; the "configured elsewhere" check runs before and after. */
+  private async read(prompt: string, secret = false): Promise<string> {
+    this.step();
+    const v = await this.t.ask(prompt, secret);
+    this.step();
+    return v;
+  }
+
+  /**
+   * Asks until the answer passes the question's rule and `extra`. Blank takes `def` when there is
+   * one, else '' for an optional question; with a default, an optional question takes `none` to clear.
+   */
+  async ask(q: Question, opts: { def?: string; extra?: Check } = {}): Promise<string> {
+    const optional = q.optional === true;
     for (;;) {
       const prompt = opts.def ? q.prompt.replace(/: $/, ` [${opts.def}]: `) : q.prompt;
-      let v = await this.t.ask(prompt, q.secret);
-      if (v === '' && opts.def !== undefined) v = opts.def;
-      if (v === '' && opts.optional) return '';
+      let v = await this.read(prompt, q.secret);
+      if (v === '' && opts.def) v = opts.def;
+      if (optional && (v === '' || (opts.def && v.toLowerCase() === 'none'))) return '';
       if (v === '') {
         this.t.write(`% Invalid ${q.label}: an answer is required\n`);
         continue;
@@ -44,13 +72,13 @@ export class WizardFlow {
   /** A secret and its confirmation; a mismatch asks both again. */
   async askSecret(q: Question, confirm: Question, check: Check): Promise<string> {
     for (;;) {
-      const v = await this.t.ask(q.prompt, true);
-      const err = check(v);
+      const v = await this.read(q.prompt, true);
+      const err = v === '' ? 'an answer is required' : check(v);
       if (err) {
         this.t.write(`% Invalid ${q.label}: ${err}\n`);
         continue;
       }
-      if ((await this.t.ask(confirm.prompt, true)) === v) return v;
+      if ((await this.read(confirm.prompt, true)) === v) return v;
       this.t.write(`% Invalid ${q.label}: the two entries do not match; enter it again\n`);
     }
   }
@@ -71,7 +99,7 @@ export class WizardFlow {
       t.write('\nThe configuration as a command script:\n\n');
       t.write(toScript(config).join('\n') + '\n\n');
       if (!isYes(await this.ask(Q.save))) {
-        t.write('\nLet us go through it again; press Enter to keep an answer.\n\n');
+        t.write('\nLet us go through it again: press Enter to keep the answer shown in [brackets]\n(type none to remove an optional server); secrets must be typed again.\n\n');
         prev = a;
         continue;
       }
@@ -80,8 +108,11 @@ export class WizardFlow {
         await this.ask(Q.reload);
         const save = isYes(await this.ask(Q.reloadSave));
         if (isYes(await this.ask(Q.proceed))) {
-          t.write(save ? '\nSaving the configuration and reloading ...\n' : '\nReloading without saving: the wizard runs again after the restart ...\n');
-          return commitWizard(this.host, config, a, { save, reboot: true, source: this.source });
+          this.step();
+          t.write(save ? '\nApplying and saving the configuration, then reloading ...\n' : '\nApplying without saving, then reloading: the wizard runs again after the restart ...\n');
+          const r = await commitWizard(this.host, config, a, { save, reboot: true, source: this.source });
+          if (r.clockError) t.write(`% Warning: the clock could not be set: ${r.clockError}\n`);
+          return r.code;
         }
         t.write('Reload cancelled; nothing was written.\n');
       }
@@ -109,8 +140,8 @@ export class WizardFlow {
     const gateway = await this.ask(Q.gateway, { def: p.gateway, extra: (g) => rules.gatewayInSubnet(g, address, netmask) });
     const hostname = await this.ask(Q.hostname, { def: p.hostname });
     const nameServers = [await this.ask(Q.nameServer1, { def: p.nameServers?.[0] })];
-    for (const q of [Q.nameServer2, Q.nameServer3]) {
-      const v = await this.ask(q, { optional: true });
+    for (const [i, q] of [Q.nameServer2, Q.nameServer3].entries()) {
+      const v = await this.ask(q, { def: p.nameServers?.[i + 1] });
       if (!v) break;
       nameServers.push(v);
     }
@@ -120,12 +151,13 @@ export class WizardFlow {
     let clock: WizardAnswers['clock'] = null;
     if (ntp) {
       ntpServers.push(await this.ask(Q.ntpServer1, { def: p.ntpServers?.[0] }));
-      for (const q of [Q.ntpServer2, Q.ntpServer3]) {
-        const v = await this.ask(q, { optional: true });
+      for (const [i, q] of [Q.ntpServer2, Q.ntpServer3].entries()) {
+        const v = await this.ask(q, { def: p.ntpServers?.[i + 1] });
         if (!v) break;
         ntpServers.push(v);
       }
-    } else if (isYes(await this.ask(Q.setClock))) {
+    } else if (isYes(await this.ask(Q.setClock, { def: p.ntp === false ? (p.clock ? 'yes' : 'no') : undefined }))) {
+      // No default for the time: it has moved on since the first round.
       const time = await this.ask(Q.time);
       const date = await this.ask(Q.date);
       clock = { time, date };

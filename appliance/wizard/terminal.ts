@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { MORE_PROMPT } from './questions.ts';
 
 /** Raised when the person at the console presses Ctrl-C. */
 export class Interrupted extends Error {
@@ -16,7 +17,7 @@ export class EndOfInput extends Error {
 }
 
 type TtyIn = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-type TtyOut = Writable & { isTTY?: boolean; rows?: number };
+type TtyOut = Writable & { isTTY?: boolean; rows?: number; columns?: number };
 
 /**
  * Line input for the wizard on a TTY (serial or VGA console) or a plain pipe. One reader for the
@@ -33,6 +34,8 @@ export class Terminal {
   private secret = false;
   private secretText = '';
   private secretDone: string | null = null;
+  /** Inside an escape sequence (arrow keys...) while reading a secret: 0 no, 1 after ESC, 2 in CSI/SS3. */
+  private esc = 0;
 
   constructor(input: TtyIn, output: TtyOut) {
     this.input = input;
@@ -55,6 +58,9 @@ export class Terminal {
   get rows(): number {
     return this.output.rows && this.output.rows > 4 ? this.output.rows : 24;
   }
+  get columns(): number {
+    return this.output.columns && this.output.columns > 10 ? this.output.columns : 80;
+  }
 
   private kick(): void {
     const w = this.wake;
@@ -73,7 +79,17 @@ export class Terminal {
         this.buf += ch;
         continue;
       }
-      if (ch === '\r' || ch === '\n') {
+      if (this.esc === 1) {
+        this.esc = ch === '[' || ch === 'O' ? 2 : 0;
+        continue;
+      }
+      if (this.esc === 2) {
+        if (ch >= '@' && ch <= '~') this.esc = 0;
+        continue;
+      }
+      if (ch === '\x1b') {
+        this.esc = 1;
+      } else if (ch === '\r' || ch === '\n') {
         this.secretDone = this.secretText;
       } else if (ch === '\x03') {
         this.interrupted = true;
@@ -127,6 +143,7 @@ export class Terminal {
     this.secret = true;
     this.secretText = '';
     this.secretDone = null;
+    this.esc = 0;
     const pending = this.buf;
     this.buf = '';
     this.input.setRawMode?.(true);
@@ -141,20 +158,28 @@ export class Terminal {
     }
   }
 
-  /** Shows long text: a page at a time with --More-- on a TTY, all at once on a pipe. */
+  /**
+   * Shows long text: on a TTY a screenful at a time (rows and columns of the terminal, long lines
+   * counted as they wrap) with a --More-- prompt; on a pipe all at once.
+   */
   async page(text: string): Promise<void> {
-    const lines = text.split('\n');
     if (!this.isTTY) {
       this.write(text.endsWith('\n') ? text : `${text}\n`);
       return;
     }
+    const lines = text.replace(/\n$/, '').split('\n');
     const per = this.rows - 1;
-    for (let i = 0; i < lines.length; i += per) {
-      this.write(lines.slice(i, i + per).join('\n') + '\n');
-      if (i + per < lines.length) {
-        const a = await this.ask('--More-- (Enter: next page, q: end of agreement) ');
-        if (a.toLowerCase() === 'q') break;
+    const cols = this.columns;
+    let used = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const h = Math.max(1, Math.ceil([...lines[i]].length / cols));
+      if (used > 0 && used + h > per) {
+        const a = await this.ask(MORE_PROMPT);
+        if (a.toLowerCase() === 'q') return;
+        used = 0;
       }
+      this.write(`${lines[i]}\n`);
+      used += h;
     }
   }
 

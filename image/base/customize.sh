@@ -13,7 +13,7 @@ chroot "$R" passwd -l root >/dev/null
 chroot "$R" usermod -s /usr/sbin/nologin root
 
 # --- no login shell on any console: mask every getty; Keel's own console units replace them
-for u in getty@.service serial-getty@.service autovt@.service console-getty.service container-getty@.service debug-shell.service; do
+for u in getty@.service serial-getty@.service autovt@.service console-getty.service container-getty@.service getty-static.service debug-shell.service; do
   ln -sf /dev/null "$R/etc/systemd/system/$u"
 done
 
@@ -21,6 +21,13 @@ done
 chroot "$R" systemctl enable systemd-networkd.service nftables.service >/dev/null 2>&1
 chroot "$R" systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 chroot "$R" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+# The root file system is an immutable image: caches that "update" services rebuild at every boot
+# (the /usr timestamp of a fresh overlay always looks new) are built here once instead.
+for u in ldconfig.service systemd-journal-catalog-update.service systemd-update-done.service systemd-hwdb-update.service e2scrub_reap.service e2scrub_all.timer; do
+  ln -sf /dev/null "$R/etc/systemd/system/$u"
+done
+chroot "$R" ldconfig
+chroot "$R" journalctl --update-catalog >/dev/null 2>&1 || true
 echo keel > "$R/etc/hostname"
 
 # --- size: kernel modules the six platforms never need, docs, locales

@@ -189,14 +189,27 @@ test('a missing NIC is refused by letter', async (t) => {
 test('"no" at the review goes round again, keeping answers as defaults', async (t) => {
   const root = setup(t);
   const first = goodAnswers({ review: ['no'], reload: [] });
-  // Second round: Enter keeps each default; secrets must be typed again.
-  const second = ['', '', '', 'Enable123', 'Enable123', '', 'Secret123', 'Secret123', '', '', '', '', 'other.example.com', '', '', '', '', '', '', 'yes', 'reload', 'yes', 'yes'];
+  // Second round: Enter keeps each default; `none` removes an optional server; secrets must be typed again.
+  const second = [
+    '', '', '', 'Enable123', 'Enable123', '', 'Secret123', 'Secret123', '', '', '', '', 'other.example.com',
+    '', 'none', // name server 1 kept, name server 2 removed (ends the list)
+    '', '', '', '', // ssh, ntp kept; NTP server 1 kept, NTP server 2 blank
+    'yes', 'reload', 'yes', 'yes',
+  ];
   const r = await wizard(root, [...first, ...second]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Company name \[Example Corp\]: /);
+  assert.match(r.out, /Name server 2 \(blank to skip\) \[192\.0\.2\.54\]: /);
+  assert.match(r.out, /Enable remote shell via SSH\? \[yes\/no\] \[yes\]: /);
+  // the secrets are asked again without a default
+  assert.equal(r.out.split(`${Q.enableSecret.prompt.replace(/: $/, '')} [`).length, 1);
   const s = Store.open(createHost(root));
-  assert.equal(s.startup()!.config.system.hostname, 'other.example.com');
+  const c = s.startup()!.config;
   s.close();
+  assert.equal(c.system.hostname, 'other.example.com');
+  assert.equal(c.system.company, 'Example Corp');
+  assert.deepEqual(c.dns.servers, ['192.0.2.53']);
+  assert.deepEqual(c.ntp, { enabled: true, servers: ['192.0.2.123'] });
 });
 
 test('reload without saving applies but leaves nothing to boot with', async (t) => {
@@ -218,7 +231,7 @@ test('secrets are read without echo on a TTY, with backspace and Ctrl-C', async 
   const output = Object.assign(new PassThrough(), { isTTY: true, rows: 10 });
   let out = '';
   output.on('data', (d) => (out += d));
-  const done = runInteractive(host, 'test', input as never, output as never);
+  const done = runInteractive(host, "test", { input: input as never, output: output as never });
   const send = async (s: string, waitFor: RegExp) => {
     for (let i = 0; i < 200 && !waitFor.test(out); i++) await new Promise((r) => setTimeout(r, 5));
     input.write(s);

@@ -1,0 +1,118 @@
+/**
+ * Argument types of the command tree, each backed by the field rules in appliance/config/rules.ts
+ * so the CLI refuses exactly what the wizard, System Manager and the schema refuse.
+ */
+import * as rules from '../appliance/config/rules.ts';
+import { INTERFACE_NAMES } from '../appliance/network/schema.ts';
+import type { ArgType } from './tree.ts';
+
+function fromRule(placeholder: string, rule: string, fn: rules.Rule, extra: Partial<ArgType> = {}): ArgType {
+  return {
+    placeholder,
+    rule,
+    parse: (w) => {
+      const e = fn(w);
+      return e === null ? { value: w } : { error: e };
+    },
+    ...extra,
+  };
+}
+
+export const ipv4 = fromRule('A.B.C.D', 'ipv4', rules.ipv4);
+export const hostAddress = fromRule('A.B.C.D', 'host-address', rules.hostAddress);
+export const netmask = fromRule('A.B.C.D', 'netmask', rules.netmask);
+export const fqdn = fromRule('WORD', 'fqdn', rules.fqdn);
+export const email = fromRule('WORD', 'email', rules.email);
+export const ntpServer = fromRule('WORD', 'ntp-server', rules.ntpServer);
+export const userName = fromRule('WORD', 'user-name', rules.userName);
+export const enableSecret = fromRule('LINE', 'enable-secret', rules.enableSecret, { secret: true });
+export const displayText = fromRule('LINE', 'display-text', rules.displayText, { rest: true });
+
+/** A password: the policy needs the user name too, so the handler checks `rules.password`; here only printable ASCII. */
+export const password: ArgType = {
+  placeholder: 'LINE',
+  rule: 'password-policy',
+  secret: true,
+  parse: (w) => (/^[\x21-\x7e]+$/.test(w) ? { value: w } : { error: 'password for CLI access may contain only printable ASCII characters' }),
+};
+
+/** A stored hash (`secret 9 HASH` in the script). */
+export const passwordHash: ArgType = {
+  placeholder: 'HASH',
+  rule: 'password-hash',
+  secret: true,
+  parse: (w) => (/^\$scrypt\$N=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(w) ? { value: w } : { error: 'must be a scrypt password hash as shown by show running-config' }),
+};
+
+/** Host for ping/traceroute: an IPv4 address or a DNS name; never anything a program could take as an option. */
+export const pingHost: ArgType = {
+  placeholder: 'WORD',
+  rule: 'host',
+  parse: (w) => {
+    if (w.length > 253 || w.startsWith('-')) return { error: 'must be an IPv4 address or a host name' };
+    const e = /^[0-9.]+$/.test(w) ? rules.ipv4(w) : /^[A-Za-z0-9.-]+$/.test(w) ? rules.ntpServer(w) : 'must be an IPv4 address or a host name';
+    return e === null ? { value: w } : { error: e };
+  },
+};
+
+/** IANA time zone, the schema's pattern. */
+export const timezone: ArgType = {
+  placeholder: 'WORD',
+  rule: 'timezone',
+  parse: (w) => {
+    if (!/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(w) || w.length > 64) return { error: 'must be an IANA time zone like UTC or Europe/Berlin' };
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: w });
+    } catch {
+      return { error: `unknown time zone "${w}"` };
+    }
+    return { value: w };
+  },
+};
+
+/** Domain name (search domain): labels of letters, digits and hyphens. */
+export const domainName: ArgType = {
+  placeholder: 'WORD',
+  rule: 'domain-name',
+  parse: (w) => (w.length <= 253 && /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i.test(w) && /[a-z]/i.test(w) ? { value: w.replace(/\.$/, '') } : { error: 'must be a domain name like example.com' }),
+};
+
+export function intRange(min: number, max: number, rule = 'range'): ArgType {
+  return {
+    placeholder: `<${min}-${max}>`,
+    rule,
+    parse: (w) => (/^[0-9]{1,6}$/.test(w) && Number(w) >= min && Number(w) <= max ? { value: String(Number(w)) } : { error: `must be a number from ${min} to ${max}` }),
+  };
+}
+export const port = intRange(1, 65535, 'port');
+export const revision = intRange(1, 999999, 'revision');
+
+/** `GigabitEthernet1`…`6`, abbreviated as IOS allows: `gi1`, `g 1` is not, `Gig1`, `gigabitethernet1`. */
+export const interfaceName: ArgType = {
+  placeholder: 'GigabitEthernet<1-6>',
+  rule: 'interface',
+  values: () => [...INTERFACE_NAMES],
+  parse: (w) => {
+    const m = /^([a-z]+)([1-9][0-9]*)$/i.exec(w);
+    if (m && 'gigabitethernet'.startsWith(m[1].toLowerCase()) && Number(m[2]) >= 1 && Number(m[2]) <= INTERFACE_NAMES.length) return { value: INTERFACE_NAMES[Number(m[2]) - 1] };
+    return { error: `must be an interface GigabitEthernet1 to GigabitEthernet${INTERFACE_NAMES.length}` };
+  },
+};
+
+/** Keel's own services that `service NAME ...` may control. */
+export const SERVICES = ['keel-serve', 'keel-ssh', 'chrony', 'systemd-networkd', 'nftables'] as const;
+export const serviceName: ArgType = {
+  placeholder: 'WORD',
+  rule: 'service',
+  values: () => [...SERVICES],
+  parse: (w) => {
+    const hits = SERVICES.filter((s) => s.startsWith(w.toLowerCase()));
+    const exact = SERVICES.find((s) => s === w.toLowerCase());
+    if (exact) return { value: exact };
+    if (hits.length === 1) return { value: hits[0] };
+    return { error: `must be one of Keel's services: ${SERVICES.join(', ')}` };
+  },
+};
+
+/** A free text line (banner). */
+export const bannerText = fromRule('LINE', 'display-text', rules.displayText, { rest: true });

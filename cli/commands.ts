@@ -1,0 +1,654 @@
+/**
+ * The command tree of the appliance CLI with its handlers. Configuration commands edit a copy of
+ * the running configuration and apply it at once through the same core as the wizard and System
+ * Manager (validate → applyConfig: host adapters, restore on failure, numbered revision, audit).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { applyConfig } from '../appliance/config/apply.ts';
+import { check, type Config } from '../appliance/config/schema.ts';
+import { toScript, redact } from '../appliance/config/script.ts';
+import * as rules from '../appliance/config/rules.ts';
+import { hashSecret, verifySecret } from '../appliance/users/secrets.ts';
+import { listNics } from '../appliance/network/nics.ts';
+import { VERSION } from '../appliance/version.ts';
+import * as A from './args.ts';
+import type { Parsed } from './parse.ts';
+import { hasNo, type Args, type ArgType, type Mode, type Node } from './tree.ts';
+import type { Session } from './session.ts';
+
+export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
+type N = Node<Handler>;
+
+const kw = (k: string, help: string, more: Partial<N> = {}): N => ({ kw: k, help, ...more });
+const arg = (name: string, type: ArgType, help: string, more: Partial<N> = {}): N => ({ arg: { name, type }, help, ...more });
+
+// ---------------------------------------------------------------------------------------------
+// Applying a change
+
+/** A refusal by a CLI-side rule: `% Invalid <field> (<rule>): <message>`; nothing changes. */
+class Refusal extends Error {}
+function refuse(field: string, rule: string, message: string): never {
+  throw new Refusal(`% Invalid ${field} (${rule}): ${message}`);
+}
+
+/**
+ * Edits a copy of the running configuration and applies it now (or, in batch mode, edits the
+ * candidate). A validation failure names the field and rule and changes nothing; an apply
+ * failure leaves the previous running configuration. Every outcome is audited.
+ */
+async function edit(s: Session, p: Parsed<Handler>, fn: (c: Config) => void | Promise<void>): Promise<string> {
+  const batch = s.candidate !== null;
+  const cur = s.current();
+  if (!cur) return '% There is no running configuration yet: run the first-boot wizard.';
+  const next = structuredClone(cur);
+  try {
+    await fn(next);
+  } catch (e) {
+    if (e instanceof Refusal) {
+      if (!batch) s.store.audit(s.actor, `cli: ${p.redacted}`, `refused: ${e.message.replace(/^% /, '')}`);
+      return e.message;
+    }
+    throw e;
+  }
+  if (batch) {
+    s.candidate = next;
+    return '';
+  }
+  if (JSON.stringify(next) === JSON.stringify(cur)) return '';
+  const problems = check(next);
+  if (problems.length) {
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `refused: ${problems.map((x) => `${x.field} (${x.rule})`).join(', ')}`);
+    return problems.map((x) => `% Invalid ${x.field} (${x.rule}): ${x.message}`).join('\n') + '\n% Nothing was changed.';
+  }
+  try {
+    const r = await applyConfig(s.host, s.store, next, s.actor, p.redacted);
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `ok (revision ${r.revision})`);
+    return '';
+  } catch (e) {
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `failed, previous configuration kept: ${(e as Error).message}`);
+    return `% Apply failed; the previous configuration is still running.\n% ${(e as Error).message}`;
+  }
+}
+
+/** Runs a change in configuration mode: `fn` edits the configuration. */
+const change =
+  (fn: (c: Config, a: Args, s: Session) => void | Promise<void>): Handler =>
+  (s, a, p) =>
+    edit(s, p, (c) => fn(c, a, s));
+
+function ifaceIndex(c: Config, name: string): number {
+  return c.network.interfaces.findIndex((i) => i.name === name);
+}
+
+function field(c: Config, name: string): string {
+  const i = ifaceIndex(c, name);
+  return `/network/interfaces/${i < 0 ? c.network.interfaces.length : i}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration mode
+
+function setPassword(c: Config, s: Session, name: string, role: string | undefined, pw: string | undefined, hash: string | undefined): Promise<void> | void {
+  const idx = c.users.local.findIndex((u) => u.name === name);
+  const at = idx < 0 ? c.users.local.length : idx;
+  const existing = idx >= 0 ? c.users.local[idx] : null;
+  if (!existing && pw === undefined && hash === undefined) refuse(`/users/local/${at}/password`, 'required', `a new user needs a password: username ${name} role ${role ?? 'operator'} password PASSWORD`);
+  const now = new Date().toISOString();
+  const put = (passwordHash: string, changed: string): void => {
+    const u = { name, passwordHash, passwordChangedAt: changed, role: (role ?? existing?.role ?? 'operator') as 'admin' | 'operator' };
+    if (existing) c.users.local[idx] = u;
+    else c.users.local.push(u);
+  };
+  if (pw !== undefined) {
+    const e = rules.password(pw, name);
+    if (e) refuse(`/users/local/${at}/password`, 'password-policy', e);
+    if (existing && name === s.user.name && Date.now() - Date.parse(existing.passwordChangedAt) < 24 * 3600 * 1000 && s.candidate === null)
+      refuse(`/users/local/${at}/password`, 'password-age', 'your own password can be changed at most once per 24 hours');
+    return hashSecret(pw).then((h) => put(h, now));
+  }
+  if (hash !== undefined) {
+    const same = existing?.passwordHash === hash;
+    const base = s.batchBase?.users.local.find((u) => u.name === name && u.passwordHash === hash);
+    put(hash, same ? existing!.passwordChangedAt : (base?.passwordChangedAt ?? now));
+    return;
+  }
+  put(existing!.passwordHash, existing!.passwordChangedAt);
+}
+
+const userTail = (): N[] => [
+  kw('password', 'Set the password (checked against the password policy)', { children: [arg('password', A.password, 'The password', { run: change((c, a, s) => setPassword(c, s, a.name, a.role, a.password, undefined)) })] }),
+  kw('secret', 'Set the password as a stored hash', { children: [kw('9', 'The hash follows (scrypt, as shown by show running-config)', { children: [arg('hash', A.passwordHash, 'The password hash', { run: change((c, a, s) => setPassword(c, s, a.name, a.role, undefined, a.hash)) })] })] }),
+];
+
+const roleNode = (role: 'admin' | 'operator', help: string): N => kw(role, help, { run: change((c, a, s) => setPassword(c, s, a.name, role, undefined, undefined)), children: userTail() });
+// Handlers read a.role; the role keyword is not an argument, so set it from the path.
+function withRole(n: N, role: string): N {
+  const wrap = (x: N): N => ({ ...x, run: x.run ? (s, a, p) => x.run!(s, { ...a, role }, p) : undefined, children: x.children?.map(wrap) });
+  return wrap(n);
+}
+
+const CONFIG_NODES: N[] = [
+  kw('hostname', 'Set the external host name (FQDN) of the appliance', {
+    children: [arg('hostname', A.fqdn, 'Fully qualified host name, like core.example.com', { run: change((c, a) => void (c.system.hostname = a.hostname)) })],
+  }),
+  kw('company', 'Company identity', {
+    children: [
+      kw('name', 'Company name', { children: [arg('text', A.displayText, 'Company name', { run: change((c, a) => void (c.system.company = a.text)) })] }),
+      kw('contact', 'Contact person', { children: [arg('text', A.displayText, 'Contact person', { run: change((c, a) => void (c.system.contact = a.text)) })] }),
+      kw('contact-email', 'E-mail address of the contact person', { children: [arg('email', A.email, 'E-mail address', { run: change((c, a) => void (c.system.contactEmail = a.email)) })] }),
+    ],
+  }),
+  kw('enable', 'Privileged EXEC access', {
+    children: [
+      kw('secret', 'Set the enable secret (stored as a hash)', {
+        children: [
+          kw('9', 'The hash follows (scrypt, as shown by show running-config)', { children: [arg('hash', A.passwordHash, 'The hash', { run: change((c, a) => void (c.users.enableSecretHash = a.hash)) })] }),
+          arg('secret', A.enableSecret, 'The enable secret: 6-20 letters and digits', { run: change(async (c, a) => void (c.users.enableSecretHash = await hashSecret(a.secret))) }),
+        ],
+      }),
+    ],
+  }),
+  kw('username', 'Local users', {
+    children: [
+      arg('name', A.userName, 'User name', {
+        no: change((c, a, s) => {
+          const i = c.users.local.findIndex((u) => u.name === a.name);
+          if (i < 0) refuse('/users/local', 'exists', `there is no user ${a.name}`);
+          if (a.name === s.user.name) refuse(`/users/local/${i}`, 'self', 'you cannot remove the user you are signed in as');
+          c.users.local.splice(i, 1);
+        }),
+        children: [
+          kw('role', 'Role of the user', { children: [withRole(roleNode('admin', 'Full access'), 'admin'), withRole(roleNode('operator', 'Read-only access'), 'operator')] }),
+          ...userTail(),
+        ],
+      }),
+    ],
+  }),
+  kw('interface', 'Select an interface to configure', {
+    children: [
+      arg('interface', A.interfaceName, 'Interface', {
+        run: (s, a) => {
+          const nics = listNics(s.host);
+          if (s.candidate === null && nics.length > 0 && !nics.some((n) => n.name === a.interface))
+            return `% Invalid interface (nic-present): ${a.interface} is not present on this machine (it has ${nics.map((n) => n.name).join(', ')})`;
+          s.mode = 'config-if';
+          s.iface = a.interface;
+        },
+        no: change((c, a) => {
+          const i = ifaceIndex(c, a.interface);
+          if (i < 0) return;
+          if (i === 0) refuse(`/network/interfaces/0`, 'management', `${a.interface} is the management interface and cannot be removed`);
+          c.network.interfaces.splice(i, 1);
+        }),
+      }),
+    ],
+  }),
+  kw('ip', 'IP settings', {
+    children: [
+      kw('default-gateway', 'Default gateway', { children: [arg('gateway', A.ipv4, 'Gateway address, inside the subnet of an interface', { run: change((c, a) => void (c.network.gateway = a.gateway)) })] }),
+      kw('route', 'Static route', {
+        children: [
+          arg('destination', A.ipv4, 'Destination network', {
+            children: [
+              arg('netmask', A.netmask, 'Destination netmask', {
+                children: [
+                  arg('via', A.ipv4, 'Next-hop gateway', {
+                    run: change((c, a) => {
+                      const dst = (rules.ipToInt(a.destination) & rules.ipToInt(a.netmask)) >>> 0;
+                      const at = `/network/routes/${c.network.routes.length}`;
+                      if (dst !== rules.ipToInt(a.destination)) refuse(`${at}/destination`, 'network-address', `${a.destination} has host bits set for netmask ${a.netmask}; use ${rules.intToIp(dst)}`);
+                      if (!c.network.interfaces.some((i) => rules.gatewayInSubnet(a.via, i.address, i.netmask) === null))
+                        refuse(`${at}/via`, 'gateway-in-subnet', `next hop ${a.via} is not a host in the subnet of a configured interface`);
+                      if (c.network.routes.some((r) => r.destination === a.destination && r.netmask === a.netmask && r.via === a.via)) return;
+                      c.network.routes.push({ destination: a.destination, netmask: a.netmask, via: a.via });
+                    }),
+                    no: change((c, a) => {
+                      const i = c.network.routes.findIndex((r) => r.destination === a.destination && r.netmask === a.netmask && r.via === a.via);
+                      if (i < 0) refuse('/network/routes', 'exists', `there is no route ${a.destination} ${a.netmask} ${a.via}`);
+                      c.network.routes.splice(i, 1);
+                    }),
+                  }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+      kw('name-server', 'Name servers (1 to 3, replaces the list)', {
+        children: [
+          arg('ns1', A.ipv4, 'Name server 1', {
+            run: change((c, a) => void (c.dns.servers = [a.ns1])),
+            children: [
+              arg('ns2', A.ipv4, 'Name server 2', {
+                run: change((c, a) => void (c.dns.servers = [a.ns1, a.ns2])),
+                children: [arg('ns3', A.ipv4, 'Name server 3', { run: change((c, a) => void (c.dns.servers = [a.ns1, a.ns2, a.ns3])) })],
+              }),
+            ],
+          }),
+        ],
+      }),
+      kw('domain-name', 'Search domain (default: the domain of the host name)', {
+        no: change((c) => void delete c.dns.domain),
+        children: [arg('domain', A.domainName, 'Domain name', { run: change((c, a) => void (c.dns.domain = a.domain)), no: change((c) => void delete c.dns.domain) })],
+      }),
+      kw('ssh', 'Remote CLI over SSH', {
+        children: [
+          kw('server', 'SSH server on (port 22 unless given)', {
+            run: change((c) => void (c.ssh.enabled = true)),
+            no: change((c) => void (c.ssh.enabled = false)),
+            children: [kw('port', 'TCP port', { children: [arg('port', A.port, 'TCP port', { run: change((c, a) => void (c.ssh = { ...c.ssh, enabled: true, port: Number(a.port) })) })] })],
+          }),
+        ],
+      }),
+      kw('http', 'System Manager (HTTPS)', {
+        children: [kw('secure-server', 'System Manager HTTPS server', { children: [kw('port', 'TCP port', { children: [arg('port', A.port, 'TCP port (default 8443)', { run: change((c, a) => void (c.webui.port = Number(a.port))) })] })] })],
+      }),
+    ],
+  }),
+  kw('ntp', 'Network time', {
+    no: change((c) => void (c.ntp = { enabled: false, servers: [] })),
+    children: [
+      kw('server', 'Add an NTP server (up to 3)', {
+        children: [
+          arg('server', A.ntpServer, 'IPv4 address or host name', {
+            run: change((c, a) => {
+              if (!c.ntp.servers.includes(a.server)) c.ntp.servers.push(a.server);
+              c.ntp.enabled = true;
+            }),
+            no: change((c, a) => {
+              if (!c.ntp.servers.includes(a.server)) refuse('/ntp/servers', 'exists', `${a.server} is not an NTP server here`);
+              c.ntp.servers = c.ntp.servers.filter((x) => x !== a.server);
+              if (c.ntp.servers.length === 0) c.ntp.enabled = false;
+            }),
+          }),
+        ],
+      }),
+    ],
+  }),
+  kw('clock', 'Clock', { children: [kw('timezone', 'Time zone', { children: [arg('zone', A.timezone, 'IANA time zone, like UTC or Europe/Berlin', { run: change((c, a) => void (c.clock.timezone = a.zone)) })] })] }),
+  kw('banner', 'Banners', {
+    children: [
+      kw('login', 'Banner shown before sign-in (consoles and SSH)', {
+        no: change((c) => void delete c.ssh.banner),
+        children: [arg('text', A.bannerText, 'Banner text, in double quotes', { run: change((c, a) => void (c.ssh.banner = a.text)) })],
+      }),
+    ],
+  }),
+];
+
+const IF_NODES: N[] = [
+  kw('ip', 'Interface IP settings', {
+    children: [
+      kw('address', 'IPv4 address and netmask', {
+        no: change((c, _a, s) => {
+          const i = ifaceIndex(c, s.iface!);
+          if (i === 0) refuse(`/network/interfaces/0`, 'management', `${s.iface} is the management interface and needs an address`);
+          if (i > 0) c.network.interfaces.splice(i, 1);
+        }),
+        children: [
+          arg('address', A.hostAddress, 'IPv4 address', {
+            children: [
+              arg('netmask', A.netmask, 'Netmask, like 255.255.255.0', {
+                run: change((c, a, s) => {
+                  const e = rules.addressInSubnet(a.address, a.netmask);
+                  if (e) refuse(`${field(c, s.iface!)}/address`, 'host-in-subnet', e);
+                  const i = ifaceIndex(c, s.iface!);
+                  if (i < 0) c.network.interfaces.push({ name: s.iface as Config['network']['interfaces'][number]['name'], address: a.address, netmask: a.netmask, enabled: true });
+                  else c.network.interfaces[i] = { ...c.network.interfaces[i], address: a.address, netmask: a.netmask };
+                }),
+                children: [
+                  kw('default-gateway', 'Change the default gateway in the same step (moving the management subnet)', {
+                    children: [
+                      arg('gateway', A.ipv4, 'Default gateway in the new subnet', {
+                        run: change((c, a, s) => {
+                          const i = ifaceIndex(c, s.iface!);
+                          if (i < 0) c.network.interfaces.push({ name: s.iface as Config['network']['interfaces'][number]['name'], address: a.address, netmask: a.netmask, enabled: true });
+                          else c.network.interfaces[i] = { ...c.network.interfaces[i], address: a.address, netmask: a.netmask };
+                          c.network.gateway = a.gateway;
+                        }),
+                      }),
+                    ],
+                  }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+    ],
+  }),
+  kw('shutdown', 'Shut the interface down (no shutdown: bring it up)', {
+    run: change((c, _a, s) => setEnabled(c, s, false)),
+    no: change((c, _a, s) => setEnabled(c, s, true)),
+  }),
+];
+
+function setEnabled(c: Config, s: Session, on: boolean): void {
+  const i = ifaceIndex(c, s.iface!);
+  if (i < 0) {
+    if (s.candidate !== null && on) return;
+    refuse(field(c, s.iface!), 'configured', `${s.iface} has no address yet; set one with ip address A.B.C.D MASK first`);
+  }
+  c.network.interfaces[i].enabled = on;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EXEC mode
+
+const pad = (s: string, n: number): string => s.padEnd(n);
+
+function showRunning(s: Session, which: 'running' | 'startup'): string {
+  const st = which === 'running' ? s.store.running() : s.store.startup();
+  if (!st) return which === 'startup' ? '% startup-config is not present' : '% There is no running configuration yet';
+  let lines = toScript(st.config);
+  if (s.user.role !== 'admin') lines = redact(lines);
+  const unsaved = which === 'running' && s.store.unsaved() ? ', not saved' : '';
+  return [`! ${which}-config, revision ${st.revision}${unsaved}`, ...lines].join('\n');
+}
+
+function readSys(p: string): string | null {
+  try {
+    return fs.readFileSync(p, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+function showInterfaces(s: Session): string {
+  const c = s.current();
+  const nics = listNics(s.host);
+  const names = [...new Set([...nics.map((n) => n.name), ...(c?.network.interfaces.map((i) => i.name) ?? [])])].sort();
+  if (names.length === 0) return '% No interfaces found';
+  const out: string[] = [];
+  for (const name of names) {
+    const nic = nics.find((n) => n.name === name);
+    const cfg = c?.network.interfaces.find((i) => i.name === name);
+    const admin = cfg ? (cfg.enabled ? 'up' : 'administratively down') : 'not configured';
+    const oper = nic?.ifname ? (readSys(path.join(s.host.sysfs, 'class/net', nic.ifname, 'operstate')) ?? 'unknown') : nic ? 'no driver' : 'not present';
+    out.push(`${name} is ${admin}, line protocol is ${oper}`);
+    if (nic) out.push(`  Hardware: PCI ${nic.pci}, driver ${nic.driver ?? 'none'}, address ${nic.mac ?? 'unknown'}${nic.ifname ? `, kernel name ${nic.ifname}` : ''}`);
+    else out.push('  Hardware: not present on this machine');
+    if (cfg) out.push(`  Internet address is ${cfg.address}/${rules.prefixLength(cfg.netmask)} (netmask ${cfg.netmask})`);
+  }
+  return out.join('\n');
+}
+
+function showRoute(s: Session): string {
+  const c = s.current();
+  if (!c) return '% There is no running configuration yet';
+  const out = ['Codes: C - connected, S - static, * - candidate default', ''];
+  out.push(`Gateway of last resort is ${c.network.gateway} to network 0.0.0.0`, '');
+  out.push(`S*    0.0.0.0/0 [1/0] via ${c.network.gateway}`);
+  for (const i of c.network.interfaces) {
+    const net = rules.intToIp((rules.ipToInt(i.address) & rules.ipToInt(i.netmask)) >>> 0);
+    out.push(`C     ${net}/${rules.prefixLength(i.netmask)} is directly connected, ${i.name}${i.enabled ? '' : ' (shutdown)'}`);
+  }
+  for (const r of c.network.routes) out.push(`S     ${r.destination}/${rules.prefixLength(r.netmask)} [1/0] via ${r.via}`);
+  return out.join('\n');
+}
+
+async function showNtp(s: Session): Promise<string> {
+  const c = s.current();
+  if (!c) return '% There is no running configuration yet';
+  const out = [c.ntp.enabled ? `NTP is enabled (chrony); servers: ${c.ntp.servers.join(', ')}` : 'NTP is disabled'];
+  if (c.ntp.enabled && s.host.proc.live) {
+    const r = await s.host.proc.run('chronyc', ['-n', 'sources'], { allowFail: true, timeoutMs: 5000 });
+    out.push('', (r.stdout || r.stderr).trimEnd());
+  }
+  return out.join('\n');
+}
+
+export function formatClock(d: Date, tz: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: tz, hour12: false, weekday: 'short', month: 'short', day: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  const ms = String(d.getUTCMilliseconds()).padStart(3, '0');
+  return `${parts.hour === '24' ? '00' : parts.hour}:${parts.minute}:${parts.second}.${ms} ${parts.timeZoneName} ${parts.weekday} ${parts.month} ${parts.day} ${parts.year}`;
+}
+
+function showClock(s: Session): string {
+  const tz = s.current()?.clock.timezone ?? 'UTC';
+  return `${formatClock(new Date(), tz)}${tz !== 'UTC' ? ` (${tz})` : ''}`;
+}
+
+function showVersion(s: Session): string {
+  const c = s.current();
+  const up = readSys(s.host.files.real('/proc/uptime'));
+  const secs = up ? Math.floor(Number(up.split(' ')[0])) : null;
+  const uptime = secs === null ? 'unknown' : `${Math.floor(secs / 86400)} days, ${Math.floor((secs % 86400) / 3600)} hours, ${Math.floor((secs % 3600) / 60)} minutes`;
+  const product = s.host.files.readText('/sys/class/dmi/id/product_name')?.trim();
+  return [
+    `Keel appliance software, version ${VERSION}`,
+    `Node.js ${process.version}`,
+    '',
+    `${c?.system.hostname ?? 'unconfigured'} uptime is ${uptime}`,
+    product ? `Platform: ${product}` : null,
+    `Running configuration revision ${s.store.running()?.revision ?? '-'}, startup revision ${s.store.startup()?.revision ?? '-'}${s.store.unsaved() ? ' (unsaved changes)' : ''}`,
+  ]
+    .filter((x) => x !== null)
+    .join('\n');
+}
+
+function showUsers(s: Session): string {
+  const c = s.current();
+  if (!c) return '% There is no running configuration yet';
+  const rows = c.users.local.map((u) => `${u.name === s.user.name ? '*' : ' '} ${pad(u.name, 32)} ${pad(u.role, 9)} ${u.passwordChangedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`);
+  return [`  ${pad('User', 32)} ${pad('Role', 9)} Password changed (UTC)`, ...rows].join('\n');
+}
+
+function showLogging(s: Session): string {
+  const rows = s.store.auditLog(500).reverse();
+  if (!rows.length) return 'Audit log is empty';
+  return rows.map((r) => `${r.at} ${r.who}@${r.source}: ${r.action} -> ${r.outcome}`).join('\n');
+}
+
+function showArchive(s: Session, a: Args): string {
+  if (a.revision) {
+    const id = Number(a.revision);
+    const r = s.store.revisions(100000).find((x) => x.id === id);
+    if (!r) return `% There is no revision ${id}`;
+    return [`Revision ${r.id}, ${r.at} by ${r.who} (${r.source}): ${r.summary}`, '', r.diff || '(no change)'].join('\n');
+  }
+  const run = s.store.running()?.revision;
+  const start = s.store.startup()?.revision;
+  const revs = s.store.revisions(50);
+  if (!revs.length) return 'The archive is empty';
+  return [
+    `${pad('   Rev', 9)} ${pad('When (UTC)', 20)} ${pad('Who', 16)} ${pad('Source', 16)} Summary`,
+    ...revs.map((r) => `${r.id === run ? 'R' : ' '}${r.id === start ? 'S' : ' '} ${String(r.id).padStart(6)} ${pad(r.at.replace('T', ' ').slice(0, 19), 20)} ${pad(r.who, 16)} ${pad(r.source, 16)} ${r.summary}`),
+    '',
+    'R: running configuration, S: startup configuration. Roll back with: rollback N',
+  ].join('\n');
+}
+
+async function rollback(s: Session, a: Args, p: Parsed<Handler>): Promise<string> {
+  const id = Number(a.revision);
+  const old = s.store.revisionConfig(id);
+  if (!old) return `% There is no revision ${id}`;
+  const out = await edit(s, p, (c) => {
+    for (const k of Object.keys(c) as (keyof Config)[]) delete c[k];
+    Object.assign(c, structuredClone(old));
+  });
+  return out || `Configuration replaced with revision ${id} (now running as revision ${s.store.running()?.revision}); save it with write memory.`;
+}
+
+function save(s: Session, p: Parsed<Handler>): string {
+  if (!s.store.running()) return '% There is no running configuration yet';
+  const rev = s.store.saveStartup(s.actor);
+  s.store.audit(s.actor, `cli: ${p.redacted}`, `ok (revision ${rev})`);
+  return 'Building configuration...\n[OK]';
+}
+
+async function reload(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
+  if (s.store.unsaved()) {
+    const ans = (await s.io.ask('System configuration has been modified. Save? [yes/no]: ')).trim().toLowerCase();
+    if (ans === 'y' || ans === 'yes') s.io.write(save(s, p) + '\n');
+    else if (ans !== 'n' && ans !== 'no') {
+      s.store.audit(s.actor, `cli: ${p.redacted}`, 'cancelled');
+      return '% Please answer yes or no. Reload cancelled.';
+    }
+  }
+  const ok = (await s.io.ask('Proceed with reload? [confirm]')).trim().toLowerCase();
+  if (ok !== '' && ok !== 'y' && ok !== 'yes') {
+    s.store.audit(s.actor, `cli: ${p.redacted}`, 'cancelled');
+    return 'Reload cancelled.';
+  }
+  s.store.audit(s.actor, `cli: ${p.redacted}`, 'ok: rebooting');
+  await s.host.proc.run('systemctl', ['reboot']);
+  s.closed = true;
+  return s.host.proc.live ? 'Reloading...' : 'Reloading... (sandbox: systemctl reboot recorded, not run)';
+}
+
+async function probe(s: Session, cmd: 'ping' | 'traceroute', target: string): Promise<string> {
+  const args = cmd === 'ping' ? ['-c', '4', '-W', '2', target] : ['-w', '2', target];
+  const r = await s.host.proc.run(cmd, args, { allowFail: true, timeoutMs: 90000 });
+  const text = (r.stdout + r.stderr).trimEnd();
+  if (!s.host.proc.live) return `(sandbox: ${cmd} ${args.join(' ')} recorded, not run)`;
+  return text || `% ${cmd} exited ${r.code}`;
+}
+
+async function service(s: Session, a: Args, p: Parsed<Handler>, action: 'start' | 'stop' | 'restart' | 'status'): Promise<string> {
+  const unit = `${a.service}.service`;
+  if (action === 'status') {
+    const r = await s.host.proc.run('systemctl', ['status', '--no-pager', '--lines=5', unit], { allowFail: true, timeoutMs: 10000 });
+    return (r.stdout + r.stderr).trimEnd() || (s.host.proc.live ? `% systemctl exited ${r.code}` : `(sandbox: systemctl status ${unit} recorded, not run)`);
+  }
+  try {
+    await s.host.proc.run('systemctl', [action, unit], { timeoutMs: 60000 });
+  } catch (e) {
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `failed: ${(e as Error).message}`);
+    throw e;
+  }
+  s.store.audit(s.actor, `cli: ${p.redacted}`, 'ok');
+  return '';
+}
+
+async function enable(s: Session): Promise<string> {
+  const c = s.current();
+  if (!c) return '% There is no configuration yet';
+  for (let i = 0; i < 3; i++) {
+    const pw = await s.io.ask('Password: ', true);
+    if (await verifySecret(pw, c.users.enableSecretHash)) {
+      s.mode = 'exec';
+      s.store.audit(s.actor, 'cli: enable', 'ok');
+      return '';
+    }
+  }
+  s.store.audit(s.actor, 'cli: enable', 'refused: bad secret');
+  return '% Bad secrets';
+}
+
+const SHOW_COMMON: N[] = [
+  kw('version', 'System software and hardware', { run: showVersion }),
+  kw('clock', 'Date and time', { run: showClock }),
+  kw('interfaces', 'Interfaces: hardware and configuration', { run: showInterfaces }),
+  kw('ip', 'IP information', { children: [kw('route', 'Routing table (from the configuration)', { run: showRoute })] }),
+  kw('ntp', 'Network time', { run: showNtp }),
+  kw('history', 'Commands of this session', { run: (s) => s.history.map((h, i) => `${String(i + 1).padStart(4)}  ${h}`).join('\n') }),
+];
+const SHOW_PRIV: N[] = [
+  ...SHOW_COMMON,
+  kw('running-config', 'The configuration in effect now', { run: (s) => showRunning(s, 'running') }),
+  kw('startup-config', 'The saved configuration the appliance boots with', { run: (s) => showRunning(s, 'startup') }),
+  kw('users', 'Configured local users', { run: showUsers }),
+  kw('logging', 'The audit log', { run: showLogging }),
+  kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
+];
+
+const PROBES: N[] = [
+  kw('ping', 'Send ICMP echo requests', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'ping', a.host) })] }),
+  kw('traceroute', 'Trace the route to a host', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'traceroute', a.host) })] }),
+];
+
+const leave: Handler = (s) => {
+  if (s.mode === 'config-if') {
+    s.mode = 'config';
+    s.iface = null;
+  } else if (s.mode === 'config') s.mode = 'exec';
+  else s.closed = true;
+};
+const end: Handler = (s) => {
+  s.mode = 'exec';
+  s.iface = null;
+};
+
+const USER_NODES: N[] = [
+  kw('enable', 'Turn on privileged commands', { run: enable }),
+  kw('show', 'Show running system information', { children: SHOW_COMMON }),
+  ...PROBES,
+  kw('exit', 'End this session', { run: leave }),
+  kw('logout', 'End this session', { run: leave }),
+];
+
+const EXEC_NODES: N[] = [
+  kw('show', 'Show running system information', { children: SHOW_PRIV }),
+  kw('configure', 'Enter configuration mode', {
+    children: [
+      kw('terminal', 'Configure from the terminal', {
+        changes: true,
+        run: (s) => {
+          s.mode = 'config';
+          return 'Enter configuration commands, one per line.  End with CNTL/Z.';
+        },
+      }),
+      kw('replace', 'Replace the running configuration', {
+        changes: true,
+        children: [kw('revision', 'With a revision from the archive', { children: [arg('revision', A.revision, 'Revision number (show archive)', { run: rollback })] })],
+      }),
+    ],
+  }),
+  kw('rollback', 'Apply an archived revision again (as a new revision)', { changes: true, children: [arg('revision', A.revision, 'Revision number (show archive)', { run: rollback })] }),
+  kw('copy', 'Copy a configuration', {
+    changes: true,
+    children: [kw('running-config', 'The running configuration', { children: [kw('startup-config', 'To the startup configuration', { run: (s, _a, p) => save(s, p) })] })],
+  }),
+  kw('write', 'Save the running configuration', { changes: true, run: (s, _a, p) => save(s, p), children: [kw('memory', 'To the startup configuration', { run: (s, _a, p) => save(s, p) })] }),
+  kw('reload', 'Restart the appliance', { changes: true, run: reload }),
+  ...PROBES,
+  kw('service', "Control one of Keel's services", {
+    children: [
+      arg('service', A.serviceName, `One of ${A.SERVICES.join(', ')}`, {
+        children: [
+          kw('start', 'Start the service', { changes: true, run: (s, a, p) => service(s, a, p, 'start') }),
+          kw('stop', 'Stop the service', { changes: true, run: (s, a, p) => service(s, a, p, 'stop') }),
+          kw('restart', 'Restart the service', { changes: true, run: (s, a, p) => service(s, a, p, 'restart') }),
+          kw('status', 'Show the state of the service', { run: (s, a, p) => service(s, a, p, 'status') }),
+        ],
+      }),
+    ],
+  }),
+  kw('disable', 'Leave privileged EXEC', { run: (s) => void (s.mode = 'user') }),
+  kw('exit', 'End this session', { run: leave }),
+  kw('logout', 'End this session', { run: leave }),
+];
+
+/** `do COMMAND`: an EXEC command from configuration mode. */
+const DO: N = kw('do', 'Run an EXEC command', { children: EXEC_NODES.filter((n) => !['configure', 'exit', 'logout', 'disable'].includes(n.kw!)) });
+
+function withNo(nodes: N[]): N[] {
+  return [kw('no', 'Negate a command or set its defaults', { children: nodes.filter(hasNo) }), ...nodes];
+}
+
+function markChanges(nodes: N[]): N[] {
+  return nodes.map((n) => ({ ...n, changes: true }));
+}
+
+const MODE_NODES: Record<Mode, N[]> = {
+  user: USER_NODES,
+  exec: EXEC_NODES,
+  config: [...withNo(markChanges(CONFIG_NODES)), DO, kw('exit', 'Leave configuration mode', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
+  'config-if': [...withNo(markChanges(IF_NODES)), DO, kw('exit', 'Leave interface configuration', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
+};
+// `no` itself changes things in configuration modes.
+for (const m of ['config', 'config-if'] as const) MODE_NODES[m][0].changes = true;
+
+/** The top-level nodes of a mode. */
+export function rootsFor(mode: Mode): N[] {
+  return MODE_NODES[mode];
+}
+
+/** Every mode's tree, for tests and documentation. */
+export const MODES: Record<Mode, N[]> = MODE_NODES;

@@ -107,10 +107,13 @@ export async function run(argv: string[]): Promise<number> {
 /** Banner and sign-in, round and round, until the console's input ends. */
 async function signIn(host: Host, t: Terminal, first: Config, certWaitMs: number): Promise<number> {
   let config = first;
+  let wait = certWaitMs;
   try {
     for (;;) {
       config = loadConfig(host) ?? config;
-      t.write(await banner(host, config, certWaitMs));
+      t.write(await banner(host, config, wait));
+      // Wait for the certificate before the first banner only; later banners re-check once.
+      wait = 0;
       const user = await t.ask(`${config.system.hostname.split('.')[0]} login: `);
       if (!user) continue;
       const pw = await t.ask('Password: ', true);

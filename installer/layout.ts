@@ -25,9 +25,10 @@ export function grubConfig(): string {
   return `# Keel boot configuration — written by the installer.
 insmod part_gpt
 insmod ext2
-serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1
-terminal_input serial console
-terminal_output serial console
+if serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1; then
+  terminal_input serial console
+  terminal_output serial console
+fi
 set timeout=1
 set default=0
 load_env

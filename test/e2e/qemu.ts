@@ -23,19 +23,43 @@ export interface VmOptions {
   httpsPort: number;
   memoryMiB?: number;
   bootFromCdOnce?: boolean;
+  /** false: a machine without any UART (the console is on VGA only). Default true. */
+  serial?: boolean;
+  /** Boot with UEFI firmware (OVMF) instead of BIOS; its variable store lives in `dir`. */
+  uefi?: boolean;
 }
+
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 /** A QEMU guest under TCG (KVM is not reliable here) with its serial console on a unix socket. */
 export class Vm {
   readonly serialPath: string;
+  readonly monitorPath: string;
   private child: ChildProcess | null = null;
   readonly opts: VmOptions;
   constructor(opts: VmOptions) {
     this.opts = opts;
     this.serialPath = path.join(opts.dir, 'serial.sock');
+    this.monitorPath = path.join(opts.dir, 'monitor.sock');
+  }
+  /** Saves the VGA screen as a PPM image (for debugging a console that has no serial copy). */
+  async screendump(file: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const c = net.connect(this.monitorPath, () => c.write(`screendump ${file}\n`));
+      let out = '';
+      c.on('data', (d) => {
+        out += d.toString();
+        if (/screendump[^\n]*\n[\s\S]*\(qemu\)/.test(out)) c.end();
+      });
+      c.setTimeout(10000, () => c.destroy(new Error('QEMU monitor did not answer')));
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
   }
   start(): void {
     fs.rmSync(this.serialPath, { force: true });
+    fs.rmSync(this.monitorPath, { force: true });
     const o = this.opts;
     const args = [
       '-accel', 'tcg',
@@ -45,9 +69,7 @@ export class Vm {
       '-m', String(o.memoryMiB ?? 2048),
       '-display', 'none',
       '-vga', 'std',
-      '-monitor', 'none',
-      '-chardev', `socket,id=ser0,path=${this.serialPath},server=on,wait=off`,
-      '-serial', 'chardev:ser0',
+      '-monitor', `unix:${this.monitorPath},server=on,wait=off`,
       '-drive', `file=${o.disk},if=none,id=disk0,format=qcow2,cache=unsafe`,
       '-device', 'virtio-blk-pci,drive=disk0,serial=KEELDISK0',
       '-netdev', `user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${o.httpsPort}-10.0.2.15:8443`,
@@ -56,6 +78,13 @@ export class Vm {
       '-device', 'virtio-net-pci,netdev=n1',
       '-rtc', 'base=utc',
     ];
+    if (o.serial === false) args.push('-serial', 'none');
+    else args.push('-chardev', `socket,id=ser0,path=${this.serialPath},server=on,wait=off`, '-serial', 'chardev:ser0');
+    if (o.uefi) {
+      const vars = path.join(o.dir, 'OVMF_VARS.fd');
+      if (!fs.existsSync(vars)) fs.copyFileSync(OVMF_VARS, vars);
+      args.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
+    }
     if (o.iso) args.push('-drive', `file=${o.iso},media=cdrom,readonly=on,if=ide,index=2`);
     if (o.bootFromCdOnce) args.push('-boot', 'once=d,order=c');
     const log = fs.openSync(path.join(o.dir, 'qemu.log'), 'a');

@@ -21,6 +21,9 @@ const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const prompt = (p: string) => new RegExp(esc(p.replace(/: $/, ':')));
 
+/** Shared by the tests below (they run in order): the installed and configured disk, and timings. */
+const state: { disk: string | null; port: number; rebootToSignIn: number | null } = { disk: null, port: 0, rebootToSignIn: null };
+
 const phases: [string, number][] = [];
 let t = Date.now();
 function phase(name: string): void {
@@ -45,6 +48,24 @@ function request(port: number, method: string, url: string, body?: unknown, head
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.end(data);
   });
+}
+
+let metrics: Record<string, unknown> = {};
+
+/** Signs in to System Manager through the port forward, retrying until it answers or `timeoutMs` passes. */
+async function signIn(port: number, timeoutMs: number): Promise<Awaited<ReturnType<typeof request>>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await request(port, 'POST', '/mics/api/session', { username: 'admin', password: 'Secret123' });
+      if (r.status === 200) return r;
+      if (r.status !== 503) assert.fail(`sign-in answered ${r.status}: ${r.body}`);
+    } catch (e) {
+      if (Date.now() > until) throw e;
+    }
+    if (Date.now() > until) assert.fail(`System Manager did not accept the sign-in within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
 }
 
 test('ISO → vm-install → wizard on the serial console → System Manager sign-in', { timeout: 60 * 60 * 1000 }, async () => {
@@ -130,18 +151,8 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     const fp = (await s.expect(/Certificate SHA-256 fingerprint: ([0-9A-F:]{95})/, 600000, 'the console banner'))[1];
     await s.expect(/System Manager: https:\/\/core\.example\.com:8443\/mics/, 5000).catch(() => undefined);
     phase('reboot to console banner');
-    let session: Awaited<ReturnType<typeof request>> | null = null;
-    const until = Date.now() + 300000;
-    while (!session) {
-      try {
-        const r = await request(port, 'POST', '/mics/api/session', { username: 'admin', password: 'Secret123' });
-        if (r.status === 200) session = r;
-        else if (r.status !== 503) assert.fail(`sign-in answered ${r.status}: ${r.body}`);
-      } catch (e) {
-        if (Date.now() > until) throw e;
-        await new Promise((r) => setTimeout(r, 3000));
-      }
-    }
+    const reloadAt = Date.now() - phases.at(-1)![1] * 1000;
+    const session = await signIn(port, 300000);
     assert.equal(session.fingerprint, fp, 'the certificate System Manager presents is the one the console showed');
     const cookie = String((session.headers['set-cookie'] as string[])[0]).split(';')[0];
     const bad = await request(port, 'POST', '/mics/api/session', { username: 'admin', password: 'wrong' });
@@ -159,6 +170,9 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
       ['GigabitEthernet2', null],
     ]);
     phase('System Manager sign-in');
+    state.rebootToSignIn = (Date.now() - reloadAt) / 1000;
+    state.disk = disk;
+    state.port = port;
 
     // --- the installer refuses the disk it just wrote
     await vm.stop();
@@ -173,8 +187,57 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     await s.expect(/INSTALLATION REFUSED: disk \/dev\/vda is not empty: it has a gpt table with 6 partitions/, 600000, 'the refusal');
     await s.expect(/Nothing was written/, 10000);
     phase('installer refuses a non-empty disk');
-    fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify({ at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, systemManagerRssBytes: health.memory.systemManagerRssBytes, isoBytes: fs.statSync(ISO).size }, null, 2));
+    metrics = { at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, rebootToSignInSeconds: state.rebootToSignIn, systemManagerRssBytes: health.memory.systemManagerRssBytes, isoBytes: fs.statSync(ISO).size };
+    fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify(metrics, null, 2));
     console.log('e2e: phases\n' + phases.map(([n, x]) => `  ${n.padEnd(40)} ${x.toFixed(1)} s`).join('\n'));
+  } finally {
+    await vm.stop();
+    s.close();
+  }
+});
+
+test('the installed appliance boots as fast without a serial port (VGA console only)', { timeout: 20 * 60 * 1000 }, async (t) => {
+  if (!state.disk || state.rebootToSignIn === null) return t.skip('needs the installed and configured disk of the test above');
+  const vm = new Vm({ dir: OUT, disk: state.disk, httpsPort: state.port, serial: false });
+  const start = Date.now();
+  try {
+    vm.start();
+    const r = await signIn(state.port, 900000);
+    const seconds = (Date.now() - start) / 1000;
+    await vm.screendump(path.join(OUT, 'vga-no-serial.ppm')).catch(() => undefined);
+    console.log(`e2e: power-on to System Manager sign-in without a UART: ${seconds.toFixed(1)} s (with one, after the reload: ${state.rebootToSignIn.toFixed(1)} s)`);
+    assert.equal(r.status, 200);
+    // A console setting for a UART that is not there must not slow the boot (the classic failure is minutes).
+    assert.ok(seconds <= state.rebootToSignIn + 90, `booting without a serial port took ${seconds.toFixed(0)} s, ${state.rebootToSignIn.toFixed(0)} s with one`);
+    metrics = { ...metrics, noSerialPowerOnToSignInSeconds: seconds };
+    fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify(metrics, null, 2));
+  } finally {
+    await vm.stop();
+  }
+});
+
+test('UEFI: ISO → vm-install → the installed disk boots (UEFI) to the first wizard question', { timeout: 40 * 60 * 1000 }, async () => {
+  const dir = path.join(OUT, 'uefi');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const disk = path.join(dir, 'disk.qcow2');
+  createDisk(disk, '8G');
+  const vm = new Vm({ dir, iso: ISO, disk, httpsPort: await freePort(), bootFromCdOnce: true, uefi: true });
+  const s = new Serial(path.join(dir, 'serial.log'));
+  const start = Date.now();
+  const lap = (what: string) => console.log(`e2e: UEFI ${what}: ${((Date.now() - start) / 1000).toFixed(1)} s after power-on`);
+  try {
+    vm.start();
+    await s.connect(vm.serialPath);
+    await s.expect(/vm-install/, 300000, 'the boot menu (UEFI)');
+    lap('boot menu');
+    await new Promise((r) => setTimeout(r, 500));
+    s.send('\r');
+    await s.expect(/Installation complete in \d+ s/, 1200000, 'the end of the installation (UEFI)');
+    lap('installation complete');
+    await s.expect(prompt(Q.showEula.prompt), 900000, 'the first wizard question after a UEFI boot of the installed disk');
+    lap('first wizard question');
+    assert.ok(fs.statSync(path.join(dir, 'OVMF_VARS.fd')).size > 0);
   } finally {
     await vm.stop();
     s.close();

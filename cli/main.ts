@@ -1,0 +1,40 @@
+/**
+ * `keel cli --root DIR [--user NAME] [--source NAME]`: the appliance CLI on this terminal.
+ * Asks for user name (unless --user) and password, verified against the configured local users,
+ * then runs the shell (shell.ts) on stdin/stdout: a TTY gets line editing, a pipe one command per
+ * line.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createHost } from '../appliance/host/index.ts';
+import { Store } from '../appliance/config/store.ts';
+import { runShell } from './shell.ts';
+
+function ttyName(): string {
+  try {
+    const t = fs.readlinkSync('/proc/self/fd/0');
+    return t.startsWith('/dev/') ? t.slice(5) : 'pipe';
+  } catch {
+    return 'pipe';
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, user: { type: 'string' }, source: { type: 'string' } } });
+  const host = createHost(values.root);
+  host.files.mkdirp('/var/lib/keel', 0o700);
+  const store = Store.open(host);
+  try {
+    if (!store.running()) {
+      console.error('keel cli: this appliance is not configured yet; run the first-boot wizard (keel wizard)');
+      return 2;
+    }
+    const source = values.source ?? `cli:${ttyName()}`;
+    // --user only fills in the name: the password is still asked and checked.
+    return await runShell({ input: process.stdin, output: process.stdout, host, store, source, loginName: values.user });
+  } finally {
+    store.close();
+    process.stdin.pause();
+  }
+}
+

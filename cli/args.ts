@@ -33,7 +33,8 @@ export const password: ArgType = {
   placeholder: 'LINE',
   rule: 'password-policy',
   secret: true,
-  parse: (w) => (/^[\x21-\x7e]+$/.test(w) ? { value: w } : { error: 'password for CLI access may contain only printable ASCII characters' }),
+  // Spaces only inside double quotes (a quoted word may hold them).
+  parse: (w) => (/^[\x20-\x7e]+$/.test(w) ? { value: w } : { error: 'password for CLI access may contain only printable ASCII characters' }),
 };
 
 /** A stored hash (`secret 9 HASH` in the script). */

@@ -541,6 +541,39 @@ async function enable(s: Session): Promise<string> {
   return '% Bad secrets';
 }
 
+/** Where `show tech-support` writes its bundles. */
+export const SUPPORT_DIR = '/var/lib/keel/support';
+
+/**
+ * `show tech-support`: the state an engineer needs, in one text file with every secret redacted
+ * (hashes, and nothing else secret is stored), written through the files adapter.
+ */
+async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
+  const section = (title: string, body: string): string => `\n------------------ ${title} ------------------\n\n${body.trimEnd()}\n`;
+  const cfg = (which: 'running' | 'startup'): string => {
+    const st = which === 'running' ? s.store.running() : s.store.startup();
+    return st ? [`! ${which}-config, revision ${st.revision}`, ...redact(toScript(st.config))].join('\n') : `% ${which}-config is not present`;
+  };
+  const cmdLog = (s.host.files.readText('/var/log/keel/commands.log') ?? '').split('\n').slice(-200).join('\n');
+  const body =
+    `Keel tech-support bundle, ${new Date().toISOString()}, by ${s.user.name} (${s.source})\n` +
+    section('show version', showVersion(s)) +
+    section('show clock', showClock(s)) +
+    section('show running-config', cfg('running')) +
+    section('show startup-config', cfg('startup')) +
+    section('show interfaces', showInterfaces(s)) +
+    section('show ip route', showRoute(s)) +
+    section('show ntp', await showNtp(s)) +
+    section('show archive', showArchive(s, {})) +
+    section('show logging', showLogging(s)) +
+    section('commands run by Keel (last 200)', cmdLog || '(none)');
+  const file = `${SUPPORT_DIR}/tech-support-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
+  s.host.files.mkdirp(SUPPORT_DIR, 0o700);
+  s.host.files.writeAtomic(file, body.replace(/\$scrypt\$[^\s"]+/g, '<redacted>'), 0o600);
+  s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${file}`);
+  return `Support bundle written to ${file} (${Buffer.byteLength(body)} bytes, secrets redacted)`;
+}
+
 const SHOW_COMMON: N[] = [
   kw('version', 'System software and hardware', { run: showVersion }),
   kw('clock', 'Date and time', { run: showClock }),
@@ -555,6 +588,7 @@ const SHOW_PRIV: N[] = [
   kw('startup-config', 'The saved configuration the appliance boots with', { run: (s) => showRunning(s, 'startup') }),
   kw('users', 'Configured local users', { run: showUsers }),
   kw('logging', 'The audit log', { run: showLogging }),
+  kw('tech-support', 'Write a support bundle (secrets redacted)', { run: techSupport }),
   kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
 ];
 

@@ -238,6 +238,9 @@ test('users and the enable secret are stored only as hashes; the secret 9 form r
   assert.match(users, /\* admin +admin/);
   assert.match(users, /carol +operator/);
   assert.doesNotMatch(users, /scrypt/);
+  await run('username dan role operator password "My Passw0rd"');
+  assert.ok(await verifySecret('My Passw0rd', store.running()!.config.users.local[3].passwordHash), 'a quoted password may hold spaces');
+  await run('no username dan');
   await run('no username carol');
   assert.equal(store.running()!.config.users.local.length, 2);
   // your own password: at most one change per 24 hours (seed 004)
@@ -280,6 +283,20 @@ test('show commands', async (t) => {
   assert.match(await run('show history'), /show version/);
   assert.equal(await run('show running-config | include ^hostname'), 'hostname core.example.com\n');
   assert.match(await run('show running-config | begin ^interface'), /^interface GigabitEthernet1\n ip address/);
+});
+
+test('show tech-support writes a bundle with every secret redacted', async (t) => {
+  const { run, root, store } = await setup(t);
+  const o = await run('show tech-support');
+  const m = /Support bundle written to (\/var\/lib\/keel\/support\/tech-support-\S+\.txt)/.exec(o);
+  assert.ok(m, o);
+  const file = path.join(root, m[1]);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const text = fs.readFileSync(file, 'utf8');
+  for (const sec of ['show version', 'show running-config', 'show startup-config', 'show interfaces', 'show ip route', 'show logging', 'commands run by Keel \\(last 200\\)']) assert.match(text, new RegExp(`-- ${sec} --`));
+  assert.match(text, /enable secret 9 <redacted>/);
+  assert.doesNotMatch(text, /\$scrypt\$/);
+  assert.ok(store.auditLog().some((e) => e.action === 'cli: show tech-support' && e.outcome.startsWith('ok: /var/lib/keel/support/')));
 });
 
 test('write memory, then show startup-config; copy running-config startup-config', async (t) => {
@@ -387,7 +404,10 @@ test('fuzz: a session answers thousands of random lines and never throws', async
   };
   for (let i = 0; i < 3000; i++) {
     const n = 1 + Math.floor(rnd() * 6);
-    const line = Array.from({ length: n }, () => words[Math.floor(rnd() * words.length)]).join(' ');
+    const line =
+      i % 5 === 4
+        ? Array.from({ length: n * 4 }, () => String.fromCharCode(Math.floor(rnd() * 0x300))).join('')
+        : Array.from({ length: n }, () => words[Math.floor(rnd() * words.length)]).join(' ');
     if (/\brel/.test(line)) continue;
     await s.execute(line);
     if (s.closed) s.closed = false;

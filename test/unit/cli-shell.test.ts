@@ -51,10 +51,12 @@ function keelCli(root: string, sysfs: string, input: string, args: string[] = []
 
 test('keel cli --root over a pipe: sign in, enable, configure, write memory, show startup-config', async (t) => {
   const { root, sysfs } = await configuredRoot(t);
-  const r = await keelCli(root, sysfs, ['admin', 'Passw0rd1', 'show version', 'enable', 'Enable1', 'conf t', 'hostname piped.example.com', 'hostnme x', 'end', 'write memory', 'show startup-config | include ^hostname', 'exit', 'show version'].join('\n') + '\n');
+  const r = await keelCli(root, sysfs, ['admin', 'Passw0rd1', 'show version', 'show ?', 'enable', 'Enable1', 'conf t', 'hostname piped.example.com', 'hostnme x', 'end', 'write memory', 'show startup-config | include ^hostname', 'exit', 'show version'].join('\n') + '\n');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^\nAuthorized use only\n\nUsername: admin\nPassword: \ncore>show version\nKeel appliance software/);
   assert.doesNotMatch(r.out, /Passw0rd1|Enable1/, 'secrets are never echoed');
+  assert.match(r.out, /core>show \?\n {2}clock +Date and time\n/, '? on a pipe: at the end of a line');
+  assert.doesNotMatch(r.out.split('core>show ?')[1].split('core>')[0], /running-config/, 'user EXEC offers no privileged show commands');
   assert.match(r.out, /core>enable\nPassword: \ncore#conf t\n/);
   assert.match(r.out, /piped\(config\)#hostnme x\n {14}\^\n% Invalid input detected at '\^' marker\.\n/);
   assert.match(r.out, /piped#write memory\nBuilding configuration\.\.\.\n\[OK\]\npiped#show startup-config \| include \^hostname\nhostname piped\.example\.com\npiped#exit\n$/);

@@ -9,6 +9,7 @@ import { Terminal, Interrupted, EndOfInput } from './wizard/terminal.ts';
 import { runInteractive } from './wizard/main.ts';
 import { configuredElsewhere, lockHolder } from './wizard/commit.ts';
 import { VERSION } from './version.ts';
+import { runShell } from '../cli/shell.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -105,8 +106,9 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** Banner and sign-in, round and round, until the console's input ends. */
-async function signIn(host: Host, t: Terminal, first: Config, certWaitMs: number): Promise<number> {
-  let config = first;
+async function signIn(host: Host, first: Terminal, firstConfig: Config, certWaitMs: number): Promise<number> {
+  let t = first;
+  let config = firstConfig;
   let wait = certWaitMs;
   try {
     for (;;) {
@@ -125,7 +127,16 @@ async function signIn(host: Host, t: Terminal, first: Config, certWaitMs: number
         t.write('% Login invalid\n');
         continue;
       }
-      t.write(`The appliance CLI is not available in this build yet; manage the appliance in System Manager at https://${config.system.hostname}:${config.webui.port}/mics\n`);
+      // The CLI reads the console itself; the sign-in reader steps aside until it ends.
+      t.close();
+      const store = Store.open(host);
+      try {
+        await runShell({ input: process.stdin, output: process.stdout, host, store, user: { name: u.name, role: u.role }, source: `cli:${ttyName()}` });
+      } finally {
+        store.close();
+      }
+      if (process.stdin.readableEnded) return 0;
+      t = new Terminal(process.stdin, process.stdout);
     }
   } catch (e) {
     if (e instanceof Interrupted || e instanceof EndOfInput) return 0;

@@ -80,15 +80,18 @@ test('configured: banner with version, URLs and certificate fingerprint; sign-in
   c.lines('nobody', 'Secret123');
   await c.waitFor(/% Login invalid[\s\S]*% Login invalid/);
   c.lines('admin', 'Secret123');
-  await c.waitFor('CLI is not available in this build yet');
+  await c.waitFor('core>');
+  c.lines('show version', 'exit');
+  await c.waitFor(/core>show version\n[\s\S]*Keel[\s\S]*core>exit[\s\S]*core login: $/);
   c.child.stdin.end();
   assert.equal(await c.exit, 0, c.state.out);
   const out = c.state.out;
   assert.match(out, new RegExp(`Keel ${VERSION.replace(/\./g, '\\.')} - core\\.example\\.com\\n`));
   assert.match(out, /System Manager: https:\/\/core\.example\.com:8443\/mics \(https:\/\/192\.0\.2\.10:8443\/mics\)/);
   assert.ok(out.includes(`Certificate SHA-256 fingerprint: ${fp}\n`), out);
-  assert.match(out, /The appliance CLI is not available in this build yet; manage the appliance in System Manager at https:\/\/core\.example\.com:8443\/mics\n/);
-  // The banner is shown again after each attempt: 1 + 2 failures + 1 success.
+  // After sign-in the console runs the appliance CLI; leaving it shows the banner again.
+  assert.match(out, /core>/);
+  // The banner is shown again after each attempt: 1 + 2 failures + 1 after the CLI session.
   assert.equal(out.split('Certificate SHA-256 fingerprint:').length - 1, 4);
   assert.equal(out.split('% Login invalid').length - 1, 2);
   assert.ok(!out.includes('Secret123') && !out.includes('wrong-password'), 'a password was echoed');
@@ -124,7 +127,7 @@ test('not configured: the console runs the wizard, then (sandbox, no real reboot
   const { root, sysfs } = setup(t);
   const c = keel(['console', '--root', root, '--cert-wait', '0'], sysfs);
   c.lines(...WIZARD_LINES, 'admin', 'Secret123');
-  await c.waitFor('CLI is not available');
+  await c.waitFor('core>');
   c.child.stdin.end();
   assert.equal(await c.exit, 0, c.state.out);
   assert.match(c.state.out, /Welcome to Keel[\s\S]*Configuration complete[\s\S]*System Manager: https:\/\/core\.example\.com:8443\/mics/);

@@ -25,6 +25,7 @@ export function grubConfig(): string {
   return `# Keel boot configuration — written by the installer.
 insmod part_gpt
 insmod ext2
+insmod all_video
 if serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1; then
   terminal_input serial console
   terminal_output serial console

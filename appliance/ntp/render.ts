@@ -5,5 +5,6 @@ export const render: Renderer = (c) => {
   const servers = c.ntp.enabled ? c.ntp.servers.map((s) => `server ${s} iburst\n`).join('') : '# NTP is disabled; the clock is set by hand\n';
   const content = `# written by Keel\n${servers}driftfile /var/lib/chrony/chrony.drift\nmakestep 1.0 3\nrtcsync\ncmdport 0\n`;
   const start: ['systemctl', ...string[]] = c.ntp.enabled ? ['systemctl', 'restart', 'chrony.service'] : ['systemctl', 'stop', 'chrony.service'];
-  return { name: 'ntp', files: [{ path: '/etc/chrony/chrony.conf', content }], reload: [start], boot: c.ntp.enabled ? [] : [['systemctl', 'mask', '--runtime', 'chrony.service']] };
+  // At boot chrony starts after this file is written; with NTP off it has no sources and idles.
+  return { name: 'ntp', files: [{ path: '/etc/chrony/chrony.conf', content }], reload: [start] };
 };

@@ -4,7 +4,7 @@
  */
 function emit(level: string, msg: string, fields?: Record<string, unknown>): void {
   if (process.env.KEEL_LOG === 'silent') return;
-  const extra = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v)}`).join(' ') : '';
+  const extra = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '';
   process.stderr.write(`keel ${level}: ${msg}${extra}\n`);
 }
 export const log = {

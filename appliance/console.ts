@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { createHost, type Host } from './host/index.ts';
 import { Store, DB_PATH } from './config/store.ts';
 import type { Config } from './config/schema.ts';
-import { verifySecret } from './users/secrets.ts';
+import { signIn as sharedSignIn } from './users/signin.ts';
 import { fingerprint256, WEBUI_CERT_PATH } from './certs/webui.ts';
 import { Terminal, Interrupted, EndOfInput } from './wizard/terminal.ts';
 import { runInteractive } from './wizard/main.ts';
@@ -119,14 +119,20 @@ async function signIn(host: Host, first: Terminal, firstConfig: Config, certWait
       const user = await t.ask(`${config.system.hostname.split('.')[0]} login: `);
       if (!user) continue;
       const pw = await t.ask('Password: ', true);
-      const u = config.users.local.find((x) => x.name === user);
-      // Verify even for unknown users, so both take the same time.
-      const ok = await verifySecret(pw, u?.passwordHash ?? config.users.enableSecretHash);
-      if (!u || !ok) {
+      const authStore = Store.open(host);
+      let r: Awaited<ReturnType<typeof sharedSignIn>>;
+      try {
+        // The console is never locked out: it is the way back in when SSH and System Manager are.
+        r = await sharedSignIn(authStore, { username: user, password: pw, source: `cli:${ttyName()}`, surface: 'console' });
+      } finally {
+        authStore.close();
+      }
+      if (!r.ok) {
         await sleep(2000);
         t.write('% Login invalid\n');
         continue;
       }
+      const u = r.user;
       // The CLI reads the console itself; the sign-in reader steps aside until it ends.
       t.close();
       const store = Store.open(host);

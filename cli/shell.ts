@@ -8,7 +8,7 @@ import readline from 'node:readline';
 import { Writable, type Readable } from 'node:stream';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
-import { verifySecret } from '../appliance/users/secrets.ts';
+import { signIn } from '../appliance/users/signin.ts';
 import { Session, type SessionIO, type SessionUser } from './session.ts';
 
 type In = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
@@ -169,14 +169,10 @@ export async function runShell(o: ShellOptions): Promise<number> {
       for (let i = 0; i < (o.loginAttempts ?? 3) && !user; i++) {
         const name = o.loginName ?? (await ask('Username: ')).trim();
         const pw = await ask('Password: ', true);
-        const u = o.store.running()?.config.users.local.find((x) => x.name === name);
-        // Verify even for unknown users, so both take the same time.
-        const ok = await verifySecret(pw, u?.passwordHash ?? cfg.users.enableSecretHash);
-        if (u && ok) {
-          user = { name: u.name, role: u.role };
-          o.store.audit({ who: u.name, source: o.source }, 'cli: sign-in', 'ok');
-        } else {
-          o.store.audit({ who: name.slice(0, 64) || '-', source: o.source }, 'cli: sign-in', 'refused: bad user name or password');
+        // The consoles and the local CLI are never locked out (surface 'console'); SSH signs in before the shell starts.
+        const r = await signIn(o.store, { username: name, password: pw, source: o.source, surface: 'console' });
+        if (r.ok) user = r.user;
+        else {
           const delay = o.failDelayMs ?? (terminal ? 2000 : 0);
           if (delay > 0) await new Promise((res) => setTimeout(res, delay));
           write('% Login invalid\n\n');

@@ -27,7 +27,7 @@ import swagger from '@fastify/swagger';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { Store, type Actor } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
-import { verifySecret } from '../appliance/users/secrets.ts';
+import { signIn as sharedSignIn } from '../appliance/users/signin.ts';
 import { ensureWebuiCertificateFor, type WebuiCertificate } from '../appliance/certs/webui.ts';
 import { ValidationError, OperationalError, type FieldProblem } from '../appliance/errors.ts';
 import { log } from '../appliance/log.ts';
@@ -132,13 +132,6 @@ class Gate {
     }
   }
 }
-
-/**
- * Unknown user names are checked against this hash (same scrypt cost as real ones) so that they take
- * as long as a wrong password. Its password is a discarded random string; it never signs anyone in,
- * because a match also needs the user to exist.
- */
-const DUMMY_HASH = '$scrypt$N=32768,r=8,p=1$k1zCIKH/UgpBVG0JHF94FQ==$nUxNw6hq6XwkJqFZX5mXDP8GlV5m1iJuVLIazM2QkiU=';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
@@ -421,21 +414,16 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     return reply.type('text/html; charset=utf-8').send(errorPage(404, 'There is no such page.'));
   });
 
-  /** Checks a user's password (slowly on failure) and audits the attempt. Returns the user name or null. */
-  async function signIn(username: string, password: string, source: string): Promise<string | null> {
-    const config = currentConfig(store);
-    const user = config?.users.local.find((u) => u.name === username);
-    const ok = await gate.run(() => verifySecret(password, user?.passwordHash ?? DUMMY_HASH));
-    const actor: Actor = { who: printable(username), source };
-    if (user && ok) {
-      store.audit(actor, 'sign in to System Manager', 'ok');
-      log.info('System Manager sign-in', { user: user.name, source });
-      return user.name;
-    }
-    store.audit(actor, 'sign in to System Manager', user ? 'failed: wrong password' : 'failed: unknown user');
-    log.warn('System Manager sign-in failed', { user: printable(username), source });
+  /**
+   * Checks a user's password through the shared sign-in (lockout shared with SSH, audited),
+   * answering a failure only after a delay. Returns the user name, or the message to show.
+   */
+  async function signIn(username: string, password: string, source: string): Promise<{ name: string } | { error: string }> {
+    const r = await sharedSignIn(store, { username, password, source, surface: 'webui', verify: (check) => gate.run(check) });
+    if (r.ok) return { name: r.user.name };
     await sleep(failureDelayMs);
-    return null;
+    if (r.reason === 'locked') return { error: `This user is locked out after repeated failed sign-ins until ${r.until.toISOString().replace('T', ' ').slice(0, 16)} UTC. An administrator can unlock it.` };
+    return { error: 'Wrong user name or password.' };
   }
 
   function startSession(req: FastifyRequest, reply: FastifyReply, username: string): Session {
@@ -480,9 +468,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       response: { 200: SessionSchema, 400: ErrorSchema, 401: ErrorSchema, 503: ErrorSchema },
     },
     handler: async (req, reply) => {
-      const name = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
-      if (!name) return reply.code(401).send({ error: 'wrong user name or password' });
-      return sessionBody(startSession(req, reply, name));
+      const r = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
+      if ('error' in r) return reply.code(401).send({ error: r.error });
+      return sessionBody(startSession(req, reply, r.name));
     },
   });
 
@@ -560,9 +548,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         return showSignIn(reply, 403, 'The sign-in form expired. Please sign in again.', req.body.username);
       }
       if (!req.body.username || !req.body.password) return showSignIn(reply, 400, 'Enter a user name and a password.', req.body.username);
-      const name = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
-      if (!name) return showSignIn(reply, 401, 'Wrong user name or password.', req.body.username);
-      startSession(req, reply, name);
+      const r = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
+      if ('error' in r) return showSignIn(reply, 401, r.error, req.body.username);
+      startSession(req, reply, r.name);
       reply.clearCookie(PRESESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
       return reply.redirect(`${BASE}/`, 303);
     },

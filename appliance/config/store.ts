@@ -40,6 +40,19 @@ export const MIGRATIONS: string[] = [
      seen_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // Sign-in lockout shared by SSH and System Manager (appliance/users/signin.ts).
+  `CREATE TABLE signin_failures (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     username TEXT NOT NULL,
+     source TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX signin_failures_user ON signin_failures (username, at);
+   CREATE TABLE lockouts (
+     username TEXT PRIMARY KEY,
+     since INTEGER NOT NULL,
+     until INTEGER NOT NULL
+   );`,
 ];
 
 /** Who made a change and from where: recorded with every revision and audit entry. */

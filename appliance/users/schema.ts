@@ -10,10 +10,24 @@ export const UserSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Sign-in lockout over SSH and in System Manager (the serial and VGA consoles are never locked out). */
+export const LockoutSchema = Type.Object(
+  {
+    attempts: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Failed sign-ins that lock a user name out' }),
+    windowMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 15, description: 'Failures count when they fall within this many minutes' }),
+    lockMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 15, description: 'How long a lockout lasts unless an administrator unlocks the user earlier' }),
+  },
+  { additionalProperties: false, description: 'Lockout after repeated failed sign-ins (default: 5 within 15 minutes locks for 15 minutes)' },
+);
+export type LockoutConfig = Static<typeof LockoutSchema>;
+/** The policy when the configuration leaves it out. */
+export const DEFAULT_LOCKOUT: LockoutConfig = { attempts: 5, windowMinutes: 15, lockMinutes: 15 };
+
 export const UsersSchema = Type.Object(
   {
     enableSecretHash: Type.String({ format: 'password-hash', description: 'scrypt hash of the enable secret (privileged EXEC and configuration modes)' }),
     local: Type.Array(UserSchema, { minItems: 1, description: 'Local users; the first is the administrator made by the wizard' }),
+    lockout: Type.Optional(LockoutSchema),
   },
   { additionalProperties: false, description: 'Local users and the enable secret' },
 );

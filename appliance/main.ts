@@ -10,7 +10,7 @@ type Runner = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { help: string; load: () => Promise<{ run: Runner }> }> = {
   start: { help: 'run the appliance in a sandbox root: the wizard on first run, then System Manager', load: () => import('./start.ts') },
   wizard: { help: 'the first-boot configuration wizard (--root DIR, --answers FILE)', load: () => import('./wizard/main.ts') },
-  serve: { help: 'System Manager over HTTPS (--root DIR --https-port N --listen ADDR)', load: () => import('../webui/server.ts') },
+  serve: { help: 'System Manager over HTTPS and the SSH CLI (--root DIR --https-port N --listen ADDR --ssh-port N)', load: () => import('./serve.ts') },
   console: { help: 'the console session: wizard on first boot, then the sign-in banner', load: () => import('./console.ts') },
   boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('./boot.ts') },
   install: { help: 'install Keel from the live ISO onto a disk (--mode vm-install, --disk, --wipe)', load: () => import('../installer/main.ts') },

@@ -6,12 +6,14 @@ import { Store } from './config/store.ts';
 /**
  * `keel start` (npm start): the appliance on this machine in a sandbox root. First run: the wizard
  * on this terminal; then the boot step renders the configuration under the root and System
- * Manager serves https://localhost:8443/mics. Nothing outside the root is touched.
+ * Manager serves https://localhost:8443/mics, the SSH CLI
+ * listens on 127.0.0.1:2222 when SSH is on. Nothing outside the root is touched.
  */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { root: { type: 'string', default: path.resolve('sandbox') }, 'https-port': { type: 'string', default: '8443' } },
+    // Port 22 belongs to this machine's own sshd; the sandbox's SSH CLI listens on 2222 instead.
+    options: { root: { type: 'string', default: path.resolve('sandbox') }, 'https-port': { type: 'string', default: '8443' }, 'ssh-port': { type: 'string', default: '2222' } },
   });
   const root = path.resolve(values.root);
   if (root === '/') {
@@ -31,5 +33,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   const boot = await (await import('./boot.ts')).run(['--root', root]);
   if (boot !== 0) return boot;
-  return (await import('../webui/server.ts')).run(['--root', root, '--https-port', values['https-port'], '--listen', '127.0.0.1']);
+  return (await import('./serve.ts')).run(['--root', root, '--https-port', values['https-port'], '--listen', '127.0.0.1', '--ssh-port', values['ssh-port']]);
 }

@@ -87,6 +87,11 @@ export function intRange(min: number, max: number, rule = 'range'): ArgType {
 }
 export const port = intRange(1, 65535, 'port');
 export const revision = intRange(1, 999999, 'revision');
+export const minutes = intRange(0, 1440, 'minutes');
+export const seconds = intRange(0, 59, 'seconds');
+export const sessions = intRange(1, 64, 'max-sessions');
+export const attempts = intRange(1, 100, 'attempts');
+export const periodMinutes = intRange(1, 1440, 'minutes');
 
 /** `GigabitEthernet1`…`6`, abbreviated as IOS allows: `gi1`, `g 1` is not, `Gig1`, `gigabitethernet1`. */
 export const interfaceName: ArgType = {
@@ -101,7 +106,8 @@ export const interfaceName: ArgType = {
 };
 
 /** Keel's own services that `service NAME ...` may control. */
-export const SERVICES = ['keel-serve', 'keel-ssh', 'chrony', 'systemd-networkd', 'nftables'] as const;
+/** keel-serve is System Manager and the SSH CLI together (one process). */
+export const SERVICES = ['keel-serve', 'chrony', 'systemd-networkd', 'nftables'] as const;
 export const serviceName: ArgType = {
   placeholder: 'WORD',
   rule: 'service',

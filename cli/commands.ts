@@ -11,6 +11,9 @@ import { toScript, redact } from '../appliance/config/script.ts';
 import * as rules from '../appliance/config/rules.ts';
 import { hashSecret, verifySecret } from '../appliance/users/secrets.ts';
 import { listNics } from '../appliance/network/nics.ts';
+import { Lockouts, lockoutPolicy } from '../appliance/users/signin.ts';
+import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
+import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { VERSION } from '../appliance/version.ts';
 import * as A from './args.ts';
 import type { Parsed } from './parse.ts';
@@ -88,6 +91,13 @@ function field(c: Config, name: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Configuration mode
+
+/** `ip ssh idle-timeout MINUTES [SECONDS]` (as IOS exec-timeout); the schema says how short it may be. */
+function setIdle(c: Config, minutes: string, seconds: string): void {
+  const total = Number(minutes) * 60 + Number(seconds);
+  if (total < 10) refuse('/ssh/idleTimeoutSeconds', 'minimum', 'the idle timeout must be at least 10 seconds');
+  c.ssh.idleTimeoutSeconds = total;
+}
 
 function setPassword(c: Config, s: Session, name: string, role: string | undefined, pw: string | undefined, hash: string | undefined): Promise<void> | void {
   const idx = c.users.local.findIndex((u) => u.name === name);
@@ -239,6 +249,19 @@ const CONFIG_NODES: N[] = [
             no: change((c) => void (c.ssh.enabled = false)),
             children: [kw('port', 'TCP port', { children: [arg('port', A.port, 'TCP port', { run: change((c, a) => void (c.ssh = { ...c.ssh, enabled: true, port: Number(a.port) })) })] })],
           }),
+          kw('idle-timeout', 'Close SSH sessions without input for this long (default 10 minutes)', {
+            no: change((c) => void delete c.ssh.idleTimeoutSeconds),
+            children: [
+              arg('minutes', A.minutes, 'Minutes', {
+                run: change((c, a) => setIdle(c, a.minutes, '0')),
+                children: [arg('seconds', A.seconds, 'And seconds', { run: change((c, a) => setIdle(c, a.minutes, a.seconds)) })],
+              }),
+            ],
+          }),
+          kw('max-sessions', 'Most SSH sessions open at once (default 8)', {
+            no: change((c) => void delete c.ssh.maxSessions),
+            children: [arg('sessions', A.sessions, 'Sessions', { run: change((c, a) => void (c.ssh.maxSessions = Number(a.sessions))) })],
+          }),
         ],
       }),
       kw('http', 'System Manager (HTTPS)', {
@@ -267,6 +290,38 @@ const CONFIG_NODES: N[] = [
     ],
   }),
   kw('clock', 'Clock', { children: [kw('timezone', 'Time zone', { children: [arg('zone', A.timezone, 'IANA time zone, like UTC or Europe/Berlin', { run: change((c, a) => void (c.clock.timezone = a.zone)) })] })] }),
+  kw('login', 'Sign-in policy', {
+    children: [
+      kw('lockout', 'Lock a user name out of SSH and System Manager after repeated failed sign-ins (the consoles are never locked)', {
+        no: change((c) => void delete c.users.lockout),
+        children: [
+          kw('attempts', 'Failed sign-ins that lock the user name out (default 5)', {
+            children: [
+              arg('attempts', A.attempts, 'Failures', {
+                children: [
+                  kw('within', 'Counted within this many minutes (default 15)', {
+                    children: [
+                      arg('window', A.periodMinutes, 'Minutes', {
+                        children: [
+                          kw('duration', 'How long the lockout lasts (default 15 minutes)', {
+                            children: [
+                              arg('duration', A.periodMinutes, 'Minutes', {
+                                run: change((c, a) => void (c.users.lockout = { attempts: Number(a.attempts), windowMinutes: Number(a.window), lockMinutes: Number(a.duration) })),
+                              }),
+                            ],
+                          }),
+                        ],
+                      }),
+                    ],
+                  }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+    ],
+  }),
   kw('banner', 'Banners', {
     children: [
       kw('login', 'Banner shown before sign-in (consoles and SSH)', {
@@ -548,6 +603,42 @@ export const SUPPORT_DIR = '/var/lib/keel/support';
  * `show tech-support`: the state an engineer needs, in one text file with every secret redacted
  * (hashes, and nothing else secret is stored), written through the files adapter.
  */
+/** `show login`: the lockout policy and the user names locked out now. */
+function showLogin(s: Session): string {
+  const p = lockoutPolicy(s.current());
+  const out = [`Lockout: ${p.attempts} failed sign-ins within ${p.windowMinutes} minutes lock a user name out of SSH and System Manager for ${p.lockMinutes} minutes.`, 'The serial and VGA consoles are never locked out.', ''];
+  const locks = new Lockouts(s.store).list();
+  if (!locks.length) out.push('No user is locked out.');
+  else {
+    out.push(`${pad('User', 33)} State`);
+    for (const l of locks) out.push(`${pad(l.username, 33)} locked until ${l.until.toISOString().replace('T', ' ').slice(0, 19)} UTC (since ${l.since.toISOString().replace('T', ' ').slice(0, 19)})`);
+  }
+  return out.join('\n');
+}
+
+/** `show ssh`: the SSH CLI's settings and host key fingerprints. */
+function showSsh(s: Session): string {
+  const c = s.current();
+  if (!c) return '% No configuration';
+  const idle = c.ssh.idleTimeoutSeconds ?? SSH_DEFAULTS.idleTimeoutSeconds;
+  const out = [
+    `SSH ${c.ssh.enabled ? `enabled, port ${c.ssh.port}` : 'disabled'}`,
+    `Idle timeout: ${Math.floor(idle / 60)} minutes ${idle % 60} seconds`,
+    `Most sessions at once: ${c.ssh.maxSessions ?? SSH_DEFAULTS.maxSessions}`,
+    'Algorithms: curve25519-sha256; chacha20-poly1305, aes-gcm, aes-ctr with hmac-sha2 (encrypt-then-MAC); strict key exchange',
+  ];
+  const keys = hostKeyFingerprints(s.host);
+  out.push(keys.length ? 'Host keys:' : 'Host keys: not made yet (made when the SSH service first starts)');
+  for (const k of keys) out.push(`  ${pad(k.type.toUpperCase(), 8)} ${k.fingerprint}`);
+  return out.join('\n');
+}
+
+/** `clear lockout USER`: lifts a lockout before it expires (audited). */
+function clearLockout(s: Session, a: Args): string {
+  const had = new Lockouts(s.store).unlock(a.name, s.actor);
+  return had ? `User ${a.name} unlocked.` : `User ${a.name} was not locked out.`;
+}
+
 async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
   const section = (title: string, body: string): string => `\n------------------ ${title} ------------------\n\n${body.trimEnd()}\n`;
   const cfg = (which: 'running' | 'startup'): string => {
@@ -587,6 +678,8 @@ const SHOW_PRIV: N[] = [
   kw('running-config', 'The configuration in effect now', { run: (s) => showRunning(s, 'running') }),
   kw('startup-config', 'The saved configuration the appliance boots with', { run: (s) => showRunning(s, 'startup') }),
   kw('users', 'Configured local users', { run: showUsers }),
+  kw('login', 'Sign-in lockout policy and locked-out users', { run: showLogin }),
+  kw('ssh', 'SSH CLI settings and host key fingerprints', { run: showSsh }),
   kw('logging', 'The audit log', { run: showLogging }),
   kw('tech-support', 'Write a support bundle (secrets redacted)', { run: techSupport }),
   kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
@@ -653,6 +746,9 @@ const EXEC_NODES: N[] = [
         ],
       }),
     ],
+  }),
+  kw('clear', 'Reset state', {
+    children: [kw('lockout', 'Unlock a user name locked out after failed sign-ins', { changes: true, children: [arg('name', A.userName, 'User name', { run: clearLockout })] })],
   }),
   kw('disable', 'Leave privileged EXEC', { run: (s) => void (s.mode = 'user') }),
   kw('exit', 'End this session', { run: leave }),

@@ -38,6 +38,9 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.dns.domain;
   start.ntp = { enabled: false, servers: [] };
   delete start.ssh.banner;
+  delete start.ssh.idleTimeoutSeconds;
+  delete start.ssh.maxSessions;
+  delete start.users.lockout;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

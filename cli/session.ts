@@ -45,6 +45,8 @@ export class Session {
   readonly history: string[] = [];
   /** Set by exit/logout/reload: the shell ends the session. */
   closed = false;
+  /** Whether the last line was refused or failed (an `ssh box COMMAND` exits non-zero). */
+  lastFailed = false;
   /**
    * Batch mode (loading a whole script): commands edit this candidate instead of applying one by
    * one; `commitBatch` validates and applies it once.
@@ -130,6 +132,7 @@ export class Session {
   }
 
   private async executeInner(line: string, promptLen: number): Promise<void> {
+    this.lastFailed = false;
     const clean = line.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '').replace(/\t/g, ' ');
     const t = clean.trim();
     if (t === '' || t.startsWith('!')) return;
@@ -141,6 +144,7 @@ export class Session {
     if ('ok' in r && !r.ok) {
       this.io.write(this.errorText(r, promptLen));
       this.remember(t);
+      this.lastFailed = true;
       return;
     }
     const { parsed, mode } = r as { parsed: Parsed<Handler>; mode: Mode };
@@ -148,6 +152,7 @@ export class Session {
     if (parsed.changes && this.user.role !== 'admin') {
       this.io.write(`% Permission denied: ${this.user.name} has the ${this.user.role} role (read only)\n`);
       this.store.audit(this.actor, `cli: ${parsed.redacted}`, 'refused: read-only role');
+      this.lastFailed = true;
       return;
     }
     if (mode !== this.mode) {
@@ -159,6 +164,7 @@ export class Session {
       out = await parsed.handler(this, parsed.args, parsed);
     } catch (e) {
       out = errorMessage(e);
+      this.lastFailed = true;
       if (parsed.changes) this.store.audit(this.actor, `cli: ${parsed.redacted}`, `failed: ${(e as Error).message}`);
     }
     if (out) this.io.write(applyPipe(out.endsWith('\n') ? out : `${out}\n`, parsed.pipe));

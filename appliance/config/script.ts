@@ -34,6 +34,9 @@ export function toScript(c: Config): string[] {
   out.push(`clock timezone ${c.clock.timezone}`);
   out.push('!');
   out.push(c.ssh.enabled ? `ip ssh server port ${c.ssh.port}` : 'no ip ssh server');
+  if (c.ssh.idleTimeoutSeconds !== undefined) out.push(`ip ssh idle-timeout ${Math.floor(c.ssh.idleTimeoutSeconds / 60)} ${c.ssh.idleTimeoutSeconds % 60}`);
+  if (c.ssh.maxSessions !== undefined) out.push(`ip ssh max-sessions ${c.ssh.maxSessions}`);
+  if (c.users.lockout) out.push(`login lockout attempts ${c.users.lockout.attempts} within ${c.users.lockout.windowMinutes} duration ${c.users.lockout.lockMinutes}`);
   if (c.ssh.banner) out.push(`banner login ${q(c.ssh.banner)}`);
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');

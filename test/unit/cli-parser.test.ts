@@ -174,7 +174,7 @@ test('TAB completion is a pure function of the line', () => {
   assert.deepEqual(complete(rootsFor('exec'), 'conf').words, ['configure']);
   assert.deepEqual(complete(rootsFor('exec'), 'configure ').words, ['replace', 'terminal']);
   assert.deepEqual(complete(rootsFor('config'), 'interface gigabitethernet').words.length, 6);
-  assert.deepEqual(complete(rootsFor('exec'), 'service k').words, ['keel-serve', 'keel-ssh']);
+  assert.deepEqual(complete(rootsFor('exec'), 'service k').words, ['keel-serve']);
   assert.deepEqual(complete(rootsFor('exec'), 'show xyz ').words, []);
   assert.deepEqual(complete(rootsFor('exec'), 'sh run | in').words, ['include']);
   assert.deepEqual(complete(rootsFor('config'), 'no ').words, ['banner', 'interface', 'ip', 'ntp', 'username']);

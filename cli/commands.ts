@@ -14,6 +14,7 @@ import { listNics } from '../appliance/network/nics.ts';
 import { Lockouts, lockoutPolicy } from '../appliance/users/signin.ts';
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
+import { installGuestTools } from '../appliance/guest/tools.ts';
 import { VERSION } from '../appliance/version.ts';
 import * as A from './args.ts';
 import type { Parsed } from './parse.ts';
@@ -581,6 +582,18 @@ async function service(s: Session, a: Args, p: Parsed<Handler>, action: 'start' 
   return '';
 }
 
+/** `install guest-tools`: the detected hypervisor's agent (audited). */
+async function guestTools(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
+  try {
+    const r = await installGuestTools(s.host);
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${r.agent.package} ${r.changed ? 'enabled' : 'already enabled'}`);
+    return `${r.agent.hypervisor} detected: ${r.agent.package} is ${r.changed ? 'now enabled and running' : 'already enabled and running'}.`;
+  } catch (e) {
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `failed: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
 async function enable(s: Session): Promise<string> {
   const c = s.current();
   if (!c) return '% There is no configuration yet';
@@ -746,6 +759,9 @@ const EXEC_NODES: N[] = [
         ],
       }),
     ],
+  }),
+  kw('install', 'Install software', {
+    children: [kw('guest-tools', "The hypervisor's guest agent (VMware Tools, Hyper-V daemons, QEMU guest agent)", { changes: true, run: guestTools })],
   }),
   kw('clear', 'Reset state', {
     children: [kw('lockout', 'Unlock a user name locked out after failed sign-ins', { changes: true, children: [arg('name', A.userName, 'User name', { run: clearLockout })] })],

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cliSession } from '../helpers/cli.ts';
+import { signIn, Lockouts } from '../../appliance/users/signin.ts';
+import { toScript } from '../../appliance/config/script.ts';
+
+process.env.KEEL_LOG = 'silent';
+
+test('ip ssh idle-timeout and max-sessions: set, shown, validated, reset by no', async (t) => {
+  const { run, store } = await cliSession(t);
+  await run('conf t', 'ip ssh server', 'ip ssh idle-timeout 2 30', 'ip ssh max-sessions 4');
+  const c = store.running()!.config;
+  assert.equal(c.ssh.idleTimeoutSeconds, 150);
+  assert.equal(c.ssh.maxSessions, 4);
+  assert.ok(toScript(c).includes('ip ssh idle-timeout 2 30'));
+  assert.match(await run('ip ssh idle-timeout 0 5'), /% Invalid \/ssh\/idleTimeoutSeconds \(minimum\): .*at least 10 seconds/);
+  assert.equal(store.running()!.config.ssh.idleTimeoutSeconds, 150, 'a refused value changes nothing');
+  assert.match(await run('ip ssh max-sessions 65'), /must be a number from 1 to 64/);
+  assert.match(await run('do show ssh'), /Idle timeout: 2 minutes 30 seconds[\s\S]*Most sessions at once: 4/);
+  await run('no ip ssh idle-timeout', 'no ip ssh max-sessions');
+  assert.equal(store.running()!.config.ssh.idleTimeoutSeconds, undefined);
+  assert.match(await run('do show ssh'), /Idle timeout: 10 minutes 0 seconds[\s\S]*Most sessions at once: 8/);
+});
+
+test('login lockout: policy from the CLI; failures over the network lock, the console never does; clear lockout', async (t) => {
+  const { run, store } = await cliSession(t);
+  await run('conf t', 'login lockout attempts 2 within 5 duration 30', 'end');
+  assert.deepEqual(store.running()!.config.users.lockout, { attempts: 2, windowMinutes: 5, lockMinutes: 30 });
+  const ssh = (password: string) => signIn(store, { username: 'admin', password, source: 'ssh:192.0.2.9', surface: 'ssh' });
+  // Console failures never count and the console is never refused.
+  for (let i = 0; i < 5; i++) assert.equal((await signIn(store, { username: 'admin', password: 'bad', source: 'cli:ttyS0', surface: 'console' })).ok, false);
+  assert.equal((await ssh('Passw0rd1')).ok, true);
+  assert.deepEqual(await ssh('bad'), { ok: false, reason: 'invalid' });
+  const second = await ssh('bad');
+  assert.equal(second.ok, false);
+  const locked = await ssh('Passw0rd1');
+  assert.equal(locked.ok, false);
+  assert.equal(!locked.ok && locked.reason, 'locked');
+  const web = await signIn(store, { username: 'admin', password: 'Passw0rd1', source: 'webui:192.0.2.9', surface: 'webui' });
+  assert.equal(!web.ok && web.reason, 'locked', 'System Manager shares the lockout');
+  assert.equal((await signIn(store, { username: 'admin', password: 'Passw0rd1', source: 'cli:ttyS0', surface: 'console' })).ok, true, 'the console still signs in');
+  // Unknown names lock the same way, so a lockout says nothing about which names exist.
+  for (let i = 0; i < 2; i++) await signIn(store, { username: 'nobody', password: 'x', source: 'ssh:192.0.2.9', surface: 'ssh' });
+  assert.match(await run('show login'), /admin\s+locked until[\s\S]*nobody\s+locked until/);
+  assert.equal(await run('clear lockout admin'), 'User admin unlocked.\n');
+  assert.equal((await ssh('Passw0rd1')).ok, true);
+  assert.equal(new Lockouts(store).list().length, 1);
+  const audit = store.auditLog(50).map((a) => `${a.action} -> ${a.outcome}`).join('\n');
+  assert.match(audit, /lock out user admin -> locked until/);
+  assert.match(audit, /unlock user admin -> ok/);
+  assert.doesNotMatch(audit, /Passw0rd1|bad/);
+  await run('conf t', 'no login lockout', 'end');
+  assert.equal(store.running()!.config.users.lockout, undefined);
+});
+
+test('a lock expires by itself', async (t) => {
+  const { store } = await cliSession(t);
+  const now = Date.now();
+  for (let i = 0; i < 5; i++) await signIn(store, { username: 'admin', password: 'bad', source: 'ssh:x', surface: 'ssh', now });
+  assert.equal((await signIn(store, { username: 'admin', password: 'Passw0rd1', source: 'ssh:x', surface: 'ssh', now: now + 60_000 })).ok, false);
+  assert.equal((await signIn(store, { username: 'admin', password: 'Passw0rd1', source: 'ssh:x', surface: 'ssh', now: now + 16 * 60_000 })).ok, true);
+});
+
+test('install guest-tools enables the detected hypervisor agent, and refuses on hardware', async (t) => {
+  const { run, proc, store } = await cliSession(t);
+  assert.match(await run('install guest-tools'), /% Invalid guest-tools \(virtual-machine\): no hypervisor detected/);
+  proc.failures.set('systemd-detect-virt --vm', { code: 0, stdout: 'vmware\n', stderr: '' });
+  assert.match(await run('install guest-tools'), /% the open-vm-tools package is not in this image/);
+  proc.failures.set('dpkg-query -W', { code: 0, stdout: 'install ok installed', stderr: '' });
+  assert.equal(await run('install guest-tools'), 'VMware detected: open-vm-tools is now enabled and running.\n');
+  assert.ok(proc.recorded.includes('systemctl enable --now open-vm-tools.service'));
+  assert.match(store.auditLog(5).map((a) => a.outcome).join('\n'), /ok: open-vm-tools enabled/);
+});

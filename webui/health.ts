@@ -23,6 +23,9 @@ export interface Health {
   /** `appliance` on the appliance; `host` in a sandbox root, where the uptime is the machine's running it. */
   uptimeOf: 'appliance' | 'host';
   memory: { totalBytes: number; freeBytes: number; systemManagerRssBytes: number };
+  cpu: { count: number; model: string; loadAverage: number[] };
+  /** The file system holding the appliance's data (the sandbox folder in a sandbox). */
+  disk: { path: string; totalBytes: number; freeBytes: number } | null;
   interfaces: InterfaceStatus[];
   configuration: { runningRevision: number | null; startupRevision: number | null; unsaved: boolean };
 }
@@ -41,6 +44,16 @@ function link(host: Host, ifname: string | null): InterfaceStatus['link'] {
   const dir = path.join(host.sysfs, 'class/net', ifname);
   const speed = Number(readSys(path.join(dir, 'speed')));
   return { state: readSys(path.join(dir, 'operstate')), speedMbps: Number.isFinite(speed) && speed > 0 ? speed : null };
+}
+
+function disk(host: Host): Health['disk'] {
+  const p = host.files.real('/var/lib');
+  try {
+    const s = fs.statfsSync(fs.existsSync(p) ? p : host.root);
+    return { path: host.sandbox ? host.root : '/var/lib', totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+  } catch {
+    return null;
+  }
 }
 
 /** What the status page and `GET /mics/api/health` show: real values from the store, sysfs and the OS. */
@@ -64,6 +77,8 @@ export function health(host: Host, store: Store): Health {
     uptimeSeconds: Math.floor(os.uptime()),
     uptimeOf: host.sandbox ? 'host' : 'appliance',
     memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), systemManagerRssBytes: process.memoryUsage.rss() },
+    cpu: { count: os.availableParallelism(), model: os.cpus()[0]?.model.trim() ?? 'unknown', loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    disk: disk(host),
     interfaces,
     configuration: { runningRevision: running?.revision ?? null, startupRevision: startup?.revision ?? null, unsaved: store.unsaved() },
   };

@@ -24,17 +24,21 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
+import { FormatRegistry } from '@sinclair/typebox';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { Store, type Actor } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
-import { signIn as sharedSignIn } from '../appliance/users/signin.ts';
+import { signIn as sharedSignIn, Lockouts } from '../appliance/users/signin.ts';
+import { ApiTokens } from '../appliance/tokens/store.ts';
 import { ensureWebuiCertificateFor, type WebuiCertificate } from '../appliance/certs/webui.ts';
 import { ValidationError, OperationalError, type FieldProblem } from '../appliance/errors.ts';
 import { log } from '../appliance/log.ts';
 import { VERSION } from '../appliance/version.ts';
 import { Sessions, tokensEqual, type Session } from './sessions.ts';
 import { health } from './health.ts';
-import { signInPage, statusPage, errorPage } from './pages.ts';
+import { signInPage, errorPage } from './pages.ts';
+import { registerApi, fieldPrefixOf } from './api.ts';
+import { registerPages } from './ui.ts';
 
 export const BASE = '/mics';
 export const SESSION_COOKIE = 'keel_session';
@@ -204,6 +208,15 @@ const HealthSchema = {
         systemManagerRssBytes: { type: 'integer', description: 'Resident set size of the System Manager process' },
       },
     },
+    cpu: {
+      type: 'object',
+      properties: { count: { type: 'integer' }, model: { type: 'string' }, loadAverage: { type: 'array', items: { type: 'number' }, description: '1, 5 and 15 minute load averages' } },
+    },
+    disk: {
+      type: ['object', 'null'],
+      description: 'The file system holding the appliance data',
+      properties: { path: { type: 'string' }, totalBytes: { type: 'integer' }, freeBytes: { type: 'integer' } },
+    },
     interfaces: {
       type: 'array',
       items: {
@@ -240,10 +253,12 @@ const SESSION_AUTH = [{ sessionCookie: [] }];
 const SESSION_CSRF_AUTH = [{ sessionCookie: [], csrfHeader: [] }];
 
 /** Problems from fastify's (ajv) validation, as FieldProblems naming the field and the rule. */
-function validationProblems(err: FastifyError): FieldProblem[] {
+function validationProblems(err: FastifyError, prefix = ''): FieldProblem[] {
+  const body = err.validationContext === 'body';
   return (err.validation ?? []).map((v) => {
-    const missing = (v.params as { missingProperty?: string }).missingProperty;
-    const field = `${v.instancePath}${missing ? `/${missing}` : ''}` || '/';
+    const p = v.params as { missingProperty?: string; additionalProperty?: string };
+    const missing = p.missingProperty ?? p.additionalProperty;
+    const field = `${body ? prefix : ''}${v.instancePath}${missing ? `/${missing}` : ''}` || '/';
     return { field, rule: v.keyword, message: v.message ?? 'is invalid' };
   });
 }
@@ -285,9 +300,20 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       honorCipherOrder: true,
     },
     routerOptions: { ignoreTrailingSlash: false },
+    ajv: {
+      // Unknown fields are refused (not silently dropped), and nothing is filled in: a request means what it says.
+      customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: 'array' },
+      // The schema's named formats, each backed by a rule of appliance/config/rules.ts.
+      onCreate: (ajv) => {
+        for (const [name, fn] of FormatRegistry.Entries()) ajv.addFormat(name, { type: 'string', validate: fn });
+      },
+    },
   });
   app.decorate('keel', ctx);
   app.decorateRequest('session', null);
+  app.decorateRequest('principal', null);
+  const tokens = new ApiTokens(store, opts.now);
+  const lockouts = new Lockouts(store);
 
   const purge = setInterval(() => {
     try {
@@ -339,9 +365,19 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         securitySchemes: {
           sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Session cookie set by POST /mics/api/session' },
           csrfHeader: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'csrfToken of the session' },
+          bearerToken: { type: 'http', scheme: 'bearer', description: 'An API token (created by an administrator under API tokens); needs no CSRF token' },
         },
       },
-      tags: [{ name: 'session', description: 'Sign-in and sign-out' }, { name: 'status', description: 'Appliance status' }],
+      tags: [
+        { name: 'session', description: 'Sign-in and sign-out' },
+        { name: 'status', description: 'Appliance status' },
+        { name: 'configuration', description: 'Settings, plan/apply, save, revisions and rollback' },
+        { name: 'users', description: 'Local users, password and lockout policy' },
+        { name: 'email', description: 'Outgoing e-mail' },
+        { name: 'audit', description: 'Audit log' },
+        { name: 'tokens', description: 'API tokens for automation' },
+        { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
+      ],
     },
   });
 
@@ -349,14 +385,41 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (!req.url.startsWith(`${BASE}/static/`)) reply.header('cache-control', 'no-store');
+    // Lets API clients (and the UI) see at once that running and saved configurations differ.
+    if (req.principal && isApi(req)) reply.header('x-keel-unsaved', store.unsaved() ? 'true' : 'false');
   });
 
   // Session and access: before the body is read, so anonymous requests cost nothing.
+  // A session's role comes from the running configuration on every request, so a removed or
+  // demoted user loses access at once. API tokens (Bearer) work on the API only.
   app.addHook('onRequest', async (req, reply) => {
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
-    if (req.session || req.is404 || req.routeOptions.config.public || req.routeOptions.config.preSession) return;
-    if (isApi(req)) return reply.code(401).send({ error: 'sign in first' });
-    return reply.redirect(`${BASE}/`, SAFE_METHODS.has(req.method) ? 302 : 303);
+    if (req.session) {
+      const user = currentConfig(store)?.users.local.find((u) => u.name === req.session!.username);
+      if (user) req.principal = { name: user.name, role: user.role, via: 'session' };
+      else {
+        sessions.destroy(req.session.id);
+        req.session = null;
+      }
+    } else if (isApi(req) && /^Bearer /i.test(req.headers.authorization ?? '')) {
+      const t = tokens.verify(req.headers.authorization!.slice(7).trim());
+      if (t) req.principal = { name: `token:${t.name}`, role: t.role, via: 'token', tokenId: t.id };
+      else {
+        log.warn('refused an unknown, revoked or expired API token', { source: `api:${req.ip}`, route: req.routeOptions.url ?? null });
+        return reply.code(401).send({ error: 'unknown, revoked or expired API token' });
+      }
+    }
+    const cfg = req.routeOptions.config;
+    if (!req.principal) {
+      if (req.is404 || cfg.public || cfg.preSession) return;
+      if (isApi(req)) return reply.code(401).send({ error: 'sign in first' });
+      return reply.redirect(`${BASE}/`, SAFE_METHODS.has(req.method) ? 302 : 303);
+    }
+    // Operators read; administrators change. Sign-out is for everyone.
+    if (req.principal.role !== 'admin' && isApi(req) && !req.is404 && !cfg.anyRole && !cfg.preSession) {
+      const changes = !SAFE_METHODS.has(req.method) && req.routeOptions.url !== `${BASE}/api/session`;
+      if (changes || cfg.adminOnly) return reply.code(403).send({ error: 'the operator role is read only; an administrator can do this' });
+    }
   });
 
   // CSRF: after the body is parsed (forms carry the token), before validation and the handler.
@@ -372,6 +435,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       return reply.code(415).send({ error: 'the API accepts only application/json bodies' });
     }
     if (req.routeOptions.config.preSession) return;
+    // A bearer token is never sent by a browser on its own, so it needs no CSRF token.
+    if (req.principal?.via === 'token') return;
     const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (req.body as { _csrf?: string } | undefined)?._csrf;
     if (!req.session || !tokensEqual(sent, req.session.csrf)) {
       log.warn('refused a request without a valid CSRF token', { method: req.method, route: req.routeOptions.url, source, user: req.session?.username ?? null });
@@ -389,7 +454,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       return reply.type('text/html; charset=utf-8').send(errorPage(status, msg, body.requestId));
     };
     if (err.validation) {
-      const problems = validationProblems(err);
+      const problems = validationProblems(err, fieldPrefixOf(req));
       return send(400, { error: problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems });
     }
     if (err instanceof ValidationError) return send(400, { error: err.message, problems: err.problems });
@@ -482,7 +547,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       security: SESSION_AUTH,
       response: { 200: SessionSchema, 401: ErrorSchema },
     },
-    handler: async (req) => sessionBody(req.session!),
+    handler: async (req, reply) => (req.session ? sessionBody(req.session) : reply.code(401).send({ error: 'this is an API token, not a session' })),
   });
 
   app.delete(`${BASE}/api/session`, {
@@ -510,7 +575,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     handler: async () => health(host, store),
   });
 
+  await registerApi(app, { tokens, lockouts, now: opts.now });
+
   // ---- Pages ----
+
+  const pages = registerPages(app, { lockouts, tokens });
 
   const hidden = { hide: true } as const;
   app.get('/', { config: { public: true }, schema: hidden }, (_req, reply) => reply.redirect(`${BASE}/`));
@@ -528,8 +597,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   app.get(`${BASE}/`, { config: { public: true }, schema: hidden }, (req, reply) => {
     if (!req.session) return showSignIn(reply, 200);
-    const company = currentConfig(store)?.system.company;
-    return reply.type('text/html; charset=utf-8').send(statusPage({ health: health(host, store), username: req.session.username, csrf: req.session.csrf, company }));
+    return pages.dashboard(req, reply);
   });
 
   app.post<{ Body: { username: string; password: string; _pre: string } }>(`${BASE}/login`, {

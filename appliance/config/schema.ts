@@ -8,6 +8,7 @@ import { ClockSchema } from '../clock/schema.ts';
 import { SshSchema } from '../ssh/schema.ts';
 import { UsersSchema } from '../users/schema.ts';
 import { WebuiSchema } from '../webui/schema.ts';
+import { EmailSchema, emailProblems } from '../email/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 
@@ -38,6 +39,7 @@ export const ConfigSchema = Type.Object(
     clock: ClockSchema,
     ssh: SshSchema,
     webui: WebuiSchema,
+    email: Type.Optional(EmailSchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
 );
@@ -83,6 +85,7 @@ export function check(config: unknown): FieldProblem[] {
     users.add(u.name);
   });
   if (!c.users.local.some((u) => u.role === 'admin')) problems.push({ field: '/users/local', rule: 'admin-required', message: 'at least one user must have the admin role' });
+  problems.push(...emailProblems(c.email));
   if (c.ssh.enabled && c.ssh.port === c.webui.port) problems.push({ field: '/ssh/port', rule: 'port-conflict', message: 'SSH and System Manager cannot share a port' });
   return problems;
 }

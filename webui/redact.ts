@@ -1,0 +1,15 @@
+import type { Config } from '../appliance/config/schema.ts';
+
+export const REDACTED = '<redacted>';
+
+/**
+ * A copy of a configuration with every secret replaced: password hashes, the enable secret and the
+ * SMTP password. For configuration diffs shown in the UI, support bundles and logs.
+ */
+export function redactConfig(c: Config): Config {
+  const r = structuredClone(c);
+  r.users.enableSecretHash = REDACTED;
+  for (const u of r.users.local) u.passwordHash = REDACTED;
+  if (r.email?.password) r.email.password = REDACTED;
+  return r;
+}

@@ -1,0 +1,556 @@
+/**
+ * System Manager pages: server-rendered HTML with one small script (static/app.js, no inline
+ * code: the CSP allows only 'self'). Forms change nothing by themselves: app.js sends them to the
+ * v1 API (plan → confirm with the diff → apply), so the UI and automation share one path.
+ */
+import fs from 'node:fs';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../appliance/config/schema.ts';
+import { DEFAULT_PASSWORD_POLICY } from '../appliance/config/rules.ts';
+import { INTERFACE_NAMES } from '../appliance/network/schema.ts';
+import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
+import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
+import { lockoutPolicy, type Lockouts } from '../appliance/users/signin.ts';
+import type { ApiTokens } from '../appliance/tokens/store.ts';
+import { scriptDiff } from '../appliance/config/apply.ts';
+import { VERSION } from '../appliance/version.ts';
+import { html, Html, formatUptime } from './pages.ts';
+import { health, type Health } from './health.ts';
+import { queryAudit } from './audit.ts';
+import { API, UPDATES_NOT_CONFIGURED } from './api.ts';
+
+const BASE = '/mics';
+
+interface NavItem {
+  href: string;
+  label: string;
+}
+const NAV: { group: string; items: NavItem[] }[] = [
+  { group: '', items: [{ href: `${BASE}/`, label: 'Dashboard' }] },
+  {
+    group: 'Settings',
+    items: [
+      { href: `${BASE}/settings/network`, label: 'Network' },
+      { href: `${BASE}/settings/time`, label: 'Date & Time' },
+      { href: `${BASE}/settings/ssh`, label: 'SSH' },
+      { href: `${BASE}/settings/email`, label: 'Email' },
+    ],
+  },
+  {
+    group: 'Security',
+    items: [
+      { href: `${BASE}/security/users`, label: 'Local Users' },
+      { href: `${BASE}/security/password-policy`, label: 'Password Policy' },
+      { href: `${BASE}/security/tokens`, label: 'API Tokens' },
+    ],
+  },
+  {
+    group: 'Maintenance',
+    items: [
+      { href: `${BASE}/maintenance`, label: 'Reboot & Backup' },
+      { href: `${BASE}/maintenance/updates`, label: 'Software Updates' },
+      { href: `${BASE}/changes`, label: 'Configuration Changes' },
+    ],
+  },
+  { group: '', items: [{ href: `${BASE}/audit`, label: 'Audit Log' }] },
+];
+
+interface PageCtx {
+  username: string;
+  role: 'admin' | 'operator';
+  csrf: string;
+  hostname: string;
+  unsaved: boolean;
+  path: string;
+}
+
+function page(ctx: PageCtx, title: string, body: Html): string {
+  const nav = NAV.map(
+    (g) => html`<div class="navgroup">${g.group ? html`<span class="navhead">${g.group}</span>` : ''}${g.items.map(
+      (i) => html`<a href="${i.href}"${i.href === ctx.path ? new Html(' aria-current="page"') : ''}>${i.label}</a>`,
+    )}</div>`,
+  );
+  const state = ctx.unsaved
+    ? html`<span id="unsaved-flag" class="badge warn" title="The running configuration differs from the saved one and is lost at reboot unless saved">Unsaved changes</span>${
+        ctx.role === 'admin' ? html` <button type="button" id="save-config" class="js-save">Save</button>` : ''
+      }`
+    : html`<span id="saved-flag" class="badge ok">Saved</span>`;
+  return `<!doctype html>
+${html`<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="csrf-token" content="${ctx.csrf}">
+<title>${title} · System Manager</title>
+<link rel="stylesheet" href="/mics/static/style.css">
+<script src="/mics/static/app.js" defer></script>
+</head>
+<body data-role="${ctx.role}">
+<header>
+<div><strong>System Manager</strong> <span class="host">${ctx.hostname}</span></div>
+<div class="config-state">${state}</div>
+<form method="post" action="/mics/logout" class="signout">
+<input type="hidden" name="_csrf" value="${ctx.csrf}">
+<span>${ctx.username} (${ctx.role})</span> <button type="submit">Sign out</button>
+</form>
+</header>
+<div class="shell">
+<nav>${nav}</nav>
+<main>
+<h1>${title}</h1>
+${ctx.role === 'operator' ? html`<p class="muted">You are signed in as an operator: you can look, not change.</p>` : ''}
+${body}
+</main>
+</div>
+<dialog id="keel-dialog">
+<h2 class="dialog-title"></h2>
+<p class="dialog-message"></p>
+<pre class="dialog-diff diff"></pre>
+<div class="dialog-buttons"><button type="button" class="dialog-ok">Apply</button> <button type="button" class="dialog-cancel secondary">Cancel</button></div>
+</dialog>
+</body>
+</html>
+`.text}`;
+}
+
+// ---- form helpers ----
+
+type Kind = 'str' | 'int' | 'bool' | 'list' | 'routes';
+interface FieldOpts {
+  label: string;
+  name: string;
+  value?: unknown;
+  kind?: Kind;
+  type?: string;
+  help?: string;
+  options?: readonly string[];
+  /** Empty means "leave the field out" (optional settings). */
+  optional?: boolean;
+  attrs?: string;
+}
+
+let fieldSeq = 0;
+/** A labelled input whose errors app.js shows next to it (matched by the field name). */
+function field(o: FieldOpts): Html {
+  const id = `f${++fieldSeq}-${o.name.replace(/[^A-Za-z0-9]/g, '-')}`;
+  const kind = o.kind ?? 'str';
+  const common = new Html(`id="${id}" name="${o.name}" data-kind="${kind}"${o.optional ? ' data-optional="1"' : ''} ${o.attrs ?? ''}`);
+  let input: Html;
+  if (kind === 'bool') {
+    input = html`<input type="checkbox" ${common}${o.value ? new Html(' checked') : ''}>`;
+  } else if (o.options) {
+    input = html`<select ${common}>${o.options.map((x) => html`<option${x === o.value ? new Html(' selected') : ''}>${x}</option>`)}</select>`;
+  } else if (kind === 'routes' || o.type === 'textarea') {
+    input = html`<textarea ${common} rows="3">${String(o.value ?? '')}</textarea>`;
+  } else {
+    const v = Array.isArray(o.value) ? o.value.join(', ') : (o.value ?? '');
+    input = html`<input type="${o.type ?? (kind === 'int' ? 'number' : 'text')}" ${common} value="${v}">`;
+  }
+  return html`<div class="field${kind === 'bool' ? ' check' : ''}">
+<label for="${id}">${o.label}</label>
+${input}
+${o.help ? html`<small class="help">${o.help}</small>` : ''}
+<span class="field-error" data-error-for="${o.name}" role="alert"></span>
+</div>`;
+}
+
+/** A settings form: app.js GETs the section, overlays the fields, plans, confirms with the diff, applies. */
+function sectionForm(section: string, body: Html, opts: { title?: string; get?: boolean; url?: string } = {}): Html {
+  const url = opts.url ?? `${API}/config/${section}`;
+  return html`<section>
+${opts.title ? html`<h2>${opts.title}</h2>` : ''}
+<form class="js-section" data-url="${url}" data-get="${opts.get === false ? '' : url}" novalidate>
+${body}
+<p class="form-error" role="alert"></p>
+<div class="buttons"><button type="submit" class="admin-only">Apply</button></div>
+</form>
+</section>`;
+}
+
+/** An API action form (add user, unlock, token…): sends the fields as JSON with the given method. */
+function actionForm(o: { method: string; url: string; body?: Html; button: string; confirm?: string; plan?: string; result?: 'token' | 'message' | 'download'; cls?: string; inline?: boolean }): Html {
+  return html`<form class="js-action${o.inline ? ' inline' : ''}" data-method="${o.method}" data-url="${o.url}" data-confirm="${o.confirm ?? ''}" data-plan="${o.plan ?? ''}" data-result="${o.result ?? ''}" novalidate>
+${o.body ?? ''}
+<span class="form-error" role="alert"></span>
+<button type="submit" class="${o.cls ?? 'admin-only'}">${o.button}</button>
+<output class="result"></output>
+</form>`;
+}
+
+const when = (iso: string | null | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC') : '');
+const bytes = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`);
+
+// ---- pages ----
+
+function dashboard(h: Health, c: Config): Html {
+  const conf = h.configuration;
+  const rows = h.interfaces.map(
+    (i) => html`<tr>
+<td>${i.name}</td>
+<td>${i.address ? `${i.address} / ${i.netmask}` : 'not configured'}</td>
+<td>${i.ifname ?? (i.pci ? 'no driver' : 'not present')}</td>
+<td>${i.mac ?? '—'}</td>
+<td>${i.link.state ?? 'unknown'}${i.link.speedMbps ? ` · ${i.link.speedMbps} Mb/s` : ''}</td>
+<td>${i.pci ?? '—'}</td>
+</tr>
+`,
+  );
+  const mem = h.memory;
+  return html`${conf.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${conf.runningRevision}) differs from the saved one (revision ${conf.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
+<section>
+<h2>Health</h2>
+<p class="muted" id="health-summary">Hardware health monitoring (temperatures, fans, RAID, alerts and their 24-hour history) is not part of this build yet; the values below are live readings.</p>
+</section>
+<section>
+<h2>System</h2>
+<dl>
+<dt>Hostname</dt><dd id="hostname">${h.hostname}</dd>
+${c.system.company ? html`<dt>Company</dt><dd>${c.system.company}</dd>` : ''}
+<dt>Version</dt><dd>Keel ${h.version}</dd>
+<dt>${h.uptimeOf === 'host' ? 'Uptime (of the host running this sandbox)' : 'Uptime'}</dt><dd>${formatUptime(h.uptimeSeconds)}</dd>
+<dt>CPU</dt><dd>${h.cpu.count} × ${h.cpu.model}; load ${h.cpu.loadAverage.join(' / ')} (1 / 5 / 15 min)</dd>
+<dt>Memory</dt><dd>${bytes(mem.totalBytes - mem.freeBytes)} used of ${bytes(mem.totalBytes)}; System Manager ${bytes(mem.systemManagerRssBytes)}</dd>
+<dt>Disk</dt><dd>${h.disk ? `${bytes(h.disk.totalBytes - h.disk.freeBytes)} used of ${bytes(h.disk.totalBytes)} (${h.disk.path})` : 'unknown'}</dd>
+</dl>
+</section>
+<section>
+<h2>Interfaces</h2>
+<table>
+<thead><tr><th>Interface</th><th>Address / netmask</th><th>OS name</th><th>MAC</th><th>Link</th><th>PCI</th></tr></thead>
+<tbody>
+${rows.length ? rows : html`<tr><td colspan="6">No network controllers found</td></tr>`}
+</tbody>
+</table>
+</section>
+<section>
+<h2>Configuration</h2>
+<dl>
+<dt>Running revision</dt><dd>${conf.runningRevision ?? 'none'}</dd>
+<dt>Saved (startup) revision</dt><dd>${conf.startupRevision ?? 'none'}</dd>
+<dt>State</dt><dd>${conf.unsaved ? html`<span class="badge warn">unsaved changes</span>` : html`<span class="badge ok">saved</span>`}</dd>
+</dl>
+</section>`;
+}
+
+function networkPage(c: Config): Html {
+  const ifaces = c.network.interfaces.map(
+    (i, n) => html`<fieldset><legend>${i.name}</legend>
+${field({ label: 'IPv4 address', name: `interfaces.${n}.address`, value: i.address })}
+${field({ label: 'Netmask', name: `interfaces.${n}.netmask`, value: i.netmask })}
+${field({ label: 'Enabled (no shutdown)', name: `interfaces.${n}.enabled`, value: i.enabled, kind: 'bool' })}
+</fieldset>`,
+  );
+  const routes = c.network.routes.map((r) => `${r.destination} ${r.netmask} ${r.via}`).join('\n');
+  return html`${sectionForm('system', html`${field({ label: 'Hostname (FQDN)', name: 'hostname', value: c.system.hostname, help: 'The external name the appliance is reached by; also the name in its certificate' })}`, { title: 'Hostname' })}
+${sectionForm(
+  'network',
+  html`${ifaces}
+${field({ label: 'Default gateway', name: 'gateway', value: c.network.gateway })}
+${field({ label: 'Static routes', name: 'routes', value: routes, kind: 'routes', help: 'One per line: destination netmask next-hop, e.g. 10.0.0.0 255.0.0.0 192.0.2.254' })}`,
+  { title: 'Interfaces and routes' },
+)}
+${sectionForm(
+  'dns',
+  html`${field({ label: 'Name servers', name: 'servers', value: c.dns.servers, kind: 'list', help: '1 to 3 IPv4 addresses, in order of preference, separated by commas' })}
+${field({ label: 'Search domain', name: 'domain', value: c.dns.domain, optional: true, help: 'Empty: the domain of the hostname' })}`,
+  { title: 'DNS' },
+)}
+<p class="muted">Interfaces present: ${INTERFACE_NAMES.slice(0, 6).join(', ')} as the NICs allow. Adding interfaces is done in the CLI (interface GigabitEthernetN).</p>`;
+}
+
+function timePage(c: Config): Html {
+  const zones = Intl.supportedValuesOf('timeZone');
+  if (!zones.includes('UTC')) zones.unshift('UTC');
+  return html`<section>
+<h2>Now</h2>
+<dl><dt>Appliance time (UTC)</dt><dd id="now">${new Date().toISOString().replace('T', ' ').slice(0, 19)}</dd><dt>Time zone</dt><dd>${c.clock.timezone}</dd></dl>
+</section>
+${sectionForm(
+  'ntp',
+  html`${field({ label: 'Synchronise with NTP servers', name: 'enabled', value: c.ntp.enabled, kind: 'bool' })}
+${field({ label: 'NTP servers', name: 'servers', value: c.ntp.servers, kind: 'list', help: 'Up to 3 addresses or host names, separated by commas' })}`,
+  { title: 'NTP' },
+)}
+${sectionForm('clock', html`${field({ label: 'Time zone', name: 'timezone', value: c.clock.timezone, options: zones })}`, { title: 'Clock' })}`;
+}
+
+function sshPage(c: Config): Html {
+  const s = c.ssh;
+  return sectionForm(
+    'ssh',
+    html`${field({ label: 'SSH enabled', name: 'enabled', value: s.enabled, kind: 'bool' })}
+${field({ label: 'Port', name: 'port', value: s.port, kind: 'int' })}
+${field({ label: 'Idle timeout (seconds)', name: 'idleTimeoutSeconds', value: s.idleTimeoutSeconds ?? SSH_DEFAULTS.idleTimeoutSeconds, kind: 'int', help: '10 to 86400' })}
+${field({ label: 'Most sessions at once', name: 'maxSessions', value: s.maxSessions ?? SSH_DEFAULTS.maxSessions, kind: 'int', help: '1 to 64' })}
+${field({ label: 'Login banner', name: 'banner', value: s.banner, optional: true, type: 'textarea', help: 'Shown before sign-in on the consoles and over SSH; empty for none' })}`,
+    { title: 'SSH server' },
+  );
+}
+
+function emailPage(c: Config): Html {
+  const e = c.email;
+  return html`${sectionForm(
+    'email',
+    html`${field({ label: 'From e-mail', name: 'from', value: e?.from ?? '', help: 'From address of every administrative e-mail' })}
+${field({ label: 'SMTP server', name: 'server', value: e?.server ?? '' })}
+${field({ label: 'SMTP server port', name: 'port', value: e?.port ?? 25, kind: 'int' })}
+${field({ label: 'Protocol', name: 'protocol', value: e?.protocol ?? 'smtp', options: EMAIL_PROTOCOLS, help: 'smtp: plain; smtps: TLS from the start; starttls: SMTP upgraded with STARTTLS' })}
+${field({ label: 'Authentication required', name: 'auth', value: e?.auth ?? false, kind: 'bool' })}
+${field({ label: 'User name', name: 'username', value: e?.username ?? '', optional: true })}
+${field({ label: 'Password', name: 'password', value: '', type: 'password', optional: true, help: e?.password ? 'A password is stored; leave empty to keep it' : 'Needed when authentication is required', attrs: 'autocomplete="new-password"' })}
+${field({ label: 'Confirm password', name: 'passwordConfirm', value: '', type: 'password', optional: true, attrs: 'autocomplete="new-password" data-confirms="password" data-skip="1"' })}`,
+    { title: 'Email settings', get: false },
+  )}
+<section>
+<h2>Test</h2>
+<form class="js-email-test" novalidate>
+${field({ label: 'Send a test e-mail to', name: 'to', value: '' })}
+${field({ label: 'Message', name: 'text', value: 'This is a test e-mail from System Manager.', type: 'textarea', optional: true })}
+<p class="form-error" role="alert"></p>
+<button type="submit" class="admin-only">Send test e-mail</button>
+<output class="result"></output>
+</form>
+<p class="muted">The test uses the settings in the form above, applied or not.</p>
+</section>`;
+}
+
+function usersPage(c: Config, lockouts: Lockouts, self: string): Html {
+  const rows = c.users.local.map((u) => {
+    const locked = lockouts.lockedUntil(u.name);
+    const enc = encodeURIComponent(u.name);
+    return html`<tr data-user="${u.name}">
+<td>${u.name}${u.name === self ? ' (you)' : ''}</td>
+<td>${u.role}</td>
+<td>${when(u.passwordChangedAt)}</td>
+<td>${locked ? html`<span class="badge warn">locked until ${when(locked.toISOString())}</span>` : 'no'}</td>
+<td class="actions">
+${actionForm({ method: 'PUT', url: `${API}/users/${enc}`, plan: `${API}/users/${enc}/plan`, inline: true, button: 'Change', body: html`${field({ label: 'Role', name: 'role', value: u.role, options: ['admin', 'operator'] })}${field({ label: 'New password', name: 'password', type: 'password', optional: true, attrs: 'autocomplete="new-password"' })}` })}
+${locked ? actionForm({ method: 'POST', url: `${API}/users/${enc}/unlock`, button: 'Unlock', inline: true }) : ''}
+${u.name === self ? '' : actionForm({ method: 'DELETE', url: `${API}/users/${enc}`, plan: `${API}/users/${enc}/delete/plan`, button: 'Delete', inline: true, cls: 'admin-only danger' })}
+</td>
+</tr>`;
+  });
+  const p = DEFAULT_PASSWORD_POLICY;
+  return html`<section>
+<table class="users">
+<thead><tr><th>User ID</th><th>Role</th><th>Password changed</th><th>Locked out</th><th>Actions</th></tr></thead>
+<tbody>${rows}</tbody>
+</table>
+</section>
+<section>
+<h2>Add user</h2>
+${actionForm({
+  method: 'POST',
+  url: `${API}/users`,
+  plan: `${API}/users/plan`,
+  button: 'Add',
+  body: html`${field({ label: 'User ID (case sensitive)', name: 'name' })}
+${field({ label: 'Role', name: 'role', value: 'operator', options: ['admin', 'operator'] })}
+${field({ label: 'Password', name: 'password', type: 'password', attrs: 'autocomplete="new-password"', help: `At least ${p.minLength} characters with a capital letter and a digit; not the user ID` })}
+${field({ label: 'Confirm password', name: 'passwordConfirm', type: 'password', attrs: 'autocomplete="new-password" data-confirms="password" data-skip="1"' })}`,
+})}
+</section>
+<section>
+<h2>Your password</h2>
+${actionForm({
+  method: 'PUT',
+  url: `${API}/users/${encodeURIComponent(self)}`,
+  button: 'Change my password',
+  cls: '',
+  body: html`${field({ label: 'New password', name: 'password', type: 'password', attrs: 'autocomplete="new-password"' })}
+${field({ label: 'Confirm new password', name: 'passwordConfirm', type: 'password', attrs: 'autocomplete="new-password" data-confirms="password" data-skip="1"' })}`,
+})}
+<p class="muted">You can change your own password at most once per 24 hours.</p>
+</section>`;
+}
+
+function policyPage(c: Config): Html {
+  const p = DEFAULT_PASSWORD_POLICY;
+  const l = lockoutPolicy(c);
+  return html`<section>
+<h2>Password policy</h2>
+<ul>
+<li>At least ${p.minLength} characters</li>
+${p.requireLetter ? html`<li>At least one letter</li>` : ''}
+${p.requireUpper ? html`<li>At least one capital letter</li>` : ''}
+${p.requireDigit ? html`<li>At least one digit</li>` : ''}
+<li>No character repeated more than ${p.maxRepeat} times in a row</li>
+<li>Not the same as the user ID; printable ASCII only (so it can be typed on every console)</li>
+<li>Users can change their own password at most once per 24 hours</li>
+</ul>
+<p class="muted">This build applies the policy of the installation guide; it cannot be adjusted yet.</p>
+</section>
+${sectionForm(
+  'users/lockout',
+  html`${field({ label: 'Failed sign-ins before lockout', name: 'attempts', value: l.attempts, kind: 'int' })}
+${field({ label: 'Within (minutes)', name: 'windowMinutes', value: l.windowMinutes, kind: 'int' })}
+${field({ label: 'Lockout lasts (minutes)', name: 'lockMinutes', value: l.lockMinutes, kind: 'int', help: 'An administrator can unlock a user earlier under Local Users' })}`,
+  { title: 'Lockout (SSH and System Manager; the consoles are never locked out)', get: false },
+)}`;
+}
+
+function tokensPage(tokens: ApiTokens): Html {
+  const rows = tokens.list().map(
+    (t) => html`<tr>
+<td>${t.name}</td><td><code>${t.id}</code></td><td>${t.role}</td><td>${t.createdBy}</td><td>${when(t.createdAt)}</td><td>${when(t.expiresAt) || 'never'}</td><td>${when(t.lastUsedAt) || 'never'}</td>
+<td>${t.revokedAt ? `revoked ${when(t.revokedAt)}` : actionForm({ method: 'DELETE', url: `${API}/tokens/${t.id}`, button: 'Revoke', confirm: `Revoke token ${t.name}? Scripts that use it stop working at once.`, inline: true, cls: 'admin-only danger' })}</td>
+</tr>`,
+  );
+  return html`<section>
+<table>
+<thead><tr><th>Name</th><th>Id</th><th>Role</th><th>Created by</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td colspan="8">No API tokens</td></tr>`}</tbody>
+</table>
+</section>
+<section>
+<h2>New token</h2>
+${actionForm({
+  method: 'POST',
+  url: `${API}/tokens`,
+  button: 'Create token',
+  result: 'token',
+  body: html`${field({ label: 'Name (what it is for)', name: 'name' })}
+${field({ label: 'Role', name: 'role', value: 'operator', options: ['operator', 'admin'] })}
+${field({ label: 'Expires after (days)', name: 'expiresDays', kind: 'int', optional: true, help: 'Empty: never' })}`,
+})}
+<p class="muted">Send the token as <code>Authorization: Bearer TOKEN</code>. It is shown once; only a digest is stored.</p>
+</section>`;
+}
+
+function maintenancePage(unsaved: boolean): Html {
+  return html`<section>
+<h2>Reboot</h2>
+${unsaved ? html`<p class="unsaved">There are unsaved changes: they are lost at reboot unless you Save first.</p>` : ''}
+${actionForm({ method: 'POST', url: `${API}/maintenance/reboot`, button: 'Reboot', cls: 'admin-only danger', confirm: `Reboot the appliance now?${unsaved ? ' Unsaved changes will be lost.' : ''}`, body: html`<input type="hidden" name="confirm" data-kind="bool" value="true">`, result: 'message' })}
+</section>
+<section>
+<h2>Configuration backup</h2>
+${actionForm({
+  method: 'POST',
+  url: `${API}/maintenance/backup`,
+  button: 'Download encrypted backup',
+  result: 'download',
+  body: html`${field({ label: 'Passphrase', name: 'passphrase', type: 'password', attrs: 'autocomplete="new-password"', help: 'At least 10 characters. Without it the backup cannot be restored.' })}
+${field({ label: 'Confirm passphrase', name: 'passphraseConfirm', type: 'password', attrs: 'autocomplete="new-password" data-confirms="passphrase" data-skip="1"' })}`,
+})}
+</section>
+<section>
+<h2>Restore</h2>
+${actionForm({
+  method: 'POST',
+  url: `${API}/maintenance/restore`,
+  plan: `${API}/maintenance/restore/plan`,
+  button: 'Restore…',
+  body: html`${field({ label: 'Backup file', name: 'backup', type: 'file', attrs: 'accept=".json,application/json" data-file="1"' })}
+${field({ label: 'Passphrase', name: 'passphrase', type: 'password', attrs: 'autocomplete="off"' })}`,
+})}
+<p class="muted">The backup is checked and its differences to the running configuration are shown before anything changes.</p>
+</section>
+<section>
+<h2>Support bundle</h2>
+<p>The version, configurations, revisions, audit log, status and recent log, with every secret redacted.</p>
+<p><a class="button admin-only" href="${API}/maintenance/support-bundle" download>Download support bundle</a></p>
+</section>`;
+}
+
+function updatesPage(): Html {
+  return html`<section>
+<h2>Software Updates</h2>
+<p id="updates-status">${UPDATES_NOT_CONFIGURED}</p>
+<dl><dt>Installed version</dt><dd>Keel ${VERSION}</dd></dl>
+</section>`;
+}
+
+function changesPage(store: FastifyInstance['keel']['store']): Html {
+  const r = store.running();
+  const s = store.startup();
+  const diff = r ? scriptDiff(s?.config ?? null, r.config) : '';
+  const rows = store.revisions(100).map(
+    (x) => html`<tr>
+<td>${x.id}${x.id === r?.revision ? html` <span class="badge warn">running</span>` : ''}${x.id === s?.revision ? html` <span class="badge ok">saved</span>` : ''}</td>
+<td>${when(x.at)}</td><td>${x.who}</td><td>${x.source}</td><td>${x.summary}</td>
+<td>${x.id === r?.revision ? '' : actionForm({ method: 'POST', url: `${API}/config/revisions/${x.id}/rollback`, plan: `${API}/config/revisions/${x.id}/rollback/plan`, button: 'Roll back', inline: true })}</td>
+</tr>`,
+  );
+  return html`<section>
+<h2>Unsaved changes</h2>
+${diff ? html`<pre class="diff" id="unsaved-diff">${diff}</pre>` : html`<p>None: the running configuration is the saved one.</p>`}
+</section>
+<section>
+<h2>Revisions</h2>
+<table>
+<thead><tr><th>Revision</th><th>When</th><th>Who</th><th>Source</th><th>Change</th><th></th></tr></thead>
+<tbody>${rows}</tbody>
+</table>
+</section>`;
+}
+
+function auditPage(q: Record<string, string | undefined>, store: FastifyInstance['keel']['store']): Html {
+  const time = (v: string | undefined) => (v ? (/(Z|[+-]\d\d:\d\d)$/.test(v) ? v : `${v}Z`) : undefined);
+  let err = '';
+  let res: ReturnType<typeof queryAudit> = { entries: [], more: false };
+  const filter = { user: q.user || undefined, source: q.source || undefined, since: time(q.since || undefined), until: time(q.until || undefined), text: q.q || undefined, beforeId: Number(q.beforeId) || undefined, limit: 100 };
+  if ((filter.since && Number.isNaN(Date.parse(filter.since))) || (filter.until && Number.isNaN(Date.parse(filter.until)))) err = 'Times must look like 2026-01-31T12:00.';
+  else res = queryAudit(store, filter);
+  const rows = res.entries.map((a) => html`<tr><td>${when(a.at)}</td><td>${a.who}</td><td>${a.source}</td><td>${a.action}</td><td>${a.outcome}</td></tr>`);
+  const older = res.more ? new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([, v]) => v) as [string, string][]), beforeId: String(res.entries[res.entries.length - 1].id) }) : null;
+  return html`<section>
+<form method="get" action="/mics/audit" class="filters">
+<div class="field"><label for="a-user">User</label><input id="a-user" name="user" value="${q.user ?? ''}"></div>
+<div class="field"><label for="a-source">Source</label><input id="a-source" name="source" value="${q.source ?? ''}" placeholder="webui, api, ssh, cli…"></div>
+<div class="field"><label for="a-since">From (UTC)</label><input id="a-since" name="since" type="datetime-local" value="${q.since ?? ''}"></div>
+<div class="field"><label for="a-until">Before (UTC)</label><input id="a-until" name="until" type="datetime-local" value="${q.until ?? ''}"></div>
+<div class="field"><label for="a-q">Text</label><input id="a-q" name="q" value="${q.q ?? ''}"></div>
+<div class="buttons"><button type="submit">Filter</button> <a href="/mics/audit">Clear</a></div>
+</form>
+${err ? html`<p class="error" role="alert">${err}</p>` : ''}
+</section>
+<section>
+<table class="audit">
+<thead><tr><th>When</th><th>Who</th><th>Source</th><th>Action</th><th>Outcome</th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td colspan="5">No entries</td></tr>`}</tbody>
+</table>
+${older ? html`<p><a href="/mics/audit?${older.toString()}">Older entries</a></p>` : ''}
+</section>`;
+}
+
+/** Registers the page routes (the dashboard is served at /mics/ by the server) and the script. */
+export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; tokens: ApiTokens }): { dashboard: (req: FastifyRequest, reply: FastifyReply) => FastifyReply } {
+  const { host, store } = app.keel;
+  const js = fs.readFileSync(new URL('./public/app.js', import.meta.url));
+  const hidden = { hide: true } as const;
+
+  app.get(`${BASE}/static/app.js`, { config: { public: true }, schema: hidden }, (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(js),
+  );
+
+  const ctxOf = (req: FastifyRequest, path: string): PageCtx => {
+    const c = store.running()?.config ?? store.startup()!.config;
+    return { username: req.principal!.name, role: req.principal!.role, csrf: req.session!.csrf, hostname: c.system.hostname, unsaved: store.unsaved(), path };
+  };
+  const config = () => store.running()?.config ?? store.startup()!.config;
+  const send = (reply: FastifyReply, text: string) => reply.type('text/html; charset=utf-8').send(text);
+  const view = (path: string, title: string, body: (req: FastifyRequest) => Html, opts: { adminOnly?: boolean } = {}) =>
+    app.get(path, { schema: hidden }, (req, reply) => {
+      if (!req.session) return reply.redirect(`${BASE}/`, 302);
+      if (opts.adminOnly && req.principal!.role !== 'admin') return reply.code(403).type('text/html; charset=utf-8').send(page(ctxOf(req, path), title, html`<p>Only administrators can see this page.</p>`));
+      return send(reply, page(ctxOf(req, path), title, body(req)));
+    });
+
+  view(`${BASE}/settings/network`, 'Network', () => networkPage(config()));
+  view(`${BASE}/settings/time`, 'Date & Time', () => timePage(config()));
+  view(`${BASE}/settings/ssh`, 'SSH', () => sshPage(config()));
+  view(`${BASE}/settings/email`, 'Email', () => emailPage(config()));
+  view(`${BASE}/security/users`, 'Local Users', (req) => usersPage(config(), deps.lockouts, req.principal!.name));
+  view(`${BASE}/security/password-policy`, 'Password Policy', () => policyPage(config()));
+  view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });
+  view(`${BASE}/maintenance`, 'Maintenance', () => maintenancePage(store.unsaved()));
+  view(`${BASE}/maintenance/updates`, 'Software Updates', () => updatesPage());
+  view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
+  view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
+
+  return {
+    dashboard: (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(health(host, store), config()))),
+  };
+}

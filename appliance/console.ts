@@ -5,6 +5,7 @@ import { Store, DB_PATH } from './config/store.ts';
 import type { Config } from './config/schema.ts';
 import { signIn as sharedSignIn } from './users/signin.ts';
 import { fingerprint256, WEBUI_CERT_PATH } from './certs/webui.ts';
+import { hostKeyFingerprints } from './ssh/keys.ts';
 import { Terminal, Interrupted, EndOfInput } from './wizard/terminal.ts';
 import { runInteractive } from './wizard/main.ts';
 import { configuredElsewhere, lockHolder } from './wizard/commit.ts';
@@ -57,12 +58,19 @@ export async function banner(host: Host, c: Config, waitForCertMs = 30000): Prom
     await sleep(Math.min(1000, Math.max(0, until - Date.now())));
     fp = certFingerprint(host);
   }
+  // SSH host keys are made when keel serve first starts; show them once they exist.
+  const sshKeys = c.ssh.enabled ? hostKeyFingerprints(host) : [];
+  const ssh = !c.ssh.enabled
+    ? ''
+    : `SSH CLI: ssh ${c.ssh.port === 22 ? '' : `-p ${c.ssh.port} `}USER@${ip}\n` + sshKeys.map((k) => `SSH host key ${k.type.toUpperCase()}: ${k.fingerprint}\n`).join('');
   return (
     `\nKeel ${VERSION} - ${c.system.hostname}\n` +
     `System Manager: https://${c.system.hostname}:${port}/mics (https://${ip}:${port}/mics)\n` +
     (fp
-      ? `Certificate SHA-256 fingerprint: ${fp}\nCheck that fingerprint in your browser the first time you connect.\n\n`
-      : 'Certificate: System Manager\'s certificate is being generated; its fingerprint is shown here once it is ready.\n\n')
+      ? `Certificate SHA-256 fingerprint: ${fp}\nCheck that fingerprint in your browser the first time you connect.\n`
+      : 'Certificate: System Manager\'s certificate is being generated; its fingerprint is shown here once it is ready.\n') +
+    ssh +
+    '\n'
   );
 }
 

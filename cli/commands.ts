@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { applyConfig } from '../appliance/config/apply.ts';
+import { armConfirm, confirmChange, lockoutRisk, pendingConfirm } from '../appliance/config/confirm.ts';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { toScript, redact } from '../appliance/config/script.ts';
 import * as rules from '../appliance/config/rules.ts';
@@ -68,7 +69,11 @@ async function edit(s: Session, p: Parsed<Handler>, fn: (c: Config) => void | Pr
   try {
     const r = await applyConfig(s.host, s.store, next, s.actor, p.redacted);
     s.store.audit(s.actor, `cli: ${p.redacted}`, `ok (revision ${r.revision})`);
-    return '';
+    const risk = lockoutRisk(cur, next, s.source);
+    if (!risk) return '';
+    const deadline = armConfirm(s.host, s.store, cur, s.actor, risk);
+    const secs = Math.round((deadline.getTime() - Date.now()) / 1000);
+    return `% Applied, but this could cut off your session: ${risk}.\n% Reconnect if needed and enter "configure confirm" within ${secs} seconds to keep it; otherwise the previous configuration returns by itself.`;
   } catch (e) {
     s.store.audit(s.actor, `cli: ${p.redacted}`, `failed, previous configuration kept: ${(e as Error).message}`);
     return `% Apply failed; the previous configuration is still running.\n% ${(e as Error).message}`;
@@ -582,6 +587,13 @@ async function service(s: Session, a: Args, p: Parsed<Handler>, action: 'start' 
   return '';
 }
 
+/** `configure confirm`: keeps a change applied with a confirm timer. */
+function confirm(s: Session): string {
+  const p = pendingConfirm();
+  if (!confirmChange(s.store, s.actor)) return '% No change is waiting for confirmation.';
+  return `Change kept (${p!.reason}).`;
+}
+
 /** `install guest-tools`: the detected hypervisor's agent (audited). */
 async function guestTools(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
   try {
@@ -734,6 +746,7 @@ const EXEC_NODES: N[] = [
           return 'Enter configuration commands, one per line.  End with CNTL/Z.';
         },
       }),
+      kw('confirm', 'Keep a change that was applied with a confirm timer', { changes: true, run: confirm }),
       kw('replace', 'Replace the running configuration', {
         changes: true,
         children: [kw('revision', 'With a revision from the archive', { children: [arg('revision', A.revision, 'Revision number (show archive)', { run: rollback })] })],
@@ -785,7 +798,7 @@ function markChanges(nodes: N[]): N[] {
 const MODE_NODES: Record<Mode, N[]> = {
   user: USER_NODES,
   exec: EXEC_NODES,
-  config: [...withNo(markChanges(CONFIG_NODES)), DO, kw('exit', 'Leave configuration mode', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
+  config: [...withNo(markChanges(CONFIG_NODES)), DO, kw('confirm', 'Keep a change that was applied with a confirm timer', { changes: true, run: confirm }), kw('exit', 'Leave configuration mode', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
   'config-if': [...withNo(markChanges(IF_NODES)), DO, kw('exit', 'Leave interface configuration', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
 };
 // `no` itself changes things in configuration modes.

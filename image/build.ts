@@ -79,6 +79,23 @@ function removeTree(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
 }
 
+/** Directories of native addons (those with a binding.gyp) under a node_modules tree. */
+function findAddonDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    const p = path.join(dir, e.name);
+    if (fs.existsSync(path.join(p, 'binding.gyp'))) out.push(p);
+    out.push(...findAddonDirs(p));
+  }
+  return out;
+}
+
+/** Whether a tree holds JavaScript (a `src` folder of an addon may be its JS, not its C). */
+function hasJs(dir: string): boolean {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).some((e) => e.isFile() && /\.(c|m)?js$/.test(e.name));
+}
+
 /**
  * Type stripping at build time: every .ts file of the app becomes a .js file (same positions,
  * types blanked), with relative `.ts` import specifiers rewritten. The appliance then starts
@@ -176,9 +193,11 @@ const STEPS: Step[] = [
       const npmEnv = { ...ENV, PATH: `${path.join(nodeDir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: nodeDir, npm_config_update_notifier: 'false' };
       sh('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, env: npmEnv, quiet: true });
       sh('npm', ['rebuild', '--no-audit', '--no-fund'], { cwd: app, env: npmEnv, quiet: true });
-      // Build leftovers of native addons are not needed at run time.
-      for (const d of ['node_modules/better-sqlite3/deps', 'node_modules/better-sqlite3/src', 'node_modules/better-sqlite3/build/Release/obj.target', 'node_modules/better-sqlite3/build/Release/.deps', 'node_modules/better-sqlite3/build/deps'])
-        fs.rmSync(path.join(app, d), { recursive: true, force: true });
+      // Build leftovers of native addons (objects, C sources) are not needed at run time.
+      for (const addon of findAddonDirs(path.join(app, 'node_modules'))) {
+        for (const d of ['build/Release/obj.target', 'build/Release/.deps', 'build/deps']) fs.rmSync(path.join(addon, d), { recursive: true, force: true });
+        for (const d of ['src', 'deps']) if (fs.existsSync(path.join(addon, d)) && !hasJs(path.join(addon, d))) fs.rmSync(path.join(addon, d), { recursive: true, force: true });
+      }
       // Prebuilt addons for other platforms are dead weight in the image.
       const prebuilds = path.join(app, 'node_modules/better-sqlite3/prebuilds');
       if (fs.existsSync(prebuilds)) for (const f of fs.readdirSync(prebuilds)) if (f !== 'linux-x64.node') fs.rmSync(path.join(prebuilds, f));

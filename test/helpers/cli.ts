@@ -25,7 +25,7 @@ export function configured(): Config {
   return c;
 }
 
-export async function cliSession(t: { after: (fn: () => void) => void }, opts: { role?: 'admin' | 'operator'; privileged?: boolean } = {}) {
+export async function cliSession(t: { after: (fn: () => void) => void }, opts: { role?: 'admin' | 'operator'; privileged?: boolean; source?: string } = {}) {
   const root = tempRoot('keel-cli-');
   const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
   const store = Store.open(host);
@@ -41,7 +41,7 @@ export async function cliSession(t: { after: (fn: () => void) => void }, opts: {
     host,
     store,
     user: { name: 'admin', role: opts.role ?? 'admin' },
-    source: 'cli:test',
+    source: opts.source ?? 'cli:test',
     privileged: opts.privileged ?? true,
     io: {
       write: (x) => void out.push(x),

@@ -71,3 +71,33 @@ test('install guest-tools enables the detected hypervisor agent, and refuses on 
   assert.ok(proc.recorded.includes('systemctl enable --now open-vm-tools.service'));
   assert.match(store.auditLog(5).map((a) => a.outcome).join('\n'), /ok: open-vm-tools enabled/);
 });
+
+test('over SSH, a change that could cut the session off reverts by itself unless confirmed', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { run, store } = await cliSession(t, { source: 'ssh:192.0.2.9' });
+  await run('conf t', 'ip ssh server');
+  const before = store.running()!.revision;
+  const out = await run('ip ssh server port 2222');
+  assert.match(out, /could cut off your session: SSH moves to port 2222[\s\S]*configure confirm" within 120 seconds/);
+  assert.equal(store.running()!.config.ssh.port, 2222, 'applied at once');
+  t.mock.timers.tick(121_000);
+  // The revert applies through the core (async): wait for it to land.
+  for (let i = 0; i < 100 && store.running()!.config.ssh.port !== 22; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(store.running()!.config.ssh.port, 22, 'reverted');
+  assert.ok(store.running()!.revision > before + 1);
+  assert.match(store.auditLog(5).map((a) => `${a.source} ${a.action} ${a.outcome}`).join('\n'), /confirm-timer revert unconfirmed change ok/);
+
+  await run('ip ssh server port 2222');
+  assert.equal(await run('confirm'), 'Change kept (SSH moves to port 2222).\n');
+  t.mock.timers.tick(121_000);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(store.running()!.config.ssh.port, 2222, 'a confirmed change stays');
+  assert.equal(await run('confirm'), '% No change is waiting for confirmation.\n');
+});
+
+test('the same change from the console needs no confirmation', async (t) => {
+  const { run, store } = await cliSession(t, { source: 'cli:ttyS0' });
+  await run('conf t', 'ip ssh server');
+  assert.equal(await run('ip ssh server port 2222'), '');
+  assert.equal(store.running()!.config.ssh.port, 2222);
+});

@@ -176,6 +176,28 @@ export function configDiff(before: Config | null, after: Config | null): string 
 
 const USER_PASSWORD_MIN_AGE_HOURS = 24;
 
+/**
+ * What a change sets, for the revision summary and the audit log: the added CLI script lines
+ * (secrets redacted), or the changed settings when the script does not show them.
+ */
+export function describe(before: Config, after: Config): string {
+  const added = scriptDiff(before, after)
+    .split('\n')
+    .filter((l) => l.startsWith('+') && !l.startsWith('+++'))
+    .map((l) => l.slice(1).trim())
+    .filter((l) => l && l !== '!');
+  let text = added.join('; ');
+  if (!text) {
+    const a = redactConfig(before) as unknown as Record<string, unknown>;
+    const b = redactConfig(after) as unknown as Record<string, unknown>;
+    text = Object.keys({ ...a, ...b })
+      .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      .map((k) => `${k} changed`)
+      .join('; ');
+  }
+  return text ? ` (${text.length > 300 ? `${text.slice(0, 300)}...` : text})` : '';
+}
+
 /** Registers the v1 API. `tokens` and `lockouts` share the server's store. */
 export async function registerApi(app: FastifyInstance, deps: { tokens: ApiTokens; lockouts: Lockouts; now?: () => number }): Promise<void> {
   const { host, store } = app.keel;
@@ -217,7 +239,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     }
     if (dryRun) return planOf(cur.config, next);
     if (JSON.stringify(next) === JSON.stringify(cur.config)) return { changed: false, revision: cur.revision, units: [], unsaved: store.unsaved() };
-    const r = await applyConfig(host, store, next, actor, what);
+    const r = await applyConfig(host, store, next, actor, `${what}${describe(cur.config, next)}`);
     return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved() };
   }
 

@@ -24,10 +24,9 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
-import { FormatRegistry } from '@sinclair/typebox';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { Store, type Actor } from '../appliance/config/store.ts';
-import type { Config } from '../appliance/config/schema.ts';
+import { FORMATS, type Config } from '../appliance/config/schema.ts';
 import { signIn as sharedSignIn, Lockouts } from '../appliance/users/signin.ts';
 import { ApiTokens } from '../appliance/tokens/store.ts';
 import { ensureWebuiCertificateFor, type WebuiCertificate } from '../appliance/certs/webui.ts';
@@ -37,7 +36,7 @@ import { VERSION } from '../appliance/version.ts';
 import { Sessions, tokensEqual, type Session } from './sessions.ts';
 import { health } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
-import { registerApi, fieldPrefixOf } from './api.ts';
+import { registerApi, fieldPrefixOf, actorOf } from './api.ts';
 import { registerPages } from './ui.ts';
 
 export const BASE = '/mics';
@@ -255,10 +254,27 @@ const SESSION_CSRF_AUTH = [{ sessionCookie: [], csrfHeader: [] }];
 /** Problems from fastify's (ajv) validation, as FieldProblems naming the field and the rule. */
 function validationProblems(err: FastifyError, prefix = ''): FieldProblem[] {
   const body = err.validationContext === 'body';
-  return (err.validation ?? []).map((v) => {
+  const all = err.validation ?? [];
+  // A union of literals (a choice) fails once per literal: say once which values are allowed.
+  const choices = new Map<string, unknown[]>();
+  for (const v of all) if (v.keyword === 'const') choices.set(v.instancePath, [...(choices.get(v.instancePath) ?? []), (v.params as { allowedValue: unknown }).allowedValue]);
+  const seen = new Set<string>();
+  const list = all.filter((v) => {
+    if (!choices.has(v.instancePath) || (v.keyword !== 'const' && v.keyword !== 'anyOf')) return true;
+    if (seen.has(v.instancePath)) return false;
+    seen.add(v.instancePath);
+    return true;
+  });
+  return list.map((v) => {
+    if (choices.has(v.instancePath) && (v.keyword === 'const' || v.keyword === 'anyOf'))
+      return { field: `${body ? prefix : ''}${v.instancePath}` || '/', rule: 'enum', message: `must be one of: ${choices.get(v.instancePath)!.map(String).join(', ')}` };
     const p = v.params as { missingProperty?: string; additionalProperty?: string };
     const missing = p.missingProperty ?? p.additionalProperty;
     const field = `${body ? prefix : ''}${v.instancePath}${missing ? `/${missing}` : ''}` || '/';
+    // A named format: the rule's own sentence, as the CLI and the wizard show it.
+    const format = v.keyword === 'format' ? String((v.params as { format?: string }).format) : null;
+    const data = (v as { data?: unknown }).data;
+    if (format && FORMATS[format] && typeof data === 'string') return { field, rule: format, message: FORMATS[format](data) ?? v.message ?? 'is invalid' };
     return { field, rule: v.keyword, message: v.message ?? 'is invalid' };
   });
 }
@@ -302,10 +318,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     routerOptions: { ignoreTrailingSlash: false },
     ajv: {
       // Unknown fields are refused (not silently dropped), and nothing is filled in: a request means what it says.
-      customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: 'array' },
+      customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: 'array', verbose: true },
       // The schema's named formats, each backed by a rule of appliance/config/rules.ts.
       onCreate: (ajv) => {
-        for (const [name, fn] of FormatRegistry.Entries()) ajv.addFormat(name, { type: 'string', validate: fn });
+        for (const [name, rule] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: (v: string) => rule(v) === null });
       },
     },
   });
@@ -455,6 +471,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     };
     if (err.validation) {
       const problems = validationProblems(err, fieldPrefixOf(req));
+      // A refused change is audited like one refused by check(); plans change nothing and are not.
+      if (req.principal && !SAFE_METHODS.has(req.method) && !req.url.endsWith('/plan') && req.url.startsWith(`${BASE}/api/v1/`))
+        store.audit(actorOf(req), `${req.method} ${req.routeOptions.url ?? req.url}`, `refused: ${problems.map((p) => `${p.field} (${p.rule})`).join(', ')}`);
       return send(400, { error: problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems });
     }
     if (err instanceof ValidationError) return send(400, { error: err.message, problems: err.problems });

@@ -13,7 +13,7 @@ import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 
 /** Named string formats used by the schema, each backed by a rule in rules.ts. */
-const FORMATS: Record<string, rules.Rule> = {
+export const FORMATS: Record<string, rules.Rule> = {
   ipv4: rules.ipv4,
   netmask: rules.netmask,
   'host-address': rules.hostAddress,

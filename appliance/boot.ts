@@ -3,11 +3,13 @@ import { createHost } from './host/index.ts';
 import { Store } from './config/store.ts';
 import { applyAtBoot } from './config/apply.ts';
 import { ensureWebuiCertificateFor } from './certs/webui.ts';
+import { ensureHostKeys } from './ssh/keys.ts';
 import { log } from './log.ts';
 
 /**
  * `keel boot`: renders the saved configuration into the OS and makes sure System Manager has a
- * certificate for the configured hostname (made once, at the first boot after the wizard).
+ * certificate for the configured hostname and SSH host keys (made once, at the first boot after
+ * the wizard).
  * Nothing to do before the wizard has run.
  */
 export async function run(argv: string[]): Promise<number> {
@@ -21,6 +23,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     const cert = await ensureWebuiCertificateFor(host, store.running()!.config);
     log.info('System Manager certificate ready', { fingerprint256: cert.fingerprint256 });
+    // Made here, before the console banner, so the banner can show their fingerprints.
+    ensureHostKeys(host);
     return 0;
   } finally {
     store.close();

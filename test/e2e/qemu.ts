@@ -21,6 +21,8 @@ export interface VmOptions {
   disk: string;
   /** Host port forwarded to the guest's 8443 on the first NIC. */
   httpsPort: number;
+  /** Host port forwarded to the guest's SSH CLI (22) on the first NIC. */
+  sshPort?: number;
   memoryMiB?: number;
   bootFromCdOnce?: boolean;
   /** false: a machine without any UART (the console is on VGA only). Default true. */
@@ -78,7 +80,7 @@ export class Vm {
       '-monitor', `unix:${this.monitorPath},server=on,wait=off`,
       '-drive', `file=${o.disk},if=none,id=disk0,format=qcow2,cache=unsafe`,
       '-device', `virtio-blk-pci,drive=disk0,serial=KEELDISK0${o.uefi ? ',bootindex=1' : ''}`,
-      '-netdev', `user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${o.httpsPort}-10.0.2.15:8443`,
+      '-netdev', `user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${o.httpsPort}-10.0.2.15:8443${o.sshPort ? `,hostfwd=tcp:127.0.0.1:${o.sshPort}-10.0.2.15:22` : ''}`,
       '-device', 'virtio-net-pci,netdev=n0',
       '-netdev', 'user,id=n1,net=10.0.3.0/24,restrict=on',
       '-device', 'virtio-net-pci,netdev=n1',

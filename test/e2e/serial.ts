@@ -41,6 +41,10 @@ export class Serial {
       for (const w of this.waiters.splice(0)) w();
     });
   }
+  /** Everything printed so far (escapes stripped). */
+  all(): string {
+    return this.buf;
+  }
   /** Waits for `re` in output after the last match; returns the match. */
   async expect(re: RegExp, timeoutMs: number, what = re.source): Promise<RegExpExecArray> {
     const until = Date.now() + timeoutMs;

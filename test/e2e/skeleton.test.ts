@@ -81,7 +81,8 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
   const disk = path.join(OUT, 'disk.qcow2');
   createDisk(disk, '8G');
   const port = await freePort();
-  let vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, bootFromCdOnce: true });
+  const sshPort = await freePort();
+  let vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, sshPort, bootFromCdOnce: true });
   let s = new Serial(path.join(OUT, 'serial.log'));
   try {
     vm.start();
@@ -138,7 +139,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     await answer(Q.hostname, 'core.example.com');
     await answer(Q.nameServer1, '10.0.2.3');
     await answer(Q.nameServer2, '');
-    await answer(Q.ssh, 'no');
+    await answer(Q.ssh, 'yes');
     await answer(Q.ntp, 'no');
     await answer(Q.setClock, 'no');
     await s.expect(/ip address 10\.0\.2\.15 255\.255\.255\.0/, 60000, 'the command script');
@@ -172,6 +173,27 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
       ['GigabitEthernet2', null],
     ]);
     phase('System Manager sign-in');
+
+    // --- the SSH CLI, with the OpenSSH client: the host key is the one the console showed
+    const banner = s.all();
+    const sshFp = /SSH host key ED25519: (SHA256:\S+)/.exec(banner)?.[1];
+    assert.ok(sshFp, 'the console banner shows the SSH host key fingerprint');
+    const scan = spawnSync('sh', ['-c', `ssh-keyscan -t ed25519 -p ${sshPort} 127.0.0.1 2>/dev/null | ssh-keygen -lf -`], { encoding: 'utf8', timeout: 60000 });
+    assert.match(scan.stdout, new RegExp(esc(sshFp)), `ssh-keyscan: ${scan.stdout}${scan.stderr}`);
+    const sshOpts = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1', '-p', String(sshPort)];
+    const sshRun = (cmd: string, pw = 'Secret123') => spawnSync('sshpass', ['-e', 'ssh', ...sshOpts, 'admin@127.0.0.1', cmd], { encoding: 'utf8', timeout: 120000, env: { ...process.env, SSHPASS: pw } });
+    const ver = sshRun('show version');
+    assert.equal(ver.status, 0, ver.stdout + ver.stderr);
+    assert.match(ver.stdout, new RegExp(`Keel ${esc(VERSION)}`));
+    const shell = spawnSync('sshpass', ['-e', 'ssh', '-tt', ...sshOpts, 'admin@127.0.0.1'], {
+      input: 'enable\nEnable123\nshow running-config | include ssh\nexit\n',
+      encoding: 'utf8',
+      timeout: 120000,
+      env: { ...process.env, SSHPASS: 'Secret123' },
+    });
+    assert.match(shell.stdout, /ip ssh server port 22/, shell.stdout + shell.stderr);
+    assert.notEqual(sshRun('show version', 'wrong').status, 0, 'a wrong password is refused');
+    phase('SSH CLI');
     state.rebootToSignIn = (Date.now() - reloadAt) / 1000;
     state.disk = disk;
     state.port = port;

@@ -145,7 +145,7 @@ export function parseSelElist(text: string): SelEvent[] {
 export function selSeverity(e: SelEvent): Severity | null {
   if (!e.asserted) return null;
   const t = `${e.sensorType} ${e.event}`;
-  if (/Critical going|Non-recoverable|Failure detected|AC lost|Uncorrectable|IERR|Thermal Trip|FRB\d|Drive Fault|Transition to Critical|Transition to Non-recoverable|Machine Check|Bus Fatal|PCI SERR|PCI PERR|Fatal|Power off|Power down|Out of range/i.test(t)) return 'critical';
+  if (/(?<!Non-)Critical going|Non-recoverable|Failure detected|AC lost|Uncorrectable|IERR|Thermal Trip|FRB\d|Drive Fault|Transition to Critical|Transition to Non-recoverable|Machine Check|Bus Fatal|PCI SERR|PCI PERR|Fatal|Power off|Power down|Out of range/i.test(t)) return 'critical';
   if (/Non-critical going|Predictive failure|Correctable ECC|Chassis intrusion|Log area reset|Log full|Log almost full|Transition to Non-Critical|Redundancy Lost|Redundancy Degraded|Config Error|In Failed Array|Rebuild|Timer expired|Hard reset|Power cycle/i.test(t)) return 'warning';
   return null;
 }

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decideBoot, grubSlotScript, parseGrubenv, renderGrubenv, GrubEnv, TRIES } from '../../appliance/update/grub.ts';
+import { createHost } from '../../appliance/host/index.ts';
+import { tempRoot } from '../helpers/config.ts';
+
+/**
+ * Runs the GRUB slot script under sh: GRUB's `set X=Y` becomes `X=Y`, load_env reads the given
+ * variables, save_env prints what GRUB would store. Everything else (if/elif/[ ]) is shared syntax.
+ */
+function runGrubScript(env: Record<string, string>): { boot: string; label: string; saved: Record<string, string> | null } {
+  const sh = grubSlotScript()
+    .split('\n')
+    .map((l) => l.replace(/^(\s*)set (\w+)=/, '$1$2=').replace(/(then|else) set (\w+)=/g, '$1 $2='))
+    .join('\n');
+  const load = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join('; ');
+  const prog = `load_env() { ${load || ':'}; }\nsave_env() { for v in "$@"; do eval "printf 'SAVE %s=%s\\n' $v \\"\\$$v\\""; done; }\n${sh}\nprintf 'BOOT %s %s\\n' "$keel_boot" "$keel_label"\n`;
+  const r = spawnSync('sh', ['-c', prog], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const saved: Record<string, string> = {};
+  let any = false;
+  let boot = '';
+  let label = '';
+  for (const line of r.stdout.split('\n')) {
+    const s = /^SAVE (\w+)=(.*)$/.exec(line);
+    if (s) {
+      saved[s[1]] = s[2];
+      any = true;
+    }
+    const b = /^BOOT (\S+) (\S+)$/.exec(line);
+    if (b) [boot, label] = [b[1], b[2]];
+  }
+  return { boot, label, saved: any ? saved : null };
+}
+
+test('the GRUB script and decideBoot agree on every environment', () => {
+  let n = 0;
+  for (const keel_slot of [undefined, '', 'a', 'b', 'zz'])
+    for (const keel_next of [undefined, '', 'a', 'b'])
+      for (const keel_tries of [undefined, '', '0', '1', '2', '3', '4', 'x'])
+        for (const keel_failed of [undefined, 'b']) {
+          const env: Record<string, string> = {};
+          for (const [k, v] of Object.entries({ keel_slot, keel_next, keel_tries, keel_failed })) if (v !== undefined) env[k] = v;
+          const want = decideBoot(env);
+          const got = runGrubScript(env);
+          const ctx = JSON.stringify(env);
+          assert.equal(got.boot, want.boot, ctx);
+          assert.equal(got.label, want.boot === 'b' ? 'KEEL-B' : 'KEEL-A', ctx);
+          if (want.saved === null) assert.equal(got.saved, null, ctx);
+          else assert.deepEqual(got.saved, { ...want.saved, keel_failed: want.saved.keel_failed }, ctx);
+          n++;
+        }
+  assert.ok(n > 300);
+});
+
+test('a staged slot gets three boots (first try + two retries), then the previous slot boots again', () => {
+  let env: Record<string, string> = { keel_slot: 'a', keel_next: 'b', keel_tries: String(TRIES), keel_failed: '' };
+  const boots: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const d = decideBoot(env);
+    boots.push(`${d.boot}:${d.kind}${d.attempt ?? ''}`);
+    if (d.saved) env = { ...env, ...d.saved };
+  }
+  assert.deepEqual(boots, ['b:trial1', 'b:trial2', 'b:trial3', 'a:fallback', 'a:normal']);
+  assert.equal(env.keel_failed, 'b');
+  assert.equal(env.keel_slot, 'a');
+  // Marked good on the second try: the user space sets keel_slot and clears keel_next.
+  env = { keel_slot: 'a', keel_next: 'b', keel_tries: '3' };
+  env = { ...env, ...decideBoot(env).saved };
+  env = { ...env, ...decideBoot(env).saved };
+  env = { ...env, keel_slot: 'b', keel_next: '', keel_tries: '' };
+  assert.deepEqual(decideBoot(env), { boot: 'b', saved: null, kind: 'normal' });
+});
+
+test('grubenv blocks are 1024 bytes and round-trip', () => {
+  const b = renderGrubenv({ keel_slot: 'b', keel_next: '', keel_tries: '3' });
+  assert.equal(b.length, 1024);
+  assert.ok(b.toString().startsWith('# GRUB Environment Block\nkeel_slot=b\nkeel_next=\nkeel_tries=3\n###'));
+  assert.deepEqual(parseGrubenv(b.toString()), { keel_slot: 'b', keel_next: '', keel_tries: '3' });
+  // A block written by grub-editenv 2.12 (`grub-editenv F create; grub-editenv F set keel_slot=a`).
+  const real = '# GRUB Environment Block\nkeel_slot=a\n' + '#'.repeat(1024 - 37);
+  assert.deepEqual(parseGrubenv(real), { keel_slot: 'a' });
+  assert.throws(() => renderGrubenv({ x: 'y'.repeat(2000) }), /full/);
+});
+
+test('GrubEnv runs grub-editenv and, in a sandbox, keeps the block as it would', async (t) => {
+  const root = tempRoot();
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const host = createHost(root);
+  const g = new GrubEnv(host);
+  assert.deepEqual(g.read(), {});
+  await g.set({ keel_slot: 'a' });
+  await g.set({ keel_next: 'b', keel_tries: '3' });
+  assert.deepEqual(g.read(), { keel_slot: 'a', keel_next: 'b', keel_tries: '3' });
+  assert.equal(fs.statSync(path.join(root, 'boot/grub/grubenv')).size, 1024);
+  const log = fs.readFileSync(path.join(root, 'var/log/keel/commands.log'), 'utf8');
+  assert.match(log, new RegExp(`grub-editenv ${root}/boot/grub/grubenv set keel_next=b keel_tries=3`));
+});

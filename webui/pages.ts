@@ -32,7 +32,7 @@ ${html`<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · System Manager</title>
 <link rel="stylesheet" href="/mics/static/style.css">
 </head>

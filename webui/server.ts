@@ -363,7 +363,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     },
     strictTransportSecurity: { maxAge: 31536000, includeSubDomains: false },
     xFrameOptions: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on their own form posts and fetches, which the cross-site check must refuse.
+    referrerPolicy: { policy: 'same-origin' },
     xContentTypeOptions: true,
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },

@@ -80,7 +80,7 @@ ${html`<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <meta name="csrf-token" content="${ctx.csrf}">
 <title>${title} · System Manager</title>
 <link rel="stylesheet" href="/mics/static/style.css">
@@ -524,6 +524,9 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   app.get(`${BASE}/static/app.js`, { config: { public: true }, schema: hidden }, (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(js),
   );
+
+  // Browsers ask for it on every first visit; answering keeps their consoles free of 404s.
+  app.get('/favicon.ico', { config: { public: true }, schema: hidden }, (_req, reply) => reply.code(204).header('cache-control', 'max-age=86400').send());
 
   const ctxOf = (req: FastifyRequest, path: string): PageCtx => {
     const c = store.running()?.config ?? store.startup()!.config;

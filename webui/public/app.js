@@ -128,7 +128,9 @@
       let shown = false;
       for (const span of form.querySelectorAll('.field-error')) {
         const ptr = pointer(span.dataset.errorFor);
-        if (p.field === ptr || p.field.endsWith(ptr)) {
+        // A list item's problem (/ntp/servers/1) belongs to the list's field (servers).
+        const f = p.field.replace(/(\/\d+)+$/, '');
+        if (p.field.endsWith(ptr) || f.endsWith(ptr)) {
           span.textContent = `${p.message} (${p.rule})`;
           const input = form.querySelector(`[name="${span.dataset.errorFor}"]`);
           if (input) input.setAttribute('aria-invalid', 'true');

@@ -9,6 +9,7 @@ import { SshSchema } from '../ssh/schema.ts';
 import { UsersSchema } from '../users/schema.ts';
 import { WebuiSchema } from '../webui/schema.ts';
 import { EmailSchema, emailProblems } from '../email/schema.ts';
+import { HealthSchema } from '../health/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 
@@ -40,6 +41,7 @@ export const ConfigSchema = Type.Object(
     ssh: SshSchema,
     webui: WebuiSchema,
     email: Type.Optional(EmailSchema),
+    health: Type.Optional(HealthSchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
 );

@@ -2,17 +2,12 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Subscription = Type.Union([Type.Literal('all'), Type.Literal('critical')], { description: 'Which alerts this channel gets: all (warnings, critical and their clearing) or critical only' });
 
+/** Who gets alert e-mails; the SMTP server, port, protocol and sign-in are the `email` section (Settings > Email Settings). */
 export const HealthEmailSchema = Type.Object(
   {
-    enabled: Type.Boolean({ description: 'Send health alerts by e-mail' }),
+    enabled: Type.Boolean({ description: 'Send health alerts by e-mail (through the SMTP server of the email settings)' }),
     subscription: Subscription,
     to: Type.Array(Type.String({ format: 'email', description: 'Recipient address' }), { minItems: 1, maxItems: 10, description: 'Who gets the alert e-mails' }),
-    from: Type.String({ format: 'email', description: 'From address of alert e-mails' }),
-    server: Type.String({ format: 'host-address', description: 'SMTP server (host name or IPv4 address)' }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 25, description: 'SMTP server port (25 SMTP, 465 SMTPS, 587 STARTTLS)' }),
-    protocol: Type.Union([Type.Literal('smtp'), Type.Literal('smtps'), Type.Literal('starttls')], { description: 'SMTP, SMTPS (TLS from the start) or SMTP with STARTTLS' }),
-    user: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'SMTP user name when the server requires authentication' })),
-    password: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'SMTP password (stored in the root-only configuration database; never shown or logged)' })),
   },
   { additionalProperties: false, description: 'Alert e-mails' },
 );

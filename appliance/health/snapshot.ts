@@ -51,6 +51,10 @@ export interface SnapshotOptions {
   ipmiProbe?: IpmiProbe;
   /** Previous severities by finding key, for hysteresis. */
   prev?: ReadonlyMap<string, Severity>;
+  /** Receives this cycle's NIC counters (the monitor passes them back as `nicPrev`). */
+  onNicSample?: (s: NicSample[]) => void;
+  /** SEL record id already told (restored from the store after a restart). */
+  selLastId?: number;
   /** Locate LED state as last set, for the panel translation. */
   locate?: 'off' | 'local' | 'remote';
 }
@@ -137,6 +141,7 @@ export async function collectHealth(host: Host, o: SnapshotOptions = {}): Promis
     isVm(platform) ? Promise.resolve([]) : timed('raid', () => probeHardwareRaid(host), [] as HealthSnapshot['raid']),
     o.smart === false || !host.proc.live ? Promise.resolve([]) : timed('smart', () => probeSmart(host), [] as SmartDisk[]),
   ]);
+  if (nicRes.sample.length) o.onNicSample?.(nicRes.sample);
   findings.push(...nicFindings(nicRes.nics, o.expectUp ?? null));
   findings.push(...mdFindings(md));
   for (const r of raid) findings.push(...storcliFindings(r.controller, r.virtualDrives, r.physicalDrives));
@@ -149,7 +154,7 @@ export async function collectHealth(host: Host, o: SnapshotOptions = {}): Promis
   if (probe && !isVm(platform)) {
     const reading = await timed('ipmi', () => probe.readSensors(), null);
     const chassis = await timed('ipmi-chassis', () => probe.chassis(), null);
-    const sel = await timed('ipmi-sel', () => probe.newSelEvents(), { events: [], lastId: 0 });
+    const sel = await timed('ipmi-sel', () => probe.newSelEvents(o.selLastId), { events: [], lastId: 0 });
     if (reading) {
       const sf = sensorFindings(reading.sensors, o.prev);
       findings.push(...sf);

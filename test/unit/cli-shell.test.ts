@@ -75,7 +75,7 @@ test('keel cli: a wrong password three times ends with exit code 1 and is audite
   assert.doesNotMatch(r.out, /Keel appliance software/);
   const store = Store.open(host);
   t.after(() => store.close());
-  assert.equal(store.auditLog().filter((e) => e.action === 'cli: sign-in' && e.outcome.startsWith('refused')).length, 3);
+  assert.equal(store.auditLog().filter((e) => e.action === 'sign in (console)' && e.outcome.startsWith('failed')).length, 3);
 });
 
 test('keel cli refuses an unconfigured appliance', async (t) => {

@@ -26,6 +26,15 @@ export function transportOptions(e: EmailConfig, timeoutMs = 15_000) {
   };
 }
 
+/** Sending failed: says where to and why, in the server's or the TLS stack's words. */
+export class SmtpError extends OperationalError {
+  constructor(e: EmailConfig, code: number | null, reason: string) {
+    super('e-mail not sent', `smtp ${e.protocol}://${e.server}:${e.port}`, code, reason);
+    this.name = 'SmtpError';
+    this.message = `e-mail not sent via ${e.server}:${e.port} (${e.protocol}): ${reason.trim().split('\n').slice(-3).join(' | ')}`;
+  }
+}
+
 /**
  * Sends one message with these settings (the Test button, alerts). Throws OperationalError with
  * the server's or the network's answer, so the administrator sees why it failed.
@@ -39,7 +48,7 @@ export async function sendMail(e: EmailConfig, msg: { to: string; subject: strin
   } catch (err) {
     const x = err as Error & { code?: string; responseCode?: number; response?: string };
     log.warn('e-mail not sent', { server: e.server, port: e.port, protocol: e.protocol, error: x.message });
-    throw new OperationalError('the SMTP server did not take the message', `smtp ${e.protocol}://${e.server}:${e.port}`, x.responseCode ?? null, x.response ?? x.code ?? x.message);
+    throw new SmtpError(e, x.responseCode ?? null, x.response ?? `${x.code ? `${x.code}: ` : ''}${x.message}`);
   } finally {
     transport.close();
   }

@@ -1,0 +1,230 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHost, type Host } from '../../appliance/host/index.ts';
+import { Store, MIGRATIONS } from '../../appliance/config/store.ts';
+import { makeSelfSigned, WEBUI_CERT_PATH, WEBUI_KEY_PATH } from '../../appliance/certs/webui.ts';
+import { updateContext, mdstatProblem, type UpdateContext } from '../../appliance/update/context.ts';
+import { stage, unstage, migrationDryRun } from '../../appliance/update/stage.ts';
+import { bootCheck, markGood, confirm, status, formatStatus, acknowledge, rollbackNotice, type HealthChecks } from '../../appliance/update/lifecycle.ts';
+import { decideBoot, GrubEnv, type Slot } from '../../appliance/update/grub.ts';
+import { directorySlots, runningSlot } from '../../appliance/update/slots.ts';
+import { readState } from '../../appliance/update/state.ts';
+import { UpdateRefusal } from '../../appliance/update/bundle.ts';
+import { generateSigningKey } from '../../appliance/update/keys.ts';
+import { sampleConfig, tempRoot } from '../helpers/config.ts';
+import { makeBundle, fakeSquashfs, TEST_KEY } from '../fixtures/update/make.ts';
+
+const ACTOR = { who: 'admin', source: 'cli:test' };
+const HEALTHY: HealthChecks = { webui: async () => true, migrations: async () => true, management: async () => true };
+const SICK: HealthChecks = { ...HEALTHY, webui: async () => false };
+
+/** A configured sandbox appliance running `version` from slot `slot` (its live/ filled). */
+async function appliance(t: { after: (fn: () => void) => void }, opts: { certNow?: Date } = {}) {
+  const root = tempRoot('keel-upd-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const host = createHost(root);
+  const store = Store.open(host);
+  t.after(() => store.db.open && store.close());
+  store.commitRunning(sampleConfig(), ACTOR, 'wizard', '');
+  store.saveStartup(ACTOR);
+  const cert = await makeSelfSigned('core.example.com', null, opts.certNow ?? new Date());
+  host.files.writeAtomic(WEBUI_CERT_PATH, cert.certPem);
+  host.files.writeAtomic(WEBUI_KEY_PATH, cert.keyPem, 0o600);
+  boot(host, 'a');
+  fakeSquashfs(path.join(root, 'slots/a/live/keel.squashfs'), 2048, 'v1');
+  fs.writeFileSync(path.join(root, 'slots/a/live/vmlinuz'), 'kernel v1');
+  await new GrubEnv(host).set({ keel_slot: 'a' });
+  return { root, host, store };
+}
+
+function boot(host: Host, slot: Slot): void {
+  host.files.writeAtomic('/proc/cmdline', `BOOT_IMAGE=/live/vmlinuz boot=live keel.slot=${slot} quiet\n`);
+}
+
+/** What GRUB does at a boot: decide, save_env, and the kernel command line it gives. */
+async function grubBoots(host: Host): Promise<Slot> {
+  const g = new GrubEnv(host);
+  const d = decideBoot(g.read());
+  if (d.saved) await g.set(d.saved);
+  boot(host, d.boot);
+  return d.boot;
+}
+
+function ctxFor(host: Host, store: Store, version: string, over: Partial<UpdateContext> = {}): UpdateContext {
+  return updateContext(host, store, ACTOR, { trustedKeys: [TEST_KEY], runningVersion: version, raidProblem: async () => null, ...over });
+}
+
+test('stage writes the inactive slot, keeps a database copy, tells GRUB, and says Reboot to Install', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const b = await makeBundle(root, { version: '0.2.0', payloadBytes: 200_000 });
+  const ctx = ctxFor(host, store, '0.1.0');
+  assert.equal(ctx.runningSlot, 'a');
+  const r = await stage(ctx, b.path);
+  assert.deepEqual([r.version, r.slot], ['0.2.0', 'b']);
+  assert.ok(fs.readFileSync(path.join(root, 'slots/b/live/keel.squashfs')).equals(fs.readFileSync(path.join(root, 'keel-0.2.0.squashfs'))));
+  assert.equal(fs.readFileSync(path.join(root, 'slots/b/live/keel-version'), 'utf8'), '0.2.0\n');
+  assert.ok(fs.existsSync(path.join(root, 'var/lib/keel/slots/a/keel.db')));
+  assert.equal((fs.statSync(path.join(root, 'var/lib/keel/slots/a/keel.db')).mode & 0o777).toString(8), '600');
+  assert.deepEqual(ctx.grub.read(), { keel_slot: 'a', keel_next: 'b', keel_tries: '3', keel_failed: '' });
+  const s = status(ctx);
+  assert.equal(s.label, 'Reboot to Install');
+  assert.equal(s.staged?.version, '0.2.0');
+  assert.equal(s.slots.b?.version, '0.2.0');
+  assert.equal(s.slots.b?.state, 'staged');
+  assert.ok(formatStatus(s).some((l) => /Status: +Reboot to Install/.test(l)));
+  assert.match(store.auditLog()[0].action, /software update 0\.2\.0 staged to slot b/);
+  assert.ok(!fs.existsSync(path.join(root, 'var/lib/keel/updates/dry-run.db')), 'the dry-run copy is removed');
+  // Cancel before the reboot.
+  assert.equal(await unstage(ctx), true);
+  assert.equal(ctx.grub.read().keel_next, '');
+  assert.equal(status(ctx).label, 'Up to Date');
+});
+
+test('refusals happen before anything is written, each audited with its reason', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const grubBefore = fs.readFileSync(path.join(root, 'boot/grub/grubenv'));
+  const expectRefused = async (ctx: UpdateContext, file: string, reason: string, msg: RegExp) => {
+    await assert.rejects(stage(ctx, file), (e: unknown) => e instanceof UpdateRefusal && e.reason === reason && msg.test(e.message));
+    assert.ok(!fs.existsSync(path.join(root, 'slots/b')), `${reason}: the slot was not touched`);
+    assert.ok(fs.readFileSync(path.join(root, 'boot/grub/grubenv')).equals(grubBefore), `${reason}: GRUB was not touched`);
+    const a = store.auditLog()[0];
+    assert.match(a.outcome, new RegExp(`^refused \\(${reason}\\)`));
+  };
+  const good = await makeBundle(root, { version: '0.2.0' });
+  const bad = path.join(root, 'bad.kup');
+  const bytes = fs.readFileSync(good.path);
+  bytes[bytes.length - 10] ^= 1;
+  fs.writeFileSync(bad, bytes);
+  await expectRefused(ctxFor(host, store, '0.1.0'), bad, 'sha256-mismatch', /sha256/);
+  const other = await makeBundle(path.join(root, 'o'), { version: '0.2.0', keyPem: generateSigningKey().privatePem });
+  await expectRefused(ctxFor(host, store, '0.1.0'), other.path, 'unknown-key', /unknown key/);
+  await expectRefused(ctxFor(host, store, '0.0.5'), good.path, 'version-too-old', /0\.1\.0 or later/);
+  await expectRefused(ctxFor(host, store, '0.2.0'), good.path, 'not-newer', /not newer/);
+  await expectRefused(ctxFor(host, store, '0.1.0', { slots: directorySlots(host, 1000) }), good.path, 'no-space', /slot has/);
+  const degraded = 'Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0](F)\n      1046528 blocks super 1.2 [2/1] [_U]\n\nunused devices: <none>\n';
+  await expectRefused(ctxFor(host, store, '0.1.0', { raidProblem: async () => mdstatProblem(degraded) }), good.path, 'precheck-failed', /RAID not healthy.*md0/);
+  const diverging = await makeBundle(path.join(root, 'd'), { version: '0.2.0', migrations: ['CREATE TABLE x (y)', ...MIGRATIONS.slice(1)] });
+  await expectRefused(ctxFor(host, store, '0.1.0'), diverging.path, 'precheck-failed', /migration 1 of the new version differs/);
+  const failing = await makeBundle(path.join(root, 'f'), { version: '0.2.0', migrations: [...MIGRATIONS, 'ALTER TABLE no_such_table ADD COLUMN z'] });
+  await expectRefused(ctxFor(host, store, '0.1.0'), failing.path, 'precheck-failed', /migration \d+ fails on a copy.*no_such_table/);
+  const later = new Date(Date.now() + 3 * 365 * 86400_000);
+  await expectRefused(ctxFor(host, store, '0.1.0', { now: () => later }), good.path, 'precheck-failed', /certificate expired/);
+  host.files.remove(WEBUI_CERT_PATH);
+  await expectRefused(ctxFor(host, store, '0.1.0'), good.path, 'precheck-failed', /no certificate/);
+  assert.equal(store.auditLog().filter((a) => a.outcome.startsWith('refused')).length, 10);
+});
+
+test('the migration dry run applies new migrations to a copy only', async (t) => {
+  const { root, store } = await appliance(t);
+  const scratch = path.join(root, 'scratch.db');
+  assert.equal(await migrationDryRun(store.db, [...MIGRATIONS, 'CREATE TABLE update_test (x TEXT)'], MIGRATIONS, scratch), null);
+  assert.equal(store.db.pragma('user_version', { simple: true }), MIGRATIONS.length, 'the live database is untouched');
+  assert.equal(store.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'update_test'").get()!.n, 0);
+  assert.match((await migrationDryRun(store.db, MIGRATIONS.slice(0, 1), MIGRATIONS, scratch))!, /cannot read this database/);
+  assert.ok(!fs.existsSync(scratch));
+});
+
+test('reboot to install: GRUB tries the new slot, the healthy new version marks itself good', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const b = await makeBundle(root, { version: '0.2.0' });
+  await stage(ctxFor(host, store, '0.1.0'), b.path);
+  store.close();
+  assert.equal(await grubBoots(host), 'b');
+  const boot1 = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: '0.2.0' });
+  assert.deepEqual(boot1, { kind: 'trial', attempt: 1 });
+  const s2 = Store.open(host);
+  t.after(() => s2.db.open && s2.close());
+  const ctx = ctxFor(host, s2, '0.2.0');
+  assert.equal(status(ctx).label, 'Installing (checking the new version)');
+  assert.equal(status(ctx).attempt, 1);
+  assert.deepEqual(await markGood(ctx, SICK), { marked: false, failing: ['System Manager did not answer'] });
+  assert.equal(await confirm(ctx, HEALTHY, { timeoutMs: 1000 }), 'good');
+  assert.deepEqual(ctx.grub.read(), { keel_slot: 'b', keel_next: '', keel_tries: '', keel_failed: '' });
+  const s = status(ctx);
+  assert.equal(s.label, 'Up to Date');
+  assert.equal(s.lastResult?.outcome, 'installed');
+  assert.match(s.lastResult!.reason, /at the first try/);
+  assert.deepEqual([s.slots.a?.version, s.slots.a?.state, s.slots.b?.version, s.slots.b?.running], ['0.1.0', 'good', '0.2.0', true]);
+  assert.match(s2.auditLog()[0].action, /0\.2\.0 marked good on slot b/);
+  // The next boots stay on b; markGood is a no-op off trial.
+  assert.equal(await grubBoots(host), 'b');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.2.0' }), { kind: 'normal' });
+  assert.deepEqual(await markGood(ctx, HEALTHY), { marked: false, failing: [] });
+});
+
+test('a version that never gets healthy is retried twice, then the previous slot boots with its database and says why', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const b = await makeBundle(root, { version: '0.3.0' });
+  await stage(ctxFor(host, store, '0.1.0'), b.path);
+  store.close();
+  const mails: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    assert.equal(await grubBoots(host), 'b', `try ${attempt} boots the new slot`);
+    assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'trial', attempt });
+    const s = Store.open(host);
+    if (attempt === 1) {
+      // The new version migrates the database and changes the configuration before it fails.
+      s.db.exec('CREATE TABLE v3_only (x)');
+      s.commitRunning(sampleConfig({ dns: { servers: ['192.0.2.99'] } }), ACTOR, 'v3 change', '');
+      s.saveStartup(ACTOR);
+    }
+    // The third try hangs: no report from it.
+    if (attempt < 3) assert.equal(await confirm(ctxFor(host, s, '0.3.0'), SICK, { timeoutMs: 0 }), 'rebooting');
+    s.close();
+  }
+  const cmds = fs.readFileSync(path.join(root, 'var/log/keel/commands.log'), 'utf8');
+  assert.equal(cmds.match(/systemctl reboot/g)?.length, 2);
+  assert.equal(await grubBoots(host), 'a', 'tries exhausted: back to slot a');
+  const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0', notify: async (subject, text) => void mails.push(`${subject}\n${text}`) });
+  assert.equal(r.kind, 'rolled-back');
+  assert.match(r.result!.reason, /version 0\.3\.0 was not healthy after 3 tries \(try 1: System Manager did not answer within 0 s; try 2: System Manager did not answer within 0 s; 1 try ended without a report/);
+  assert.match(r.result!.reason, /0\.1\.0 restored with its configuration database/);
+  assert.equal(mails.length, 1);
+  assert.match(mails[0], /^Keel: software update 0\.3\.0 rolled back\nSOFTWARE UPDATE ROLLED BACK at /);
+  const s = Store.open(host);
+  t.after(() => s.db.open && s.close());
+  assert.deepEqual(s.startup()!.config.dns.servers, ['192.0.2.53'], 'the configuration that matches 0.1.0');
+  assert.equal(s.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'v3_only'").get()!.n, 0);
+  assert.ok(fs.existsSync(path.join(root, 'var/lib/keel/slots/b/keel.db.failed')), "the failed version's database is kept");
+  assert.match(s.auditLog()[0].action, /software update 0\.3\.0 rolled back to 0\.1\.0 \(slot a\)/);
+  const ctx = ctxFor(host, s, '0.1.0');
+  const st = status(ctx);
+  assert.equal(st.label, 'Rolled Back');
+  assert.equal(st.slots.b?.state, 'failed');
+  assert.equal(st.notice, rollbackNotice(readState(host).lastResult));
+  assert.ok(formatStatus(st).some((l) => l.startsWith('SOFTWARE UPDATE ROLLED BACK')));
+  assert.deepEqual(ctx.grub.read(), { keel_slot: 'a', keel_next: '', keel_tries: '', keel_failed: '' });
+  assert.equal(await grubBoots(host), 'a');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' }, 'the rollback is handled once');
+  assert.equal(acknowledge(ctx), true);
+  assert.equal(status(ctx).notice, null);
+  for (const l of formatStatus(st)) assert.match(l, /^[\x20-\x7e]*$/, 'ASCII only');
+});
+
+test('a version that never starts at all is rolled back with that reason', async (t) => {
+  const { root, host, store } = await appliance(t);
+  await stage(ctxFor(host, store, '0.1.0'), (await makeBundle(root, { version: '0.2.0' })).path);
+  store.close();
+  for (let i = 0; i < 3; i++) assert.equal(await grubBoots(host), 'b');
+  assert.equal(await grubBoots(host), 'a');
+  const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' });
+  assert.match(r.result!.reason, /version 0\.2\.0 did not start \(no report from it in 3 boots\)/);
+});
+
+test('staging is refused while a new version is being tried', async (t) => {
+  const { root, host, store } = await appliance(t);
+  await stage(ctxFor(host, store, '0.1.0'), (await makeBundle(root, { version: '0.2.0' })).path);
+  await grubBoots(host);
+  await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.2.0' });
+  const b3 = await makeBundle(path.join(root, 'x'), { version: '0.3.0' });
+  await assert.rejects(stage(ctxFor(host, store, '0.2.0'), b3.path), /being tried/);
+});
+
+test('mdstat: degraded and rebuilding arrays are problems, clean ones are not', () => {
+  assert.equal(mdstatProblem('Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/2] [UU]\n'), null);
+  assert.equal(mdstatProblem(''), null);
+  assert.match(mdstatProblem('md127 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n')!, /md127/);
+  assert.match(mdstatProblem('md1 : active raid1 sdb1[2] sda1[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n      [==>.......]  recovery = 12.6% (132096/1046528) finish=0.1min speed=132096K/sec\n')!, /md1/);
+});

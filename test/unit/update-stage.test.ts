@@ -121,7 +121,7 @@ test('the migration dry run applies new migrations to a copy only', async (t) =>
   const scratch = path.join(root, 'scratch.db');
   assert.equal(await migrationDryRun(store.db, [...MIGRATIONS, 'CREATE TABLE update_test (x TEXT)'], MIGRATIONS, scratch), null);
   assert.equal(store.db.pragma('user_version', { simple: true }), MIGRATIONS.length, 'the live database is untouched');
-  assert.equal(store.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'update_test'").get()!.n, 0);
+  assert.equal((store.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'update_test'").get() as { n: number }).n, 0);
   assert.match((await migrationDryRun(store.db, MIGRATIONS.slice(0, 1), MIGRATIONS, scratch))!, /cannot read this database/);
   assert.ok(!fs.existsSync(scratch));
 });
@@ -186,7 +186,7 @@ test('a version that never gets healthy is retried twice, then the previous slot
   const s = Store.open(host);
   t.after(() => s.db.open && s.close());
   assert.deepEqual(s.startup()!.config.dns.servers, ['192.0.2.53'], 'the configuration that matches 0.1.0');
-  assert.equal(s.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'v3_only'").get()!.n, 0);
+  assert.equal((s.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'v3_only'").get() as { n: number }).n, 0);
   assert.ok(fs.existsSync(path.join(root, 'var/lib/keel/slots/b/keel.db.failed')), "the failed version's database is kept");
   assert.match(s.auditLog()[0].action, /software update 0\.3\.0 rolled back to 0\.1\.0 \(slot a\)/);
   const ctx = ctxFor(host, s, '0.1.0');

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Host } from '../host/index.ts';
 import type { EmailConfig } from '../email/schema.ts';
-import type { BmcTarget } from '../host/ipmi.ts';
+import { localBmcPresent, type BmcTarget } from '../host/ipmi.ts';
 import { log } from '../log.ts';
 import { emailChannel, syslogChannel, wanted, type Channel, type Notification } from './channels.ts';
 import { IpmiProbe, selSeverity, sensorFindings, type SelEvent } from './ipmi.ts';
@@ -179,7 +179,8 @@ export class HealthMonitor {
     this.opts = o;
     this.store = new HealthStore(o.db);
     this.channels = o.channels ?? channelsFor({ health: o.config, email: o.email });
-    this.ipmi = o.bmc ? new IpmiProbe(o.host.proc, o.bmc) : null;
+    const bmc = o.bmc === undefined ? (localBmcPresent() && o.host.proc.live ? ({ interface: 'open' } as const) : null) : o.bmc;
+    this.ipmi = bmc ? new IpmiProbe(o.host.proc, bmc) : null;
   }
   private now(): number {
     return this.opts.now?.() ?? Date.now();
@@ -208,7 +209,7 @@ export class HealthMonitor {
   }
   /** IPMI sensors only (between full cycles). */
   async ipmiCycle(): Promise<Notification[]> {
-    if (!this.ipmi || !this.latest || this.latest.platform.kind === 'virtual') return [];
+    if (!this.ipmi || !this.latest || !this.latest.ipmi) return [];
     const reading = await this.ipmi.readSensors();
     const findings = sensorFindings(reading.sensors, this.store.severities());
     const at = this.now();

@@ -114,6 +114,7 @@ export async function probeNics(host: Host, opts: { list?: NicList; sampleMs?: n
   let prev = opts.prev ?? null;
   if (!prev) {
     prev = sampleNics(host, opts.list);
+    if (!prev.length) return { nics: [], sample: [] };
     await new Promise((r) => setTimeout(r, opts.sampleMs ?? 1000));
   }
   const sample = sampleNics(host, opts.list);

@@ -124,7 +124,7 @@ export async function collectHealth(host: Host, o: SnapshotOptions = {}): Promis
   const bmc = o.bmc === undefined ? (localBmcPresent() && host.proc.live ? { interface: 'open' as const } : null) : o.bmc;
   const probe = o.ipmiProbe ?? (bmc ? new IpmiProbe(host.proc, bmc) : null);
 
-  const facts: PlatformFacts = await timed('platform', () => readPlatformFacts(host, { procfs, nics: o.nics?.map((n) => ({ name: n.name, driver: n.driver ?? null, mac: null })) }), null as never);
+  const facts: PlatformFacts = await timed('platform', () => readPlatformFacts(host, { procfs }), null as never);
   let fruFields: Record<string, string>[] = [];
   if (probe) {
     const frus = await timed('ipmi-fru', () => probe.fru(), []);
@@ -151,7 +151,8 @@ export async function collectHealth(host: Host, o: SnapshotOptions = {}): Promis
   }
 
   let ipmi: HealthSnapshot['ipmi'] = null;
-  if (probe && !isVm(platform)) {
+  // An explicitly given BMC is read even from a VM (a management station watching an appliance).
+  if (probe && (!isVm(platform) || o.bmc || o.ipmiProbe)) {
     const reading = await timed('ipmi', () => probe.readSensors(), null);
     const chassis = await timed('ipmi-chassis', () => probe.chassis(), null);
     const sel = await timed('ipmi-sel', () => probe.newSelEvents(o.selLastId), { events: [], lastId: 0 });

@@ -38,6 +38,7 @@ import { health } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf } from './api.ts';
 import { registerPages } from './ui.ts';
+import { ConfigState } from './state.ts';
 
 export const BASE = '/mics';
 export const SESSION_COOKIE = 'keel_session';
@@ -330,6 +331,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   app.decorateRequest('principal', null);
   const tokens = new ApiTokens(store, opts.now);
   const lockouts = new Lockouts(store);
+  const state = new ConfigState(store);
 
   const purge = setInterval(() => {
     try {
@@ -403,7 +405,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     reply.header('x-request-id', req.id);
     if (!req.url.startsWith(`${BASE}/static/`)) reply.header('cache-control', 'no-store');
     // Lets API clients (and the UI) see at once that running and saved configurations differ.
-    if (req.principal && isApi(req)) reply.header('x-keel-unsaved', store.unsaved() ? 'true' : 'false');
+    if (req.principal && isApi(req)) reply.header('x-keel-unsaved', state.unsaved() ? 'true' : 'false');
   });
 
   // Session and access: before the body is read, so anonymous requests cost nothing.
@@ -412,8 +414,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   app.addHook('onRequest', async (req, reply) => {
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
     if (req.session) {
-      const user = currentConfig(store)?.users.local.find((u) => u.name === req.session!.username);
-      if (user) req.principal = { name: user.name, role: user.role, via: 'session' };
+      const role = state.roleOf(req.session.username);
+      if (role) req.principal = { name: req.session.username, role, via: 'session' };
       else {
         sessions.destroy(req.session.id);
         req.session = null;

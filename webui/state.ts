@@ -1,0 +1,38 @@
+import type { Store } from '../appliance/config/store.ts';
+
+/**
+ * What every request needs to know of the configuration (who may do what, whether running and
+ * saved differ), without parsing the whole configuration document each time: the user roles are
+ * cached per running revision, and "unsaved" compares the stored documents in SQLite.
+ */
+export class ConfigState {
+  private readonly store: Store;
+  private key = '';
+  private roles = new Map<string, 'admin' | 'operator'>();
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  /** The role of a local user in the running configuration (saved one before the first apply), or null. */
+  roleOf(username: string): 'admin' | 'operator' | null {
+    const row = this.store.db
+      .prepare("SELECT name, revision, updated_at FROM config_state WHERE name IN ('running','startup') ORDER BY name = 'running' DESC LIMIT 1")
+      .get() as { name: string; revision: number; updated_at: string } | undefined;
+    if (!row) return null;
+    const key = `${row.name}:${row.revision}:${row.updated_at}`;
+    if (key !== this.key) {
+      const c = row.name === 'running' ? this.store.running()?.config : this.store.startup()?.config;
+      this.roles = new Map((c?.users.local ?? []).map((u) => [u.name, u.role]));
+      this.key = key;
+    }
+    return this.roles.get(username) ?? null;
+  }
+
+  /** Running and saved differ. Both are stored as JSON.stringify of the same kind of object, so text equality is equality. */
+  unsaved(): boolean {
+    const r = this.store.db
+      .prepare("SELECT (SELECT json FROM config_state WHERE name = 'running') IS NOT (SELECT json FROM config_state WHERE name = 'startup') AS differ")
+      .get() as { differ: number };
+    return r.differ === 1;
+  }
+}

@@ -362,9 +362,12 @@ export class IpmiProbe {
   async chassis(): Promise<ChassisStatus> {
     return parseChassisStatus((await this.ipmi.run(['chassis', 'status'])).stdout);
   }
+  private fruCache: ReturnType<typeof parseFru> | null = null;
+  /** FRU inventory; read once per probe (it does not change while the machine runs). */
   async fru(): Promise<ReturnType<typeof parseFru>> {
     // Exit 1 when one of several FRU devices is absent; what it printed is still valid.
-    return parseFru((await this.ipmi.run(['fru', 'print'], { allowFail: true })).stdout);
+    this.fruCache ??= parseFru((await this.ipmi.run(['fru', 'print'], { allowFail: true })).stdout);
+    return this.fruCache;
   }
   /**
    * Locate (chassis identify): on until turned off (`force`), or for `seconds`. BMCs that

@@ -31,6 +31,7 @@ export interface HistoryEntry {
 /** Health state, history and open alerts, in the appliance database (tables `health_*`). */
 export class HealthStore {
   readonly db: Database.Database;
+  private sevStmt: Database.Statement | null = null;
   constructor(db: Database.Database) {
     this.db = db;
     db.exec(SCHEMA);
@@ -39,7 +40,8 @@ export class HealthStore {
     return this.db.prepare('SELECT key, category, severity, message, since FROM health_state ORDER BY key').all() as never;
   }
   severities(): Map<string, Severity> {
-    return new Map((this.db.prepare('SELECT key, severity FROM health_state').all() as { key: string; severity: Severity }[]).map((r) => [r.key, r.severity]));
+    this.sevStmt ??= this.db.prepare('SELECT key, severity FROM health_state');
+    return new Map((this.sevStmt.all() as { key: string; severity: Severity }[]).map((r) => [r.key, r.severity]));
   }
   history(limit = 200, key?: string): HistoryEntry[] {
     return (key ? this.db.prepare('SELECT * FROM health_history WHERE key = ? ORDER BY id DESC LIMIT ?').all(key, limit) : this.db.prepare('SELECT * FROM health_history ORDER BY id DESC LIMIT ?').all(limit)) as HistoryEntry[];
@@ -62,15 +64,32 @@ export class HealthStore {
    */
   record(findings: Finding[], at: number, complete: string[] = []): Notification[] {
     const out: Notification[] = [];
-    const prevState = new Map((this.db.prepare('SELECT key, severity FROM health_state').all() as { key: string; severity: Severity }[]).map((r) => [r.key, r.severity]));
+    const prevState = this.severities();
     const alerts = new Map(this.alerts().map((a) => [a.key, a]));
-    const upsert = this.db.prepare('INSERT INTO health_state (key, category, severity, message, since, updated) VALUES (?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET category=excluded.category, message=excluded.message, updated=excluded.updated, since=CASE WHEN health_state.severity = excluded.severity THEN health_state.since ELSE excluded.since END, severity=excluded.severity');
-    const hist = this.db.prepare('INSERT INTO health_history (at, key, severity, previous, message) VALUES (?,?,?,?,?)');
-    const raise = this.db.prepare('INSERT INTO health_alerts (key, severity, message, raised_at) VALUES (?,?,?,?) ON CONFLICT(key) DO UPDATE SET severity=excluded.severity, message=excluded.message');
-    const clear = this.db.prepare('DELETE FROM health_alerts WHERE key = ?');
-    const delState = this.db.prepare('DELETE FROM health_state WHERE key = ?');
-    const seen = new Set<string>();
+    const { upsert, hist, raise, clear, delState } = this.stmts();
     this.db.transaction(() => {
+      this.apply(findings, at, complete, prevState, alerts, out, { upsert, hist, raise, clear, delState });
+    })();
+    return out;
+  }
+
+  private cached: Record<string, Database.Statement> | null = null;
+  // Prepared once: a statement per cycle would be compiled 1,440 times a day for nothing.
+  private stmts() {
+    this.cached ??= {
+      upsert: this.db.prepare('INSERT INTO health_state (key, category, severity, message, since, updated) VALUES (?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET category=excluded.category, message=excluded.message, updated=excluded.updated, since=CASE WHEN health_state.severity = excluded.severity THEN health_state.since ELSE excluded.since END, severity=excluded.severity'),
+      hist: this.db.prepare('INSERT INTO health_history (at, key, severity, previous, message) VALUES (?,?,?,?,?)'),
+      raise: this.db.prepare('INSERT INTO health_alerts (key, severity, message, raised_at) VALUES (?,?,?,?) ON CONFLICT(key) DO UPDATE SET severity=excluded.severity, message=excluded.message'),
+      clear: this.db.prepare('DELETE FROM health_alerts WHERE key = ?'),
+      delState: this.db.prepare('DELETE FROM health_state WHERE key = ?'),
+    };
+    return this.cached as Record<'upsert' | 'hist' | 'raise' | 'clear' | 'delState', Database.Statement>;
+  }
+
+  private apply(findings: Finding[], at: number, complete: string[], prevState: Map<string, Severity>, alerts: Map<string, { severity: Severity; message: string }>, out: Notification[], st: Record<'upsert' | 'hist' | 'raise' | 'clear' | 'delState', Database.Statement>): void {
+    const { upsert, hist, raise, clear, delState } = st;
+    const seen = new Set<string>();
+    {
       for (const f of findings) {
         seen.add(f.key);
         const prev = prevState.get(f.key) ?? null;
@@ -103,8 +122,7 @@ export class HealthStore {
           out.push({ kind: 'cleared', key, subject: key, severity: 'ok', previous: open.severity, message: `${open.message} (no longer present)`, at });
         }
       }
-    })();
-    return out;
+    }
   }
 
   /** SEL events that matter, each told once (the last told record id is kept). */
@@ -124,10 +142,10 @@ export class HealthStore {
 
   /** Drops history older than `days` and beyond `max` entries. */
   prune(now: number, days: number, max: number): number {
-    const a = this.db.prepare('DELETE FROM health_history WHERE at < ?').run(now - days * 86400_000).changes;
-    const b = this.db.prepare('DELETE FROM health_history WHERE id <= (SELECT id FROM health_history ORDER BY id DESC LIMIT 1 OFFSET ?)').run(max).changes;
-    return a + b;
+    this.pruneStmts ??= [this.db.prepare('DELETE FROM health_history WHERE at < ?'), this.db.prepare('DELETE FROM health_history WHERE id <= (SELECT id FROM health_history ORDER BY id DESC LIMIT 1 OFFSET ?)')];
+    return this.pruneStmts[0].run(now - days * 86400_000).changes + this.pruneStmts[1].run(max).changes;
   }
+  private pruneStmts: Database.Statement[] | null = null;
 }
 
 /** Channels of a configuration: e-mail needs both `health.email` and the SMTP `email` section. */

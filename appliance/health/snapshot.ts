@@ -153,6 +153,7 @@ export async function collectHealth(host: Host, o: SnapshotOptions = {}): Promis
   let ipmi: HealthSnapshot['ipmi'] = null;
   // An explicitly given BMC is read even from a VM (a management station watching an appliance).
   if (probe && (!isVm(platform) || o.bmc || o.ipmiProbe)) {
+    // One session at a time: BMCs have few session slots, and ipmi_sim measured no gain in parallel.
     const reading = await timed('ipmi', () => probe.readSensors(), null);
     const chassis = await timed('ipmi-chassis', () => probe.chassis(), null);
     const sel = await timed('ipmi-sel', () => probe.newSelEvents(o.selLastId), { events: [], lastId: 0 });

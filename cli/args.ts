@@ -23,6 +23,19 @@ export const hostAddress = fromRule('A.B.C.D', 'host-address', rules.hostAddress
 export const netmask = fromRule('A.B.C.D', 'netmask', rules.netmask);
 export const fqdn = fromRule('WORD', 'fqdn', rules.fqdn);
 export const email = fromRule('WORD', 'email', rules.email);
+/** An SMTP password: printable ASCII; `********` (as show running-config prints it) keeps the stored one. */
+export const smtpPassword: ArgType = {
+  placeholder: 'LINE',
+  rule: 'smtp-password',
+  secret: true,
+  parse: (w) => (/^[\x20-\x7e]{1,256}$/.test(w) ? { value: w } : { error: 'must be 1-256 printable ASCII characters' }),
+};
+/** SMTP user name. */
+export const smtpUser: ArgType = {
+  placeholder: 'WORD',
+  rule: 'smtp-username',
+  parse: (w) => (/^[\x21-\x7e]{1,256}$/.test(w) ? { value: w } : { error: 'must be 1-256 printable characters without spaces' }),
+};
 export const ntpServer = fromRule('WORD', 'ntp-server', rules.ntpServer);
 export const userName = fromRule('WORD', 'user-name', rules.userName);
 export const enableSecret = fromRule('LINE', 'enable-secret', rules.enableSecret, { secret: true });

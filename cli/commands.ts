@@ -16,6 +16,8 @@ import { Lockouts, lockoutPolicy } from '../appliance/users/signin.ts';
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
+import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
+import { MASKED_PASSWORD } from '../appliance/config/script.ts';
 import { VERSION } from '../appliance/version.ts';
 import * as A from './args.ts';
 import type { Parsed } from './parse.ts';
@@ -296,6 +298,68 @@ const CONFIG_NODES: N[] = [
     ],
   }),
   kw('clock', 'Clock', { children: [kw('timezone', 'Time zone', { children: [arg('zone', A.timezone, 'IANA time zone, like UTC or Europe/Berlin', { run: change((c, a) => void (c.clock.timezone = a.zone)) })] })] }),
+  kw('email', 'Outgoing e-mail (SMTP) for alerts and notifications', {
+    no: change((c) => void delete c.email),
+    children: [
+      kw('server', 'SMTP server, port and protocol', {
+        children: [
+          arg('server', A.ntpServer, 'IPv4 address or host name', {
+            children: [
+              kw('port', 'TCP port', {
+                children: [
+                  arg('port', A.port, 'Usually 25 (smtp), 465 (smtps) or 587 (starttls)', {
+                    children: [
+                      kw('protocol', 'Encryption', {
+                        children: EMAIL_PROTOCOLS.map((proto) =>
+                          kw(proto, proto === 'smtp' ? 'No encryption' : proto === 'smtps' ? 'TLS from the start' : 'SMTP upgraded with STARTTLS (required)', {
+                            run: change((c, a) => void (c.email = { auth: false, from: c.email?.from ?? c.system.contactEmail, ...c.email, server: a.server, port: Number(a.port), protocol: proto })),
+                          }),
+                        ),
+                      }),
+                    ],
+                  }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+      kw('from', 'From address of administrative e-mail', {
+        children: [arg('from', A.email, 'E-mail address', { run: change((c, a) => (c.email ? void (c.email.from = a.from) : refuse('/email/server', 'required', 'set the SMTP server first: email server HOST port N protocol smtp|smtps|starttls'))) })],
+      }),
+      kw('authentication', 'The SMTP server requires a user name and password', {
+        no: change((c) => {
+          if (!c.email) return;
+          c.email.auth = false;
+          delete c.email.username;
+          delete c.email.password;
+        }),
+        children: [
+          kw('username', 'SMTP user name', {
+            children: [
+              arg('user', A.smtpUser, 'User name', {
+                children: [
+                  kw('password', 'SMTP password (********: keep the stored one)', {
+                    children: [
+                      arg('password', A.smtpPassword, 'Password', {
+                        run: change((c, a, s) => {
+                          if (!c.email) refuse('/email/server', 'required', 'set the SMTP server first: email server HOST port N protocol smtp|smtps|starttls');
+                          const keep = a.password === MASKED_PASSWORD;
+                          const stored = c.email.password ?? s.batchBase?.email?.password;
+                          if (keep && !stored) refuse('/email/password', 'required', 'there is no stored SMTP password to keep; give the password');
+                          c.email = { ...c.email, auth: true, username: a.user, password: keep ? stored : a.password };
+                        }),
+                      }),
+                    ],
+                  }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+    ],
+  }),
   kw('login', 'Sign-in policy', {
     children: [
       kw('lockout', 'Lock a user name out of SSH and System Manager after repeated failed sign-ins (the consoles are never locked)', {

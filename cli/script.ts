@@ -41,6 +41,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.ssh.idleTimeoutSeconds;
   delete start.ssh.maxSessions;
   delete start.users.lockout;
+  delete start.email;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

@@ -1,5 +1,8 @@
 import type { Config } from './schema.ts';
 
+/** What `show running-config` prints in place of a password the appliance must keep in clear (SMTP). */
+export const MASKED_PASSWORD = '********';
+
 function q(s: string): string {
   return /^[A-Za-z0-9@._:/+-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, '\\$1')}"`;
 }
@@ -38,6 +41,12 @@ export function toScript(c: Config): string[] {
   if (c.ssh.maxSessions !== undefined) out.push(`ip ssh max-sessions ${c.ssh.maxSessions}`);
   if (c.users.lockout) out.push(`login lockout attempts ${c.users.lockout.attempts} within ${c.users.lockout.windowMinutes} duration ${c.users.lockout.lockMinutes}`);
   if (c.ssh.banner) out.push(`banner login ${q(c.ssh.banner)}`);
+  if (c.email) {
+    out.push(`email server ${c.email.server} port ${c.email.port} protocol ${c.email.protocol}`);
+    out.push(`email from ${c.email.from}`);
+    // The SMTP password is never shown; loading the script back keeps the stored one.
+    if (c.email.auth) out.push(`email authentication username ${q(c.email.username ?? '')} password ${MASKED_PASSWORD}`);
+  }
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');
   return out;

@@ -101,3 +101,29 @@ test('the same change from the console needs no confirmation', async (t) => {
   assert.equal(await run('ip ssh server port 2222'), '');
   assert.equal(store.running()!.config.ssh.port, 2222);
 });
+
+test('email: set from the CLI, the password never shown, and a loaded script keeps it', async (t) => {
+  const { run, store, host } = await cliSession(t);
+  await run('conf t', 'email server smtp.example.com port 587 protocol starttls', 'email from keel@example.com', 'email authentication username alerts password "S3cret pw"', 'end');
+  const c = store.running()!.config;
+  assert.deepEqual(c.email, { auth: true, from: 'keel@example.com', server: 'smtp.example.com', port: 587, protocol: 'starttls', username: 'alerts', password: 'S3cret pw' });
+  const shown = await run('show running-config');
+  assert.match(shown, /email server smtp\.example\.com port 587 protocol starttls\nemail from keel@example\.com\nemail authentication username alerts password \*{8}/);
+  assert.doesNotMatch(shown, /S3cret/);
+  assert.doesNotMatch(JSON.stringify(store.revisions(10)), /S3cret/, 'revision diffs never hold the password');
+  assert.doesNotMatch(JSON.stringify(store.auditLog(50)), /S3cret/);
+  const { scriptToConfig } = await import('../../cli/script.ts');
+  const { toScript } = await import('../../appliance/config/script.ts');
+  const back = await scriptToConfig(host, store, toScript(c), c);
+  assert.deepEqual(back.errors, []);
+  assert.deepEqual(back.config!.email, c.email, 'loading show running-config keeps the stored SMTP password');
+  await run('conf t');
+  assert.equal(await run('email authentication username x password ********'), '', 'the masked password keeps the stored one');
+  assert.equal(store.running()!.config.email!.password, 'S3cret pw');
+  assert.match(await run('email from not-an-address'), /% Invalid/);
+  await run('no email authentication');
+  assert.equal(store.running()!.config.email!.auth, false);
+  assert.equal(store.running()!.config.email!.password, undefined);
+  await run('no email', 'end');
+  assert.equal(store.running()!.config.email, undefined);
+});

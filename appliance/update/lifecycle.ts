@@ -337,3 +337,17 @@ export function formatStatus(s: UpdateStatus): string[] {
   if (s.notice) lines.push('', s.notice);
   return lines;
 }
+
+/**
+ * Sends the rollback notice once (e-mail): call when the network is up (`keel update confirm`),
+ * since the boot check runs before it. True when something was sent.
+ */
+export async function notifyPending(host: Host, notify: (subject: string, text: string) => Promise<void>): Promise<boolean> {
+  const r = readState(host).lastResult;
+  if (!r || r.outcome !== 'rolled-back' || r.notified) return false;
+  await notify(`Keel: software update ${r.version} rolled back`, rollbackNotice({ ...r, acknowledged: false })!);
+  updateState(host, (s) => {
+    if (s.lastResult) s.lastResult.notified = true;
+  });
+  return true;
+}

@@ -7,7 +7,7 @@ import { Store, MIGRATIONS } from '../../appliance/config/store.ts';
 import { makeSelfSigned, WEBUI_CERT_PATH, WEBUI_KEY_PATH } from '../../appliance/certs/webui.ts';
 import { updateContext, mdstatProblem, type UpdateContext } from '../../appliance/update/context.ts';
 import { stage, unstage, migrationDryRun } from '../../appliance/update/stage.ts';
-import { bootCheck, markGood, confirm, status, formatStatus, acknowledge, rollbackNotice, type HealthChecks } from '../../appliance/update/lifecycle.ts';
+import { bootCheck, markGood, confirm, status, formatStatus, acknowledge, rollbackNotice, notifyPending, type HealthChecks } from '../../appliance/update/lifecycle.ts';
 import { decideBoot, GrubEnv, type Slot } from '../../appliance/update/grub.ts';
 import { directorySlots, runningSlot } from '../../appliance/update/slots.ts';
 import { readState } from '../../appliance/update/state.ts';
@@ -211,6 +211,11 @@ test('a version that never starts at all is rolled back with that reason', async
   assert.equal(await grubBoots(host), 'a');
   const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' });
   assert.match(r.result!.reason, /version 0\.2\.0 did not start \(no report from it in 3 boots\)/);
+  // No e-mail at boot (no network yet): sent once later.
+  const sent: string[] = [];
+  assert.equal(await notifyPending(host, async (subject) => void sent.push(subject)), true);
+  assert.equal(await notifyPending(host, async (subject) => void sent.push(subject)), false);
+  assert.deepEqual(sent, ['Keel: software update 0.2.0 rolled back']);
 });
 
 test('staging is refused while a new version is being tried', async (t) => {

@@ -16,6 +16,7 @@ import { Lockouts, lockoutPolicy } from '../appliance/users/signin.ts';
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
+import { showHealth, showPlatform, showEnvironment, showRaid, locate } from './health.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
 import { VERSION } from '../appliance/version.ts';
@@ -760,6 +761,10 @@ const SHOW_COMMON: N[] = [
   kw('interfaces', 'Interfaces: hardware and configuration', { run: showInterfaces }),
   kw('ip', 'IP information', { children: [kw('route', 'Routing table (from the configuration)', { run: showRoute })] }),
   kw('ntp', 'Network time', { run: showNtp }),
+  kw('health', 'Overall health and everything that is not OK', { run: showHealth }),
+  kw('platform', 'The hardware or virtual platform and its expected profile', { run: showPlatform }),
+  kw('environment', 'BMC sensors, chassis and front panel LEDs', { run: showEnvironment }),
+  kw('raid', 'RAID arrays, RAID controller and disk health', { run: showRaid }),
   kw('history', 'Commands of this session', { run: (s) => s.history.map((h, i) => `${String(i + 1).padStart(4)}  ${h}`).join('\n') }),
 ];
 const SHOW_PRIV: N[] = [
@@ -836,6 +841,9 @@ const EXEC_NODES: N[] = [
         ],
       }),
     ],
+  }),
+  kw('locate', 'The chassis locate (identify) LED', {
+    children: [kw('on', 'Turn the locate LED on', { changes: true, run: (s) => locate(s, true) }), kw('off', 'Turn the locate LED off', { changes: true, run: (s) => locate(s, false) })],
   }),
   kw('install', 'Install software', {
     children: [kw('guest-tools', "The hypervisor's guest agent (VMware Tools, Hyper-V daemons, QEMU guest agent)", { changes: true, run: guestTools })],

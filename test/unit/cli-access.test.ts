@@ -127,3 +127,22 @@ test('email: set from the CLI, the password never shown, and a loaded script kee
   await run('no email', 'end');
   assert.equal(store.running()!.config.email, undefined);
 });
+
+test('show platform / environment / raid / health and locate, from the probes (sandbox: VMware DMI)', async (t) => {
+  const { run, host } = await cliSession(t);
+  const fs = await import('node:fs');
+  const dmi = `${host.sysfs}/class/dmi/id`;
+  fs.mkdirSync(dmi, { recursive: true });
+  fs.writeFileSync(`${dmi}/sys_vendor`, 'VMware, Inc.\n');
+  fs.writeFileSync(`${dmi}/product_name`, 'VMware Virtual Platform\n');
+  const platform = await run('show platform');
+  assert.match(platform, /^Platform: VMware virtual machine \(virtual\)/m);
+  assert.match(platform, /Evidence: .*VMware/);
+  assert.match(await run('show environment'), /the hypervisor watches the virtual hardware; there is no BMC/);
+  assert.match(await run('show raid'), /one virtual disk; RAID is the hypervisor's job/);
+  assert.match(await run('show health'), /^Overall: (OK|WARNING|CRITICAL|UNKNOWN) +\(VMware virtual machine/m);
+  assert.equal(await run('locate on'), '(sandbox: no BMC)\n');
+  fs.writeFileSync(`${dmi}/sys_vendor`, 'Core Networks\n');
+  fs.writeFileSync(`${dmi}/product_name`, 'Core M2500\n');
+  assert.match(await run('show platform'), /NOT SUPPORTED[\s\S]*CRITICAL .*M2500 appliance is no longer supported/);
+});

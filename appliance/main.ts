@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<{ run: Runner
   console: { help: 'the console session: wizard on first boot, then the sign-in banner', load: () => import('./console.ts') },
   boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('./boot.ts') },
   install: { help: 'install Keel from the live ISO onto a disk (--mode vm-install, --disk, --wipe)', load: () => import('../installer/main.ts') },
+  health: { help: 'one health probe cycle: platform, NICs, RAID, disks, IPMI (--root DIR --json --bmc URL)', load: () => import('./health/main.ts') },
   cli: { help: 'the appliance CLI on this terminal (--root DIR)', load: () => import('../cli/main.ts') },
   update: { help: 'software updates: verify, sign, check, download, stage, status (keel update --help)', load: () => import('./update/main.ts') },
   version: { help: 'print the version', load: async () => ({ run: async () => (console.log(`Keel ${VERSION}`), 0) }) },

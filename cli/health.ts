@@ -6,23 +6,18 @@
 import { collectHealth, type HealthSnapshot } from '../appliance/health/snapshot.ts';
 import { panelLine } from '../appliance/health/leds.ts';
 import { IpmiProbe } from '../appliance/health/ipmi.ts';
-import { localBmcPresent, type BmcTarget } from '../appliance/host/ipmi.ts';
-import type { Config } from '../appliance/config/schema.ts';
+import { localBmcPresent } from '../appliance/host/ipmi.ts';
+import { bmcTarget } from '../appliance/health/schema.ts';
 import type { Finding, Severity } from '../appliance/health/types.ts';
 import type { Session } from './session.ts';
 
 const SEV: Record<Severity, string> = { ok: 'OK', warning: 'WARNING', critical: 'CRITICAL', unknown: 'UNKNOWN' };
 
-/** The configured remote BMC, if any (otherwise the local one is looked for). */
-function bmcTarget(c: Config | null): BmcTarget | undefined {
-  const b = c?.health?.bmc;
-  return b ? { interface: 'lanplus', host: b.host, port: b.port ?? 623, user: b.user, password: b.password } : undefined;
-}
 
 async function snapshot(s: Session): Promise<HealthSnapshot> {
   const c = s.current();
   return collectHealth(s.host, {
-    bmc: bmcTarget(c),
+    bmc: bmcTarget(c?.health),
     devices: c?.health?.devices,
     expectUp: c ? new Set(c.network.interfaces.filter((i) => i.enabled).map((i) => i.name)) : undefined,
   });
@@ -113,7 +108,7 @@ export async function showRaid(s: Session): Promise<string> {
 
 /** `locate on|off`: the chassis identify LED, for a technician looking for this box. */
 export async function locate(s: Session, on: boolean): Promise<string> {
-  const target = bmcTarget(s.current()) ?? (localBmcPresent() && s.host.proc.live ? ({ interface: 'open' } as const) : null);
+  const target = bmcTarget(s.current()?.health) ?? (localBmcPresent() && s.host.proc.live ? ({ interface: 'open' } as const) : null);
   if (!target) return s.host.proc.live ? '% No BMC was found (/dev/ipmi0): this platform has no locate LED.' : '(sandbox: no BMC)';
   await new IpmiProbe(s.host.proc, target).locate(on);
   s.store.audit(s.actor, `cli: locate ${on ? 'on' : 'off'}`, 'ok');

@@ -53,3 +53,9 @@ export type HealthSyslog = Static<typeof HealthSyslogSchema>;
 
 /** Defaults for the optional health fields. */
 export const HEALTH_DEFAULTS = { intervalSeconds: 60, ipmiIntervalSeconds: 30, retentionDays: 90, maxHistory: 10000, devices: 4999, syslogFacility: 16 } as const;
+
+/** The configured remote BMC as an ipmitool target; undefined when the local BMC is to be used. */
+export function bmcTarget(health: HealthConfig | undefined): import('../host/ipmi.ts').BmcTarget | undefined {
+  const b = health?.bmc;
+  return b ? { interface: 'lanplus', host: b.host, port: b.port ?? 623, user: b.user, password: b.password } : undefined;
+}

@@ -13,7 +13,9 @@ import { generateSigningKey, loadTrustedKeys, publicKeyFromPem } from './keys.ts
 import { updateContext, type UpdateContext } from './context.ts';
 import { checkUpdates, downloadUpdate, repositoryOptions, writeIndex, type RepositoryOptions } from './repository.ts';
 import { stage, unstage } from './stage.ts';
-import { bootCheck, confirm, defaultHealthChecks, formatStatus, status, acknowledge, rollbackNotice } from './lifecycle.ts';
+import { bootCheck, confirm, defaultHealthChecks, formatStatus, status, acknowledge, rollbackNotice, notifyPending } from './lifecycle.ts';
+import { sendMail } from '../email/send.ts';
+import { log } from '../log.ts';
 import { readState } from './state.ts';
 import { GrubEnv } from './grub.ts';
 import { runningSlot } from './slots.ts';
@@ -207,6 +209,13 @@ async function applianceCommand(ctx: UpdateContext, cmd: string, positionals: st
     case 'confirm': {
       const config = store.running()?.config;
       if (!config) return 0;
+      // A rollback found at boot is e-mailed now that the network is up (once).
+      if (config.email) {
+        const email = config.email;
+        await notifyPending(ctx.host, async (subject, text) => void (await sendMail(email, { to: config.system.contactEmail, subject, text }))).catch((e: Error) =>
+          log.warn('rollback e-mail not sent', { error: e.message }),
+        );
+      }
       const r = await confirm(ctx, defaultHealthChecks(ctx.host, store, config), { timeoutMs: Number(v.timeout ?? 600) * 1000 });
       console.log(r === 'good' ? `Version ${ctx.runningVersion} is installed.` : r === 'rebooting' ? 'The new version is not healthy; rebooting.' : 'No update is being tried.');
       return 0;

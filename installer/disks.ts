@@ -13,12 +13,17 @@ export interface BlockDevice {
   fstype: string | null;
   label: string | null;
   mountpoints: (string | null)[];
+  /** Vendor and model strings (a RAID virtual drive shows the controller's, e.g. AVAGO MR9361-8i). */
+  vendor?: string | null;
+  model?: string | null;
+  /** SCSI address host:channel:target:lun, null for virtio and NVMe disks. */
+  hctl?: string | null;
   children?: BlockDevice[];
 }
 
 /** All block devices, with partitions as children. */
 export async function listBlockDevices(host: Host): Promise<BlockDevice[]> {
-  const r = await host.proc.run('lsblk', ['--json', '--bytes', '--tree', '-o', 'NAME,PATH,TYPE,SIZE,RO,RM,TRAN,PTTYPE,FSTYPE,LABEL,MOUNTPOINTS']);
+  const r = await host.proc.run('lsblk', ['--json', '--bytes', '--tree', '-o', 'NAME,PATH,TYPE,SIZE,RO,RM,TRAN,PTTYPE,FSTYPE,LABEL,MOUNTPOINTS,VENDOR,MODEL,HCTL']);
   return parseLsblk(r.stdout);
 }
 
@@ -37,6 +42,9 @@ export function parseLsblk(json: string): BlockDevice[] {
     fstype: (d.fstype as string | null) ?? null,
     label: (d.label as string | null) ?? null,
     mountpoints: ((d.mountpoints as (string | null)[] | undefined) ?? []).filter((m) => m !== null),
+    vendor: typeof d.vendor === 'string' ? d.vendor.trim() : null,
+    model: typeof d.model === 'string' ? d.model.trim() : null,
+    hctl: typeof d.hctl === 'string' ? d.hctl : null,
     children: (d.children as Record<string, unknown>[] | undefined)?.map(conv),
   });
   return (raw.blockdevices ?? []).map(conv);
@@ -44,10 +52,44 @@ export function parseLsblk(json: string): BlockDevice[] {
 
 const MIN_DISK = 6 * 2 ** 30;
 
-/** Disks Keel could install to: whole, writable disks that are not the boot medium. */
+/** Volume label of the Keel ISO (DVD, virtual media, or the USB stick it was written to). */
+export const BOOT_LABEL = 'KEEL';
+/** Volume label of the zero-touch answers medium (second disk, ISO or stick). */
+export const SEED_LABEL = 'KEEL-SEED';
+
+/** The device and all its partitions and holders (md arrays), depth first. */
+export function walk(d: BlockDevice): BlockDevice[] {
+  return [d, ...(d.children ?? []).flatMap(walk)];
+}
+
+/** True when the device or anything on it carries the label (a hybrid ISO stick labels the disk and its first partition). */
+export function hasLabel(d: BlockDevice, label: string): boolean {
+  return walk(d).some((x) => x.label === label);
+}
+
+/** Disks Keel could install to: whole, writable disks that are not the boot medium, the seed medium, or in use. */
 export function candidateDisks(devs: BlockDevice[]): BlockDevice[] {
-  const inUse = (d: BlockDevice): boolean => d.mountpoints.length > 0 || (d.children ?? []).some(inUse) || d.label === 'KEEL';
-  return devs.filter((d) => d.type === 'disk' && !d.ro && !/^(loop|sr|zram|ram|fd)/.test(d.name) && !inUse(d) && d.size > 0);
+  const inUse = (d: BlockDevice): boolean => d.mountpoints.length > 0 || (d.children ?? []).some(inUse);
+  return devs.filter((d) => d.type === 'disk' && !d.ro && !/^(loop|sr|zram|ram|fd)/.test(d.name) && !inUse(d) && !hasLabel(d, BOOT_LABEL) && !hasLabel(d, SEED_LABEL) && d.size > 0);
+}
+
+/** A USB or removable-media disk (never a hardware install target). */
+export function isUsb(d: BlockDevice): boolean {
+  return d.tran === 'usb' || d.rm;
+}
+
+/** The top-level device that carries a label (the KEEL boot medium, the KEEL-SEED medium), with the labelled node. */
+export function findLabelled(devs: BlockDevice[], label: string): { device: BlockDevice; node: BlockDevice } | null {
+  for (const d of devs) {
+    const node = walk(d).find((x) => x.label === label);
+    if (node) return { device: d, node };
+  }
+  return null;
+}
+
+/** md arrays assembled from a disk's partitions (a previous install the live system found and started). */
+export function mdArraysOn(d: BlockDevice): string[] {
+  return [...new Set(walk(d).filter((x) => /^raid|^md$/.test(x.type) || (/^md\d+$/.test(x.name) && x !== d)).map((x) => x.path))];
 }
 
 /** Why a disk must not be written without an explicit wipe, or null when it is empty. */
@@ -59,6 +101,7 @@ export function notEmptyReason(d: BlockDevice): string | null {
   return null;
 }
 
+/** Why a disk is too small for Keel, or null. */
 export function tooSmallReason(d: BlockDevice): string | null {
   return d.size < MIN_DISK ? `it has ${(d.size / 2 ** 30).toFixed(1)} GiB; Keel needs at least ${MIN_DISK / 2 ** 30} GiB` : null;
 }

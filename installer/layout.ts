@@ -1,3 +1,15 @@
+/** One GPT partition of a Keel layout. */
+export interface Partition {
+  readonly n: number;
+  readonly name: string;
+  /** sfdisk size; null: the rest of the disk. */
+  readonly size: string | null;
+  readonly type: string;
+  readonly mkfs: readonly string[] | null;
+}
+
+const LINUX_RAID = 'A19D880F-05FC-4D3B-A006-743F0F84911E';
+
 /**
  * The installed disk: GPT with a BIOS boot partition, an EFI system partition, a boot partition
  * (GRUB and its environment), two system slots A and B (the update mechanism uses B), and data.
@@ -9,22 +21,38 @@ export const PARTITIONS = [
   { n: 4, name: 'KEEL-A', size: '1536MiB', type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-A'] },
   { n: 5, name: 'KEEL-B', size: '1536MiB', type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-B'] },
   { n: 6, name: 'KEEL-DATA', size: null, type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', mkfs: ['mkfs.ext4', '-q', '-F', '-L', 'KEEL-DATA'] },
-] as const;
+] as const satisfies readonly Partition[];
 
-/** sfdisk script for the layout (pure). */
-export function sfdiskScript(): string {
+/**
+ * Each member disk of a Linux md array: its own BIOS boot partition and EFI system partition (so
+ * GRUB is on every member and either disk boots alone), and one RAID partition for the array.
+ */
+export const MEMBER_PARTITIONS: readonly Partition[] = [
+  PARTITIONS[0],
+  PARTITIONS[1],
+  { n: 3, name: 'KEEL-RAID', size: null, type: LINUX_RAID, mkfs: null },
+];
+
+/** The GPT inside the md array: boot, slots A and B, data (found by label, like on a single disk). */
+export const MD_PARTITIONS: readonly Partition[] = PARTITIONS.slice(2).map((p, i) => ({ ...p, n: i + 1 }));
+
+/** sfdisk script for a layout (pure); the single-disk layout by default. */
+export function sfdiskScript(parts: readonly Partition[] = PARTITIONS): string {
   return (
     'label: gpt\n' +
-    PARTITIONS.map((p) => `${p.size ? `size=${p.size}, ` : ''}type=${p.type}, name="${p.name}"`).join('\n') +
+    parts.map((p) => `${p.size ? `size=${p.size}, ` : ''}type=${p.type}, name="${p.name}"`).join('\n') +
     '\n'
   );
 }
 
-/** GRUB configuration of the installed disk: the slot comes from grubenv (`keel_slot`). */
-export function grubConfig(): string {
+/**
+ * GRUB configuration of the installed disk: the slot comes from grubenv (`keel_slot`). On md
+ * RAID GRUB reads the array itself (mdraid1x), so a lone member still finds its slots.
+ */
+export function grubConfig(opts: { md?: boolean } = {}): string {
   return `# Keel boot configuration — written by the installer.
 insmod part_gpt
-insmod ext2
+${opts.md ? 'insmod mdraid1x\n' : ''}insmod ext2
 insmod all_video
 if serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1; then
   terminal_input serial console

@@ -1,14 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createHost, type Host } from '../appliance/host/index.ts';
+import { createHost } from '../appliance/host/index.ts';
 import { OperationalError } from '../appliance/errors.ts';
 import { VERSION } from '../appliance/version.ts';
-import { candidateDisks, listBlockDevices, notEmptyReason, partitionPath, tooSmallReason, type BlockDevice } from './disks.ts';
-import { PARTITIONS, sfdiskScript, grubConfig } from './layout.ts';
+import { sysinfo, procRoot } from '../appliance/host/sysinfo.ts';
+import { runStorageTest as runFileStorageTest } from '../appliance/health/storage-test.ts';
+import { grubConfig } from './layout.ts';
+import { gatherInstallFacts } from './facts.ts';
+import { MODES, planInstall, describeTarget, targetDisks, type Check, type Mode } from './plan.ts';
+import { preflightChecks, runStorageTest, decide, formatChecks } from './preflight.ts';
+import { storageSteps, bootloaderCommands, volumesOf, type Command } from './steps.ts';
+import { parseCmdline, cmdlineAnswers, findSeed, readSeedMedium, checkSeedAnswers, checkSeedInstall, writeSeedConfig, SEED_INSTALL, type SeedInstall, type SeedMedium } from './seed.ts';
 
-/** The seed's four boot commands. */
-export const MODES = ['vm-install', 'hw-install', 'hw-m2250-m2600-install', 'hw-m2250-m2600-usb-install'] as const;
+export { MODES, chooseDisk } from './plan.ts';
 
 const MNT = '/run/keel-install';
 
@@ -45,49 +50,40 @@ class Output {
   }
 }
 
-function cmdline(host: Host): Record<string, string> {
-  const text = host.files.readText('/proc/cmdline') ?? '';
-  return Object.fromEntries(
-    text
-      .trim()
-      .split(/\s+/)
-      .filter((w) => w.startsWith('keel.'))
-      .map((w) => {
-        const i = w.indexOf('=');
-        return i < 0 ? [w.slice(5), 'yes'] : [w.slice(5, i), w.slice(i + 1)];
-      }),
-  );
-}
-
-/** Picks the target disk, or says why there is none. */
-export function chooseDisk(devs: BlockDevice[], wanted: string | undefined, wipe: boolean): { disk: BlockDevice; warnings: string[] } | { error: string } {
-  const cands = candidateDisks(devs);
-  const warnings: string[] = [];
-  let disk: BlockDevice | undefined;
-  if (wanted) {
-    disk = cands.find((d) => d.path === wanted || d.name === wanted.replace(/^\/dev\//, ''));
-    if (!disk) return { error: `disk ${wanted} is not an installable disk here (found: ${cands.map((d) => d.path).join(', ') || 'none'})` };
-  } else {
-    if (cands.length === 0) return { error: 'no disk to install to was found (the boot medium is never used)' };
-    disk = cands[0];
-    if (cands.length > 1) warnings.push(`more than one disk found (${cands.map((d) => d.path).join(', ')}); a virtual Core should have one disk - installing to ${disk.path}, the others are not touched`);
-  }
-  const small = tooSmallReason(disk);
-  if (small) return { error: `disk ${disk.path} is too small: ${small}` };
-  const used = notEmptyReason(disk);
-  if (used && !wipe)
-    return {
-      error:
-        `disk ${disk.path} is not empty: ${used}.\n` +
-        'Keel will not overwrite it without being told to. To erase it, boot again, press "e" on the install entry, add keel.wipe=yes to the linux line, and press Ctrl-X (or run `keel install --wipe`).',
-    };
-  if (used) warnings.push(`disk ${disk.path} is not empty (${used}); erasing it as told (wipe)`);
-  return { disk, warnings };
+/** What to do, from the command line or the kernel command line (and the seed medium's keel-install.json). */
+interface Options {
+  mode: string | undefined;
+  disk: string | undefined;
+  wipe: boolean;
+  force: boolean;
+  storageTest: boolean;
 }
 
 /**
- * `keel install --mode vm-install [--disk DEV] [--wipe] [--no-reboot]`, or `--from-cmdline` on the
- * live ISO (keel.install=MODE, keel.wipe=yes, keel.disk=DEV from the kernel command line).
+ * Merges install options: the kernel command line (or the command's flags) wins over the seed
+ * medium's keel-install.json, key by key (pure).
+ */
+export function mergeOptions(given: Partial<Options>, seed: SeedInstall | null): Options {
+  return {
+    mode: given.mode,
+    disk: given.disk ?? seed?.disk,
+    wipe: given.wipe ?? seed?.wipe ?? false,
+    force: given.force ?? seed?.force ?? false,
+    storageTest: given.storageTest ?? seed?.storageTest ?? true,
+  };
+}
+
+const yes = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : /^(yes|y|1|true|on)$/i.test(v));
+
+const FORCE_HINT = 'To install anyway, boot again, press "e" on the install entry, add keel.force=yes to the linux line, and press Ctrl-X (or run `keel install --force`). Refusals cannot be forced.';
+
+/**
+ * `keel install --mode MODE [--disk DEV] [--wipe] [--force] [--no-storage-test] [--no-reboot]`,
+ * or `--from-cmdline` on the live ISO (keel.install=MODE, keel.wipe=yes, keel.disk=DEV,
+ * keel.force=yes, keel.storagetest=no, keel.answer.<question id>=VALUE on the kernel command line).
+ *
+ * Exit codes: 0 installed; 2 bad usage; 4 refused by the preflight; 5 a step failed (the disk does
+ * not boot: the bootloader is written last); 6 stopped on preflight warnings (not forced).
  */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -95,7 +91,9 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       mode: { type: 'string' },
       disk: { type: 'string' },
-      wipe: { type: 'boolean', default: false },
+      wipe: { type: 'boolean' },
+      force: { type: 'boolean' },
+      'no-storage-test': { type: 'boolean' },
       'no-reboot': { type: 'boolean', default: false },
       'from-cmdline': { type: 'boolean', default: false },
       source: { type: 'string', default: '/run/live/medium/live' },
@@ -103,36 +101,96 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   const host = createHost(values.root);
-  const args = { ...values };
+  const k = parseCmdline(host.files.readText('/proc/cmdline') ?? '');
+  const given: Partial<Options> = {
+    mode: values.mode,
+    disk: values.disk,
+    wipe: values.wipe,
+    force: values.force,
+    storageTest: values['no-storage-test'] ? false : undefined,
+  };
   if (values['from-cmdline']) {
-    const k = cmdline(host);
-    args.mode = k.install;
-    args.wipe = k.wipe === 'yes' || values.wipe;
-    args.disk = k.disk ?? values.disk;
+    given.mode = k.install;
+    given.wipe = values.wipe || yes(k.wipe) || undefined;
+    given.disk = k.disk ?? values.disk;
+    given.force = values.force || yes(k.force) || undefined;
+    given.storageTest = given.storageTest ?? (k.storagetest !== undefined ? yes(k.storagetest) : undefined);
   }
   const out = new Output(values['from-cmdline'] ? ['/dev/ttyS0', '/dev/tty1'] : []);
-  out.say(`\nKeel ${VERSION} installer - ${args.mode ?? '(no mode)'}`);
-  if (!args.mode || !(MODES as readonly string[]).includes(args.mode)) {
-    out.say(`Unknown install command "${args.mode ?? ''}". Use one of: ${MODES.join(', ')}.`);
+  out.say(`\nKeel ${VERSION} installer - ${given.mode ?? '(no mode)'}`);
+  if (!given.mode || !(MODES as readonly string[]).includes(given.mode)) {
+    out.say(`Unknown install command "${given.mode ?? ''}". Use one of: ${MODES.join(', ')}.`);
     return 2;
   }
-  if (args.mode !== 'vm-install') {
-    out.say(`${args.mode} is not supported by this build yet; only vm-install is. Nothing was written.`);
-    return 3;
-  }
+  const mode = given.mode as Mode;
   if (!host.proc.live) {
     out.say('The installer writes a real disk; it does not run in a sandbox root. Nothing was written.');
     return 2;
   }
-  const chosen = chooseDisk(await listBlockDevices(host), args.disk, args.wipe);
-  if ('error' in chosen) {
-    out.say(`\nINSTALLATION REFUSED: ${chosen.error}\nNothing was written.`);
+
+  // --- preflight: facts, the seed, disk rules, checks, storage test. Nothing is written here.
+  out.say('Checking this machine before anything is written ...');
+  const facts = await gatherInstallFacts(host);
+  const extra: Check[] = [];
+  const seedDevice = findSeed(facts.devices);
+  let medium: SeedMedium | null = null;
+  if (seedDevice) {
+    try {
+      medium = await readSeedMedium(host, seedDevice);
+    } catch (e) {
+      extra.push({ check: 'seed', level: 'refuse', message: `the ${seedDevice} seed medium (label KEEL-SEED) could not be read: ${(e as Error).message}` });
+    }
+  }
+  let seedInstall: SeedInstall | null = null;
+  if (medium?.install !== undefined) {
+    const problems = checkSeedInstall(medium.install);
+    for (const p of problems) extra.push({ check: 'seed', level: 'refuse', message: `${medium.device} ${p.field} (${p.rule}): ${p.message}` });
+    if (!problems.length) seedInstall = medium.install as SeedInstall;
+  }
+  const opts = mergeOptions(given, seedInstall);
+  const planned = planInstall(mode, facts, { disk: opts.disk, wipe: opts.wipe });
+  const checks = preflightChecks(mode, facts, planned);
+  const seed = await checkSeedAnswers(host, medium, values['from-cmdline'] ? cmdlineAnswers(k) : {});
+  if (seed) checks.push(...seed.checks);
+  checks.push(...extra);
+  if (seedInstall) checks.push({ check: 'seed', level: 'ok', message: `install options from ${medium!.device} ${SEED_INSTALL}: ${JSON.stringify(seedInstall)}` });
+  let writeDeferred = false;
+  let testedEmptyDisk: string | null = null;
+  if (planned.plan && !checks.some((c) => c.level === 'refuse')) {
+    if (opts.storageTest) {
+      const disk = targetDisks(planned.plan.target)[0];
+      out.say(`Measuring ${disk.path} (random read and write, a few seconds each) ...`);
+      const st = await runStorageTest(host, disk);
+      checks.push(...st.checks);
+      writeDeferred = st.writeDeferred;
+      if (!st.writeDeferred && st.checks.some((c) => c.check === 'storage.write')) testedEmptyDisk = disk.path;
+    } else checks.push({ check: 'storage', level: 'ok', message: 'storage test skipped as told (keel.storagetest=no)' });
+  }
+  out.say('Preflight:');
+  for (const l of formatChecks(checks)) out.say(l);
+  const verdict = decide(checks, opts.force);
+  if (verdict.refusals.length) {
+    const [first, ...more] = verdict.refusals;
+    out.say(`\nINSTALLATION REFUSED: ${first.message}`);
+    for (const r of more) out.say(`  also: ${r.message}`);
+    out.say('Nothing was written.');
     await host.proc.run('sync', [], { allowFail: true });
     return 4;
   }
-  const { disk, warnings } = chosen;
-  for (const w of warnings) out.say(`Warning: ${w}`);
-  out.say(`Installing to ${disk.path} (${(disk.size / 2 ** 30).toFixed(1)} GiB).`);
+  if (!verdict.install) {
+    out.say(`\nINSTALLATION STOPPED: ${verdict.warnings.length} warning${verdict.warnings.length > 1 ? 's' : ''} above (marked [WARN]).`);
+    out.say(FORCE_HINT);
+    out.say(testedEmptyDisk ? `Nothing was installed (the storage test wrote test data onto the empty disk ${testedEmptyDisk} only).` : 'Nothing was written.');
+    await host.proc.run('sync', [], { allowFail: true });
+    return 6;
+  }
+  if (verdict.warnings.length) out.say(`Installing despite ${verdict.warnings.length} warning${verdict.warnings.length > 1 ? 's' : ''} (forced).`);
+  const plan = planned.plan!;
+  const t = plan.target;
+  const vol = volumesOf(t);
+  out.say(describeTarget(t));
+
+  // --- install: disks, system, data, configuration; the bootloader last.
   const t0 = Date.now();
   let step = '';
   const timed = async (name: string, fn: () => Promise<void>) => {
@@ -142,26 +200,32 @@ export async function run(argv: string[]): Promise<number> {
     await fn();
     out.say(`[${name}] done in ${((Date.now() - s) / 1000).toFixed(1)} s`);
   };
-  const part = (n: number) => partitionPath(disk.path, n);
+  const exec = async (c: Command) => {
+    await host.proc.run(c.cmd, c.args, { input: c.input, allowFail: c.allowFail });
+  };
   const mounted: string[] = [];
   const mount = async (dev: string, dir: string, type: string) => {
     host.files.mkdirp(dir);
     await host.proc.run('mount', ['-t', type, dev, dir]);
     mounted.unshift(dir);
   };
+  const dataDir = `${MNT}/target/var/lib/keel`;
+  const writeLog = () => {
+    if (mounted.includes(dataDir)) host.files.writeAtomic(`${dataDir}/log/install.log`, out.lines.join('\n') + '\n', 0o640);
+  };
   try {
-    await timed('wipe', async () => {
-      await host.proc.run('wipefs', ['--all', '--force', disk.path]);
-    });
-    await timed('partition', async () => {
-      await host.proc.run('sfdisk', ['--quiet', '--wipe', 'always', '--wipe-partitions', 'always', disk.path], { input: sfdiskScript() });
-      await host.proc.run('udevadm', ['settle', '--timeout=30'], { allowFail: true });
-    });
-    await timed('filesystems', async () => {
-      for (const p of PARTITIONS) if (p.mkfs) await host.proc.run(p.mkfs[0], [...p.mkfs.slice(1), part(p.n)]);
-    });
+    for (const s of storageSteps(plan)) {
+      await timed(s.name, async () => {
+        for (const c of s.commands) await exec(c);
+      });
+      if (s.name === 'raid' && t.kind === 'md') {
+        const line = (sysinfo.read(`${procRoot()}/mdstat`) ?? '').split('\n').find((l) => l.startsWith(`${t.device.replace('/dev/', '')} :`));
+        if (line) out.say(`  ${line.trim()}`);
+        out.say('  the array synchronises its disks in the background; it is usable now');
+      }
+    }
     await timed('system slot A', async () => {
-      await mount(part(4), `${MNT}/a`, 'ext4');
+      await mount(vol.slotA, `${MNT}/a`, 'ext4');
       const files = host.files.list(values.source).filter((f) => /\.(squashfs)$|^vmlinuz$|^initrd\.img$|^keel-version$/.test(f));
       if (!files.some((f) => f.endsWith('.squashfs'))) throw new OperationalError('the live system image was not found', `ls ${values.source}`, 1, '');
       const total = files.reduce((s, f) => s + fs.statSync(host.files.real(path.join(values.source, f))).size, 0);
@@ -179,27 +243,50 @@ export async function run(argv: string[]): Promise<number> {
       out.say(`  copied ${(total / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - start) / 1000).toFixed(1)} s`);
     });
     await timed('data partition', async () => {
-      await mount(part(6), `${MNT}/data`, 'ext4');
-      host.files.mkdirp(`${MNT}/data/log`, 0o750);
+      await mount(vol.data, dataDir, 'ext4');
+      host.files.mkdirp(`${dataDir}/log`, 0o750);
+      if (writeDeferred) {
+        // The disk held data until the wipe; now its write rate can be measured without loss.
+        const r = await runFileStorageTest(host, { dir: host.files.real(dataDir), sizeMB: 256, runtimeSeconds: 5 }).catch((e: Error) => e);
+        if (r instanceof Error) out.say(`  [WARN] storage.write the storage test could not run: ${r.message}`);
+        else for (const f of r.findings.filter((x) => x.subject === 'random write')) out.say(`  [${f.severity === 'ok' ? ' OK ' : 'WARN'}] storage.write ${f.message}`);
+      }
     });
+    if (seed?.config) {
+      await timed('configuration', async () => {
+        const revision = await writeSeedConfig(`${MNT}/target`, seed);
+        out.say(`  configuration from ${seed.source} saved (revision ${revision}); the first boot asks nothing`);
+      });
+    }
     // The bootloader goes last: until it is written the disk does not boot half-installed.
     await timed('bootloader', async () => {
-      await mount(part(3), `${MNT}/boot`, 'ext4');
-      await mount(part(2), `${MNT}/efi`, 'vfat');
-      await host.proc.run('grub-install', ['--target=i386-pc', `--boot-directory=${MNT}/boot`, disk.path]);
-      await host.proc.run('grub-install', ['--target=x86_64-efi', `--efi-directory=${MNT}/efi`, `--boot-directory=${MNT}/boot`, '--removable', '--no-nvram']);
-      host.files.writeAtomic(`${MNT}/boot/grub/grub.cfg`, grubConfig());
+      await mount(vol.boot, `${MNT}/boot`, 'ext4');
+      host.files.mkdirp(`${MNT}/efi`);
+      mounted.unshift(`${MNT}/efi`); // each ESP is mounted there in turn; unmounted again on failure
+      for (const c of bootloaderCommands(t, MNT)) await exec(c);
+      mounted.shift();
+      host.files.writeAtomic(`${MNT}/boot/grub/grub.cfg`, grubConfig({ md: t.kind === 'md' }));
       await host.proc.run('grub-editenv', [`${MNT}/boot/grub/grubenv`, 'set', 'keel_slot=a']);
+      if (t.kind === 'md') out.say(`  GRUB is on ${vol.biosDisks.join(' and ')}: either disk boots alone`);
     });
     out.say(`Installation complete in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
   } catch (err) {
     out.say(`\nINSTALLATION FAILED at step "${step}": ${(err as Error).message}`);
-    out.say('The disk was not made bootable. Fix the cause and boot the installer again.');
+    if (err instanceof OperationalError) {
+      out.say(`  command: ${err.command}`);
+      out.say(`  exit code: ${err.exitCode ?? 'killed by a signal'}`);
+    }
+    out.say(`The ${t.kind === 'md' ? 'disks were' : 'disk was'} not made bootable (the bootloader is written last). Fix the cause and boot the installer again${step === 'wipe' ? '' : ' with keel.wipe=yes (the disk now holds a partial install)'}.`);
+    try {
+      writeLog();
+    } catch {
+      /* the data partition is not usable; the console has the story */
+    }
     for (const m of mounted) await host.proc.run('umount', [m], { allowFail: true });
     if (!(err instanceof OperationalError)) throw err;
     return 5;
   }
-  if (mounted.includes(`${MNT}/data`)) host.files.writeAtomic(`${MNT}/data/log/install.log`, out.lines.join('\n') + '\n', 0o640);
+  writeLog();
   for (const m of mounted) await host.proc.run('umount', [m], { allowFail: true });
   await host.proc.run('sync', []);
   if (values['no-reboot']) return 0;

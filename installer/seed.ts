@@ -148,9 +148,9 @@ export async function checkSeedAnswers(host: Host, medium: SeedMedium | null, fr
  * partition; OS files the commit renders land in that folder and are discarded (the installed
  * system renders the saved configuration at every boot).
  */
-export async function writeSeedConfig(targetRoot: string, seed: SeedAnswers): Promise<number> {
+export async function writeSeedConfig(targetRoot: string, seed: SeedAnswers, opts: { sysfs?: string } = {}): Promise<number> {
   if (!seed.answers || !seed.config) throw new Error('no valid seed configuration to write');
-  const target = createHost(targetRoot);
+  const target = createHost(targetRoot, opts);
   const r = await commitWizard(target, seed.config, seed.answers, { save: true, reboot: false, source: 'installer:seed' });
   return r.revision;
 }

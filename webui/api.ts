@@ -7,7 +7,7 @@
  */
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import { createTwoFilesPatch } from 'diff';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig, plan as planConfig, scriptDiff, type Plan } from '../appliance/config/apply.ts';
 import type { Actor } from '../appliance/config/store.ts';
@@ -19,8 +19,11 @@ import { NtpSchema } from '../appliance/ntp/schema.ts';
 import { ClockSchema } from '../appliance/clock/schema.ts';
 import { SshSchema } from '../appliance/ssh/schema.ts';
 import { WebuiSchema } from '../appliance/webui/schema.ts';
-import { LockoutSchema } from '../appliance/users/schema.ts';
-import { Lockouts, lockoutPolicy, printableName } from '../appliance/users/signin.ts';
+import { LockoutSchema, PasswordPolicySchema } from '../appliance/users/schema.ts';
+import { Lockouts, lockoutPolicy, passwordPolicy, printableName } from '../appliance/users/signin.ts';
+import { lockoutRisk, armConfirm, confirmChange, pendingConfirm, CONFIRM_SECONDS } from '../appliance/config/confirm.ts';
+import { AclSchema, aclOf, aclRisk, selfLockout } from '../appliance/acl/schema.ts';
+import { PortsSchema } from '../appliance/ports/schema.ts';
 import { hashSecret } from '../appliance/users/secrets.ts';
 import { EmailSchema, type EmailConfig } from '../appliance/email/schema.ts';
 import { sendMail } from '../appliance/email/send.ts';
@@ -34,6 +37,14 @@ import { redactConfig } from './redact.ts';
 import { supportBundle } from './bundle.ts';
 
 export const API = '/mics/api/v1';
+
+/** When each System Manager connection began (server.ts fills it): confirming needs a connection newer than the change. */
+export const socketOpenedAt = new WeakMap<object, number>();
+
+/** Why a change made from `source` could lock its maker out: the shared rules plus the Portal ACL. */
+export function changeRisk(prev: Config, next: Config, source: string): string | null {
+  return lockoutRisk(prev, next, source) ?? aclRisk(prev, next, source);
+}
 
 /** Who is calling: a signed-in user or an API token, with the role that decides what it may do. */
 export interface Principal {
@@ -86,6 +97,8 @@ export const SECTIONS = {
   ssh: SshSchema,
   webui: WebuiSchema,
   email: EmailSchema,
+  acl: AclSchema,
+  ports: PortsSchema,
 } as const;
 export type Section = keyof typeof SECTIONS;
 
@@ -103,6 +116,7 @@ const PlanBody = Type.Object(
     configDiff: Type.String({ description: 'Unified diff of the configuration document (JSON), secrets redacted; covers settings the script does not show' }),
     changes: Type.Array(Type.Object({ unit: Type.String(), path: Type.String() }), { description: 'OS files that would be rewritten' }),
     units: Type.Array(Type.String(), { description: 'Services that would take the change' }),
+    confirmNeeded: Type.Optional(Type.String({ description: `Why this change could cut you off: applied, it reverts by itself unless confirmed within ${CONFIRM_SECONDS} s (POST /config/confirm from a new connection)` })),
   },
   { description: 'What a change would do; nothing was applied' },
 );
@@ -112,6 +126,8 @@ const ApplyBody = Type.Object(
     revision: Type.Integer({ description: 'The running revision after the change' }),
     units: Type.Array(Type.String(), { description: 'Services that took the change' }),
     unsaved: Type.Boolean({ description: 'Running differs from saved: Save (POST /config/save) makes it persistent' }),
+    confirmBy: Type.Optional(Type.String({ description: 'The change could cut you off: it reverts at this time unless confirmed (POST /config/confirm from a new connection)' })),
+    confirmReason: Type.Optional(Type.String({ description: 'Why it needs confirmation' })),
   },
   { description: 'Applied to the running configuration (lost at reboot unless saved)' },
 );
@@ -136,6 +152,7 @@ const PasswordPolicyBody = Type.Object(
     requireDigit: Type.Boolean(),
     maxRepeat: Type.Integer({ description: 'Most repeats of one character in a row' }),
     minAgeHours: Type.Integer({ description: 'A user can change their own password at most once in this many hours' }),
+    adjusted: Type.Optional(Type.Boolean({ description: 'Set under Password Policy (false: the seed\'s defaults)' })),
   },
   { description: 'The password policy (seed 004); passwords must also differ from the user name and be printable ASCII (the CLI must be able to type them)' },
 );
@@ -210,9 +227,10 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     return r;
   };
 
-  function planOf(cur: Config, next: Config): Static<typeof PlanBody> {
+  function planOf(cur: Config, next: Config, source?: string): Static<typeof PlanBody> {
     const p: Plan = planConfig(host, store, next);
-    return { changed: JSON.stringify(cur) !== JSON.stringify(next), diff: p.diff, configDiff: configDiff(cur, next), changes: p.changes, units: p.units };
+    const risk = source ? changeRisk(cur, next, source) : null;
+    return { changed: JSON.stringify(cur) !== JSON.stringify(next), diff: p.diff, configDiff: configDiff(cur, next), changes: p.changes, units: p.units, ...(risk ? { confirmNeeded: risk } : {}) };
   }
 
   /**
@@ -224,24 +242,36 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     summary: string,
     edit: (c: Config) => void | Promise<void>,
     dryRun: boolean,
+    reply?: FastifyReply,
   ): Promise<Static<typeof PlanBody> | Static<typeof ApplyBody>> {
     const actor = actorOf(req);
     const what = `${actor.source.startsWith('api:') ? 'api' : 'webui'}: ${summary}`;
     const cur = running();
     const next = structuredClone(cur.config);
+    const force = (req.query as { force?: boolean } | undefined)?.force === true;
     try {
       await edit(next);
       const problems = check(next);
+      // An ACL that shuts out the address this very request comes from is refused unless forced.
+      const self = aclRisk(cur.config, next, actor.source) ? selfLockout(next, actor.source) : null;
+      if (self && !force) problems.push(self);
       if (problems.length) throw new ValidationError(problems);
     } catch (e) {
       if (e instanceof ValidationError && !dryRun) store.audit(actor, what, `refused: ${e.problems.map((p) => `${p.field} (${p.rule})`).join(', ')}`);
       throw e;
     }
-    if (dryRun) return planOf(cur.config, next);
+    if (dryRun) return planOf(cur.config, next, actor.source);
     if (JSON.stringify(next) === JSON.stringify(cur.config)) return { changed: false, revision: cur.revision, units: [], unsaved: store.unsaved() };
-    const r = await applyConfig(host, store, next, actor, `${what}${describe(cur.config, next)}`);
-    return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved() };
+    const risk = changeRisk(cur.config, next, actor.source);
+    const r = await applyConfig(host, store, next, actor, `${what}${describe(cur.config, next)}${force ? ' (forced)' : ''}`);
+    if (!risk) return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved() };
+    const deadline = armConfirm(host, store, cur.config, actor, risk);
+    armedAt = now();
+    // Close this connection after the answer: the confirmation must prove that a new one gets through.
+    reply?.header('connection', 'close');
+    return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved(), confirmBy: deadline.toISOString(), confirmReason: risk };
   }
+  let armedAt = 0;
 
   /** A change route and its `/plan` twin, documented together. */
   function changeRoutes<B extends TSchema, P extends Record<string, string> = Record<string, string>>(o: {
@@ -255,17 +285,18 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     params?: TSchema;
     fieldPrefix?: string;
     anyRole?: boolean;
+    querystring?: TSchema;
     run: (req: FastifyRequest<{ Body: Static<B>; Params: P }>, c: Config) => void | Promise<void>;
     label: (req: FastifyRequest<{ Body: Static<B>; Params: P }>) => string;
   }): void {
-    const common = { tags: [o.tag], security: CHANGE_AUTH, ...(o.body ? { body: o.body } : {}), ...(o.params ? { params: o.params } : {}) };
+    const common = { tags: [o.tag], security: CHANGE_AUTH, ...(o.body ? { body: o.body } : {}), ...(o.params ? { params: o.params } : {}), ...(o.querystring ? { querystring: o.querystring } : {}) };
     const config = { fieldPrefix: o.fieldPrefix, anyRole: o.anyRole };
     app.route<{ Body: Static<B>; Params: P }>({
       method: o.method,
       url: o.url,
       config,
       schema: { ...common, summary: o.summary, description: `${o.description} Applied now to the running configuration; Save makes it persistent.`, response: { 200: ApplyBody, ...errors, 502: ErrorBody } },
-      handler: (req) => change(req, o.label(req), (c) => o.run(req, c), false),
+      handler: (req, reply) => change(req, o.label(req), (c) => o.run(req, c), false, reply),
     });
     app.route<{ Body: Static<B>; Params: P }>({
       method: 'POST',
@@ -391,6 +422,8 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       },
       handler: async () => {
         const c = running().config;
+        if (name === 'acl') return aclOf(c);
+        if (name === 'ports' && !c.ports) throw new HttpError(404, 'Port Settings are not set yet: provisioning is closed');
         if (isEmail) {
           if (!c.email) throw new HttpError(404, 'e-mail is not configured yet');
           const { password, ...rest } = c.email;
@@ -408,6 +441,9 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       tag: 'configuration',
       body: schema,
       fieldPrefix: `/${name}`,
+      ...(name === 'acl'
+        ? { querystring: Type.Object({ force: Type.Optional(Type.Boolean({ description: 'Apply even when the list shuts out your own address (it then reverts unless confirmed from an allowed address)' })) }) }
+        : {}),
       run: (req, c) => {
         const body = structuredClone(req.body) as never;
         if (isEmail) {
@@ -436,7 +472,63 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
 
   // ---- users ----
 
-  const policy = () => ({ ...rules.DEFAULT_PASSWORD_POLICY, minAgeHours: USER_PASSWORD_MIN_AGE_HOURS });
+  const policy = () => {
+    const c = running().config;
+    return { ...passwordPolicy(c), adjusted: c.users.passwordPolicy !== undefined };
+  };
+
+  changeRoutes({
+    method: 'PUT',
+    url: `${API}/config/users/password-policy`,
+    planUrl: `${API}/config/users/password-policy/plan`,
+    summary: 'Change the password policy',
+    description: 'The rules new passwords of local users are checked against (existing passwords stay valid until changed).',
+    tag: 'users',
+    body: PasswordPolicySchema,
+    fieldPrefix: '/users/passwordPolicy',
+    run: (req, c) => void (c.users.passwordPolicy = { ...req.body }),
+    label: () => 'set users password-policy',
+  });
+
+  // ---- confirm timer ----
+
+  const PendingView = Type.Object({
+    pending: Type.Union([
+      Type.Object({ reason: Type.String(), deadline: Type.String(), who: Type.String(), secondsLeft: Type.Integer() }),
+      Type.Null(),
+    ]),
+  });
+  const pendingView = () => {
+    const p = pendingConfirm();
+    return { pending: p ? { reason: p.reason, deadline: p.deadline.toISOString(), who: p.who, secondsLeft: Math.max(0, Math.ceil((p.deadline.getTime() - now()) / 1000)) } : null };
+  };
+  app.get(`${API}/config/confirm`, {
+    schema: {
+      tags: ['configuration'],
+      summary: 'Change waiting for confirmation',
+      description: `A change that could have cut its maker off (management address, gateway, System Manager port, Portal ACL) reverts by itself unless confirmed within ${CONFIRM_SECONDS} s.`,
+      security: SESSION_OR_TOKEN,
+      response: { 200: PendingView, ...errors },
+    },
+    handler: async () => pendingView(),
+  });
+  app.post(`${API}/config/confirm`, {
+    schema: {
+      tags: ['configuration'],
+      summary: 'Confirm the change (keep it)',
+      description: 'Keeps the change waiting for confirmation. Must come over a connection opened after the change (that proves the appliance is still reachable); 409 when nothing is waiting or the connection is the old one.',
+      security: CHANGE_AUTH,
+      response: { 200: Type.Object({ confirmed: Type.Boolean(), reason: Type.String() }), ...errors, 409: ErrorBody },
+    },
+    handler: async (req) => {
+      const p = pendingConfirm();
+      if (!p) throw new HttpError(409, 'no change is waiting for confirmation');
+      const opened = socketOpenedAt.get(req.raw.socket);
+      if (opened !== undefined && opened <= armedAt) throw new HttpError(409, 'confirm over a new connection: reload the page (this connection was open before the change)');
+      confirmChange(store, actorOf(req));
+      return { confirmed: true, reason: p.reason };
+    },
+  });
 
   app.get(`${API}/users`, {
     schema: {
@@ -478,7 +570,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     return i;
   };
   const checkPassword = (pw: string, name: string, field: string) => {
-    const e = rules.password(pw, name);
+    const e = rules.password(pw, name, passwordPolicy(running().config));
     if (e) refuse(field, 'password-policy', e);
   };
 
@@ -520,8 +612,9 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       if (body.role) u.role = body.role;
       if (body.password !== undefined) {
         checkPassword(body.password, u.name, `/users/local/${i}/password`);
-        if (self && now() - Date.parse(u.passwordChangedAt) < USER_PASSWORD_MIN_AGE_HOURS * 3600_000)
-          refuse(`/users/local/${i}/password`, 'password-age', `your own password can be changed at most once per ${USER_PASSWORD_MIN_AGE_HOURS} hours`);
+        const minAge = passwordPolicy(c).minAgeHours;
+        if (self && now() - Date.parse(u.passwordChangedAt) < minAge * 3600_000)
+          refuse(`/users/local/${i}/password`, 'password-age', `your own password can be changed at most once per ${minAge} hours`);
         u.passwordHash = await hashSecret(body.password);
         u.passwordChangedAt = new Date(now()).toISOString();
       }

@@ -36,7 +36,8 @@ import { VERSION } from '../appliance/version.ts';
 import { Sessions, tokensEqual, type Session } from './sessions.ts';
 import { health } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
-import { registerApi, fieldPrefixOf, actorOf } from './api.ts';
+import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
+import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
 import { ConfigState } from './state.ts';
 
@@ -302,6 +303,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   const { sessions, certificate } = ctx;
   const css = fs.readFileSync(new URL('./public/style.css', import.meta.url));
   const gate = new Gate(2, 32);
+  let aclLoggedAt = 0;
 
   const app = Fastify({
     logger: false,
@@ -332,6 +334,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   const tokens = new ApiTokens(store, opts.now);
   const lockouts = new Lockouts(store);
   const state = new ConfigState(store);
+  // When each TLS connection began: a lockout-risky change is confirmed only over a newer one.
+  app.server.on('secureConnection', (s: object) => socketOpenedAt.set(s, Date.now()));
 
   const purge = setInterval(() => {
     try {
@@ -412,6 +416,18 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   // A session's role comes from the running configuration on every request, so a removed or
   // demoted user loses access at once. API tokens (Bearer) work on the API only.
   app.addHook('onRequest', async (req, reply) => {
+    // Portal ACL, also enforced here (defence in depth, should the firewall be flushed): before anything else.
+    const live = state.config();
+    if (live && !aclAllows(live, 'systemManager', req.ip)) {
+      const t = Date.now();
+      if (t - aclLoggedAt > 10_000) {
+        aclLoggedAt = t;
+        log.warn('refused a System Manager request from outside the Portal ACL', { source: `webui:${req.ip}` });
+      }
+      reply.code(403);
+      if (isApi(req)) return reply.send({ error: 'your address is not in the Portal ACL of System Manager' });
+      return reply.type('text/html; charset=utf-8').send(errorPage(403, 'Your address is not allowed to reach System Manager (Portal ACL).'));
+    }
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
     if (req.session) {
       const role = state.roleOf(req.session.username);

@@ -1,4 +1,5 @@
 import type { Store } from '../appliance/config/store.ts';
+import type { Config } from '../appliance/config/schema.ts';
 
 /**
  * What every request needs to know of the configuration (who may do what, whether running and
@@ -9,23 +10,40 @@ export class ConfigState {
   private readonly store: Store;
   private key = '';
   private roles = new Map<string, 'admin' | 'operator'>();
+  private cfg: Config | null = null;
   constructor(store: Store) {
     this.store = store;
   }
 
   /** The role of a local user in the running configuration (saved one before the first apply), or null. */
   roleOf(username: string): 'admin' | 'operator' | null {
+    this.refresh();
+    return this.roles.get(username) ?? null;
+  }
+
+  /** The configuration in effect (running, else saved), parsed once per revision. Do not modify it. */
+  config(): Config | null {
+    this.refresh();
+    return this.cfg;
+  }
+
+  private refresh(): void {
     const row = this.store.db
       .prepare("SELECT name, revision, updated_at FROM config_state WHERE name IN ('running','startup') ORDER BY name = 'running' DESC LIMIT 1")
       .get() as { name: string; revision: number; updated_at: string } | undefined;
-    if (!row) return null;
+    if (!row) {
+      this.key = '';
+      this.cfg = null;
+      this.roles = new Map();
+      return;
+    }
     const key = `${row.name}:${row.revision}:${row.updated_at}`;
     if (key !== this.key) {
       const c = row.name === 'running' ? this.store.running()?.config : this.store.startup()?.config;
       this.roles = new Map((c?.users.local ?? []).map((u) => [u.name, u.role]));
+      this.cfg = c ?? null;
       this.key = key;
     }
-    return this.roles.get(username) ?? null;
   }
 
   /** Running and saved differ. Both are stored as JSON.stringify of the same kind of object, so text equality is equality. */

@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../appliance/config/schema.ts';
-import { DEFAULT_PASSWORD_POLICY } from '../appliance/config/rules.ts';
 import { INTERFACE_NAMES } from '../appliance/network/schema.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
-import { lockoutPolicy, type Lockouts } from '../appliance/users/signin.ts';
+import { lockoutPolicy, passwordPolicy, type Lockouts } from '../appliance/users/signin.ts';
+import { pendingConfirm } from '../appliance/config/confirm.ts';
+import { aclOf, ACL_COMPONENTS, ACL_LABELS } from '../appliance/acl/schema.ts';
+import { PROVISIONING_PORTS } from '../appliance/ports/schema.ts';
 import type { ApiTokens } from '../appliance/tokens/store.ts';
 import { scriptDiff } from '../appliance/config/apply.ts';
 import { VERSION } from '../appliance/version.ts';
@@ -34,6 +36,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/settings/time`, label: 'Date & Time' },
       { href: `${BASE}/settings/ssh`, label: 'SSH' },
       { href: `${BASE}/settings/email`, label: 'Email' },
+      { href: `${BASE}/settings/ports`, label: 'Port Settings' },
     ],
   },
   {
@@ -41,6 +44,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
     items: [
       { href: `${BASE}/security/users`, label: 'Local Users' },
       { href: `${BASE}/security/password-policy`, label: 'Password Policy' },
+      { href: `${BASE}/security/acl`, label: 'Portal ACL' },
       { href: `${BASE}/security/tokens`, label: 'API Tokens' },
     ],
   },
@@ -75,6 +79,12 @@ function page(ctx: PageCtx, title: string, body: Html): string {
         ctx.role === 'admin' ? html` <button type="button" id="save-config" class="js-save">Save</button>` : ''
       }`
     : html`<span id="saved-flag" class="badge ok">Saved</span>`;
+  const p = pendingConfirm();
+  const confirmBar = p
+    ? html`<div id="confirm-bar" class="confirm-bar" role="alert" data-deadline="${p.deadline.toISOString()}"><strong>Confirm this change:</strong> ${p.reason}. It reverts by itself in <span class="js-countdown">${Math.max(0, Math.ceil((p.deadline.getTime() - Date.now()) / 1000))}</span> s unless confirmed. ${
+        ctx.role === 'admin' ? html`<button type="button" id="confirm-change" class="js-confirm">Confirm</button>` : ''
+      }</div>`
+    : '';
   return `<!doctype html>
 ${html`<html lang="en">
 <head>
@@ -95,6 +105,7 @@ ${html`<html lang="en">
 <span>${ctx.username} (${ctx.role})</span> <button type="submit">Sign out</button>
 </form>
 </header>
+${confirmBar}
 <div class="shell">
 <nav>${nav}</nav>
 <main>
@@ -331,7 +342,7 @@ ${u.name === self ? '' : actionForm({ method: 'DELETE', url: `${API}/users/${enc
 </td>
 </tr>`;
   });
-  const p = DEFAULT_PASSWORD_POLICY;
+  const p = passwordPolicy(c);
   return html`<section>
 <table class="users">
 <thead><tr><th>User ID</th><th>Role</th><th>Password changed</th><th>Locked out</th><th>Actions</th></tr></thead>
@@ -347,7 +358,7 @@ ${actionForm({
   button: 'Add',
   body: html`${field({ label: 'User ID (case sensitive)', name: 'name' })}
 ${field({ label: 'Role', name: 'role', value: 'operator', options: ['admin', 'operator'] })}
-${field({ label: 'Password', name: 'password', type: 'password', attrs: 'autocomplete="new-password"', help: `At least ${p.minLength} characters with a capital letter and a digit; not the user ID` })}
+${field({ label: 'Password', name: 'password', type: 'password', attrs: 'autocomplete="new-password"', help: `At least ${p.minLength} characters${p.requireUpper ? ' with a capital letter' : ''}${p.requireDigit ? ' and a digit' : ''}; not the user ID` })}
 ${field({ label: 'Confirm password', name: 'passwordConfirm', type: 'password', attrs: 'autocomplete="new-password" data-confirms="password" data-skip="1"' })}`,
 })}
 </section>
@@ -366,7 +377,7 @@ ${field({ label: 'Confirm new password', name: 'passwordConfirm', type: 'passwor
 }
 
 function policyPage(c: Config): Html {
-  const p = DEFAULT_PASSWORD_POLICY;
+  const p = passwordPolicy(c);
   const l = lockoutPolicy(c);
   return html`<section>
 <h2>Password policy</h2>
@@ -377,10 +388,20 @@ ${p.requireUpper ? html`<li>At least one capital letter</li>` : ''}
 ${p.requireDigit ? html`<li>At least one digit</li>` : ''}
 <li>No character repeated more than ${p.maxRepeat} times in a row</li>
 <li>Not the same as the user ID; printable ASCII only (so it can be typed on every console)</li>
-<li>Users can change their own password at most once per 24 hours</li>
+<li>Users can change their own password at most once per ${p.minAgeHours} hours</li>
 </ul>
-<p class="muted">This build applies the policy of the installation guide; it cannot be adjusted yet.</p>
+<p class="muted">${c.users.passwordPolicy ? 'Adjusted from the installation guide\'s policy.' : 'The installation guide\'s policy.'} New passwords are checked against it; existing ones stay valid until changed.</p>
 </section>
+${sectionForm(
+  'users/password-policy',
+  html`${field({ label: 'Fewest characters', name: 'minLength', value: p.minLength, kind: 'int', help: '8 to 128' })}
+${field({ label: 'At least one letter', name: 'requireLetter', value: p.requireLetter, kind: 'bool' })}
+${field({ label: 'At least one capital letter', name: 'requireUpper', value: p.requireUpper, kind: 'bool' })}
+${field({ label: 'At least one digit', name: 'requireDigit', value: p.requireDigit, kind: 'bool' })}
+${field({ label: 'Most repeats of one character in a row', name: 'maxRepeat', value: p.maxRepeat, kind: 'int', help: '1 to 10' })}
+${field({ label: 'Own password changes at most once per (hours)', name: 'minAgeHours', value: p.minAgeHours, kind: 'int', help: '0 to 720' })}`,
+  { title: 'Adjust the password policy', get: false },
+)}
 ${sectionForm(
   'users/lockout',
   html`${field({ label: 'Failed sign-ins before lockout', name: 'attempts', value: l.attempts, kind: 'int' })}
@@ -388,6 +409,29 @@ ${field({ label: 'Within (minutes)', name: 'windowMinutes', value: l.windowMinut
 ${field({ label: 'Lockout lasts (minutes)', name: 'lockMinutes', value: l.lockMinutes, kind: 'int', help: 'An administrator can unlock a user earlier under Local Users' })}`,
   { title: 'Lockout (SSH and System Manager; the consoles are never locked out)', get: false },
 )}`;
+}
+
+function aclPage(c: Config, ip: string): Html {
+  const acl = aclOf(c);
+  const ports = { systemManager: `TCP ${c.webui.port}`, ssh: c.ssh.enabled ? `TCP ${c.ssh.port}` : 'SSH is off', provisioning: c.ports ? `TCP ${c.ports.provisioning}` : 'not set under Port Settings (closed)' };
+  return html`<section>
+<p>Each list names the IPv4 addresses and networks (like <code>192.0.2.0/24</code>) that may reach a component; an empty list lets anyone in. The firewall (nftables) enforces the lists, and System Manager checks its own list again. The serial and VGA consoles are never restricted.</p>
+<p>You are connected from <strong id="my-address">${ip}</strong>. A System Manager list without your address is refused unless you force it; any change to it reverts by itself unless you confirm it within 120 seconds.</p>
+</section>
+${sectionForm(
+  'acl',
+  html`${ACL_COMPONENTS.map((k) => field({ label: `${ACL_LABELS[k]} (${ports[k]})`, name: k, value: acl[k].join('\n'), kind: 'list', type: 'textarea', help: 'Addresses or networks, separated by commas or new lines; empty: anyone' }))}`,
+  { title: 'Allowed sources', get: false },
+)}`;
+}
+
+function portsPage(c: Config): Html {
+  return html`${sectionForm(
+    'ports',
+    html`${field({ label: 'Provisioning port', name: 'provisioning', value: String(c.ports?.provisioning ?? 443), kind: 'int', options: PROVISIONING_PORTS.map(String), help: '443: HTTPS; 8080: HTTP, for evaluation only' })}`,
+    { title: 'Provisioning', get: false },
+  )}
+<p class="muted">${c.ports ? `Provisioning is open on TCP ${c.ports.provisioning} (narrowed by the Portal ACL).` : 'Provisioning is closed until a port is set here.'}</p>`;
 }
 
 function tokensPage(tokens: ApiTokens): Html {
@@ -547,6 +591,8 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/settings/email`, 'Email', () => emailPage(config()));
   view(`${BASE}/security/users`, 'Local Users', (req) => usersPage(config(), deps.lockouts, req.principal!.name));
   view(`${BASE}/security/password-policy`, 'Password Policy', () => policyPage(config()));
+  view(`${BASE}/security/acl`, 'Portal ACL', (req) => aclPage(config(), req.ip.replace(/^::ffff:/i, '')));
+  view(`${BASE}/settings/ports`, 'Port Settings', () => portsPage(config()));
   view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });
   view(`${BASE}/maintenance`, 'Maintenance', () => maintenancePage(store.unsaved()));
   view(`${BASE}/maintenance/updates`, 'Software Updates', () => updatesPage());

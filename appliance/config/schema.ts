@@ -10,6 +10,8 @@ import { UsersSchema } from '../users/schema.ts';
 import { WebuiSchema } from '../webui/schema.ts';
 import { EmailSchema, emailProblems } from '../email/schema.ts';
 import { HealthSchema } from '../health/schema.ts';
+import { AclSchema, aclEntry } from '../acl/schema.ts';
+import { PortsSchema } from '../ports/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 
@@ -23,6 +25,7 @@ export const FORMATS: Record<string, rules.Rule> = {
   'display-text': rules.displayText,
   'ntp-server': rules.ntpServer,
   'user-name': rules.userName,
+  'acl-entry': aclEntry,
   'password-hash': (v) => (/^\$scrypt\$/.test(v) ? null : 'must be a password hash, never a password'),
   'date-time': (v) => (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && !Number.isNaN(Date.parse(v)) ? null : 'must be an ISO 8601 UTC time'),
 };
@@ -42,6 +45,8 @@ export const ConfigSchema = Type.Object(
     webui: WebuiSchema,
     email: Type.Optional(EmailSchema),
     health: Type.Optional(HealthSchema),
+    acl: Type.Optional(AclSchema),
+    ports: Type.Optional(PortsSchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
 );

@@ -6,6 +6,8 @@ export const UserSchema = Type.Object(
     passwordHash: Type.String({ format: 'password-hash', description: 'scrypt hash of the password; the password itself is never stored' }),
     passwordChangedAt: Type.String({ format: 'date-time', description: 'Last password change (a password changes at most once per 24 h)' }),
     role: Type.Union([Type.Literal('admin'), Type.Literal('operator')], { description: 'admin: full access; operator: read only' }),
+    email: Type.Optional(Type.String({ format: 'email', description: 'E-mail address; certificate sign-in can match it ($EMAIL$)' })),
+    edipi: Type.Optional(Type.String({ pattern: '^[0-9]{10}$', description: 'DoD EDIPI (10 digits); certificate sign-in with CAC cards matches it ($EDIPI$)' })),
   },
   { additionalProperties: false },
 );
@@ -23,11 +25,28 @@ export type LockoutConfig = Static<typeof LockoutSchema>;
 /** The policy when the configuration leaves it out. */
 export const DEFAULT_LOCKOUT: LockoutConfig = { attempts: 5, windowMinutes: 15, lockMinutes: 15 };
 
+/** Security > Password Policy (seed 004 defaults); the wizard, the CLI and System Manager check new passwords against it. */
+export const PasswordPolicySchema = Type.Object(
+  {
+    minLength: Type.Integer({ minimum: 8, maximum: 128, default: 8, description: 'Fewest characters (the seed: 8; cannot go lower)' }),
+    requireLetter: Type.Boolean({ default: true, description: 'At least one letter' }),
+    requireUpper: Type.Boolean({ default: true, description: 'At least one capital letter' }),
+    requireDigit: Type.Boolean({ default: true, description: 'At least one digit' }),
+    maxRepeat: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Most times one character may repeat in a row (the seed: no character 4 or more times in a row)' }),
+    minAgeHours: Type.Integer({ minimum: 0, maximum: 720, default: 24, description: 'A user may change their own password at most once in this many hours (the seed: 24)' }),
+  },
+  { additionalProperties: false, description: 'Password policy for local users' },
+);
+export type PasswordPolicyConfig = Static<typeof PasswordPolicySchema>;
+/** The policy when the configuration leaves it out: the seed's. */
+export const DEFAULT_PASSWORD_POLICY_CONFIG: PasswordPolicyConfig = { minLength: 8, requireLetter: true, requireUpper: true, requireDigit: true, maxRepeat: 3, minAgeHours: 24 };
+
 export const UsersSchema = Type.Object(
   {
     enableSecretHash: Type.String({ format: 'password-hash', description: 'scrypt hash of the enable secret (privileged EXEC and configuration modes)' }),
     local: Type.Array(UserSchema, { minItems: 1, description: 'Local users; the first is the administrator made by the wizard' }),
     lockout: Type.Optional(LockoutSchema),
+    passwordPolicy: Type.Optional(PasswordPolicySchema),
   },
   { additionalProperties: false, description: 'Local users and the enable secret' },
 );

@@ -9,7 +9,7 @@
 import type { Store, Actor } from '../config/store.ts';
 import type { Config } from '../config/schema.ts';
 import { verifySecret } from './secrets.ts';
-import { DEFAULT_LOCKOUT, type LockoutConfig } from './schema.ts';
+import { DEFAULT_LOCKOUT, DEFAULT_PASSWORD_POLICY_CONFIG, type LockoutConfig, type PasswordPolicyConfig } from './schema.ts';
 import { log } from '../log.ts';
 
 /** Where a sign-in comes from: the network surfaces are subject to lockout, the console is not. */
@@ -28,6 +28,11 @@ const SURFACE_NAME: Record<Surface, string> = { ssh: 'SSH', webui: 'System Manag
 /** The lockout policy of a configuration (defaults when it sets none). */
 export function lockoutPolicy(config: Config | null | undefined): LockoutConfig {
   return { ...DEFAULT_LOCKOUT, ...(config?.users.lockout ?? {}) };
+}
+
+/** The password policy of a configuration (the seed's when it sets none); rules.password() takes it as is. */
+export function passwordPolicy(config: Config | null | undefined): PasswordPolicyConfig {
+  return { ...DEFAULT_PASSWORD_POLICY_CONFIG, ...(config?.users.passwordPolicy ?? {}) };
 }
 
 /** Safe for a log or audit line: printable, bounded (a user name is attacker-chosen text). */

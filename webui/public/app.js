@@ -159,7 +159,8 @@
         return null;
       }
       const extra = p.backup ? `Backup made ${p.backup.createdAt} on ${p.backup.hostname} (revision ${p.backup.revision ?? 'none'}, Keel ${p.backup.keelVersion}). ` : '';
-      const ok = await ask(`Apply ${what}?`, `${extra}The change takes effect now; Save makes it persistent.${p.units.length ? ` Services: ${p.units.join(', ')}.` : ''}`, planText(p), 'Apply');
+      const risk = p.confirmNeeded ? ` This change could cut you off (${p.confirmNeeded}): it reverts by itself unless you confirm it within 120 seconds.` : '';
+      const ok = await ask(`Apply ${what}?`, `${extra}The change takes effect now; Save makes it persistent.${p.units.length ? ` Services: ${p.units.join(', ')}.` : ''}${risk}`, planText(p), 'Apply');
       if (!ok) return null;
     }
     return api(method, url, body);
@@ -188,7 +189,17 @@
         const base = form.dataset.get ? await api('GET', form.dataset.get) : {};
         if (base && 'passwordSet' in base) delete base.passwordSet;
         const body = await collect(form, base);
-        const r = await planAndApply('PUT', form.dataset.url, `${form.dataset.url}/plan`, body, 'these settings');
+        let r;
+        try {
+          r = await planAndApply('PUT', form.dataset.url, `${form.dataset.url}/plan`, body, 'these settings');
+        } catch (err) {
+          // A Portal ACL without your own address: say so, and offer to force it (it reverts unless confirmed).
+          const self = err && err.body && (err.body.problems || []).find((p) => p.rule === 'self-lockout');
+          if (!self) throw err;
+          showError(form, err);
+          if (!(await ask('Shut yourself out?', `${self.message}.`, '', 'Apply anyway'))) return;
+          r = await api('PUT', `${form.dataset.url}?force=true`, body);
+        }
         if (r) location.reload();
       } catch (err) {
         showError(form, err);
@@ -259,6 +270,34 @@
         showError(form, err);
       }
     });
+  }
+
+  // Header: a change waiting for confirmation counts down; Confirm keeps it (over this page's new connection).
+  const bar = document.getElementById('confirm-bar');
+  if (bar) {
+    const deadline = Date.parse(bar.dataset.deadline || '');
+    const count = bar.querySelector('.js-countdown');
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      if (count) count.textContent = String(left);
+      if (left === 0) {
+        clearInterval(timer);
+        setTimeout(() => location.reload(), 3000);
+      }
+    };
+    const timer = setInterval(tick, 1000);
+    const b = bar.querySelector('.js-confirm');
+    if (b)
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        try {
+          await api('POST', '/mics/api/v1/config/confirm', {});
+          location.reload();
+        } catch (err) {
+          b.disabled = false;
+          alert((err.body && err.body.error) || 'Confirm failed');
+        }
+      });
   }
 
   // Header: Save (running → startup).

@@ -91,6 +91,13 @@ function findAddonDirs(dir: string): string[] {
   return out;
 }
 
+/** Removes files whose names match `re` under `dir` (but never those matching `keep`). */
+function pruneFiles(dir: string, re: RegExp, keep?: RegExp): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && re.test(e.name) && !keep?.test(e.name)) fs.rmSync(path.join(e.parentPath, e.name));
+  }
+}
+
 /** Whether a tree holds JavaScript (a `src` folder of an addon may be its JS, not its C). */
 function hasJs(dir: string): boolean {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).some((e) => e.isFile() && /\.(c|m)?js$/.test(e.name));
@@ -197,7 +204,10 @@ const STEPS: Step[] = [
       for (const addon of findAddonDirs(path.join(app, 'node_modules'))) {
         for (const d of ['build/Release/obj.target', 'build/Release/.deps', 'build/deps']) fs.rmSync(path.join(addon, d), { recursive: true, force: true });
         for (const d of ['src', 'deps']) if (fs.existsSync(path.join(addon, d)) && !hasJs(path.join(addon, d))) fs.rmSync(path.join(addon, d), { recursive: true, force: true });
+        pruneFiles(addon, /\.(c|cc|cpp|cxx|h|hh|hpp|gyp|gypi|mk)$/);
       }
+      // Type declarations, source maps and documentation are not read at run time (licences stay).
+      pruneFiles(path.join(app, 'node_modules'), /\.(d\.ts|d\.mts|d\.cts|map|md|markdown)$/i, /^(licen[cs]e|notice|copying)/i);
       // Prebuilt addons for other platforms are dead weight in the image.
       const prebuilds = path.join(app, 'node_modules/better-sqlite3/prebuilds');
       if (fs.existsSync(prebuilds)) for (const f of fs.readdirSync(prebuilds)) if (f !== 'linux-x64.node') fs.rmSync(path.join(prebuilds, f));

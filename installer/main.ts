@@ -10,7 +10,7 @@ import { grubConfig } from './layout.ts';
 import { gatherInstallFacts } from './facts.ts';
 import { MODES, planInstall, describeTarget, targetDisks, type Check, type Mode } from './plan.ts';
 import { preflightChecks, runStorageTest, decide, formatChecks } from './preflight.ts';
-import { storageSteps, bootloaderCommands, volumesOf, type Command } from './steps.ts';
+import { runStorageSteps, bootloaderCommands, volumesOf, type Command } from './steps.ts';
 import { parseCmdline, cmdlineAnswers, findSeed, readSeedMedium, checkSeedAnswers, checkSeedInstall, writeSeedConfig, SEED_INSTALL, type SeedInstall, type SeedMedium } from './seed.ts';
 
 export { MODES, chooseDisk } from './plan.ts';
@@ -43,6 +43,10 @@ class Output {
   say(line: string): void {
     this.lines.push(`${new Date().toISOString()} ${line}`);
     this.write(`${line}\n`);
+  }
+  /** A line for the install log only (the commands run). */
+  log(line: string): void {
+    this.lines.push(`${new Date().toISOString()} ${line}`);
   }
   /** A progress line that rewrites itself on a console. */
   progress(line: string): void {
@@ -201,6 +205,7 @@ export async function run(argv: string[]): Promise<number> {
     out.say(`[${name}] done in ${((Date.now() - s) / 1000).toFixed(1)} s`);
   };
   const exec = async (c: Command) => {
+    out.log(`$ ${c.cmd} ${c.args.join(' ')}`);
     await host.proc.run(c.cmd, c.args, { input: c.input, allowFail: c.allowFail });
   };
   const mounted: string[] = [];
@@ -214,15 +219,13 @@ export async function run(argv: string[]): Promise<number> {
     if (mounted.includes(dataDir)) host.files.writeAtomic(`${dataDir}/log/install.log`, out.lines.join('\n') + '\n', 0o640);
   };
   try {
-    for (const s of storageSteps(plan)) {
-      await timed(s.name, async () => {
-        for (const c of s.commands) await exec(c);
-      });
-      if (s.name === 'raid' && t.kind === 'md') {
-        const line = (sysinfo.read(`${procRoot()}/mdstat`) ?? '').split('\n').find((l) => l.startsWith(`${t.device.replace('/dev/', '')} :`));
-        if (line) out.say(`  ${line.trim()}`);
-        out.say('  the array synchronises its disks in the background; it is usable now');
-      }
+    await runStorageSteps(host, plan, timed, (c) => {
+      out.log(`$ ${c.cmd} ${c.args.join(' ')}`);
+    });
+    if (t.kind === 'md') {
+      const line = (sysinfo.read(`${procRoot()}/mdstat`) ?? '').split('\n').find((l) => l.startsWith(`${t.device.replace('/dev/', '')} :`));
+      if (line) out.say(`  ${line.trim()}`);
+      out.say('  the array synchronises its disks in the background; it is usable now');
     }
     await timed('system slot A', async () => {
       await mount(vol.slotA, `${MNT}/a`, 'ext4');

@@ -1,3 +1,4 @@
+import type { Host } from '../appliance/host/index.ts';
 import { partitionPath } from './disks.ts';
 import { MD_PARTITIONS, MEMBER_PARTITIONS, PARTITIONS, sfdiskScript } from './layout.ts';
 import type { InstallPlan, Target } from './plan.ts';
@@ -49,6 +50,8 @@ export function volumesOf(t: Target): Volumes {
 }
 
 const settle: Command = { cmd: 'udevadm', args: ['settle', '--timeout=30'], allowFail: true };
+/** Tells the kernel about new partitions where the re-read of sfdisk is not enough (loop devices, a busy disk). */
+const partx = (dev: string): Command => ({ cmd: 'partx', args: ['--update', dev], allowFail: true });
 
 /**
  * The disk steps of a plan, in order (pure): release arrays of a previous install, wipe,
@@ -67,7 +70,7 @@ export function storageSteps(plan: InstallPlan): Step[] {
   const layout = t.kind === 'md' ? MEMBER_PARTITIONS : PARTITIONS;
   steps.push({
     name: 'partition',
-    commands: [...disks.map((d) => ({ cmd: 'sfdisk', args: ['--quiet', '--wipe', 'always', '--wipe-partitions', 'always', d], input: sfdiskScript(layout) })), settle],
+    commands: [...disks.flatMap((d) => [{ cmd: 'sfdisk', args: ['--quiet', '--wipe', 'always', '--wipe-partitions', 'always', d], input: sfdiskScript(layout) }, partx(d)]), settle],
   });
   if (t.kind === 'md') {
     const members = t.members.map((m) => partitionPath(m.path, byName(MEMBER_PARTITIONS, 'KEEL-RAID')));
@@ -82,6 +85,7 @@ export function storageSteps(plan: InstallPlan): Step[] {
         },
         settle,
         { cmd: 'sfdisk', args: ['--quiet', '--wipe', 'always', '--wipe-partitions', 'always', t.device], input: sfdiskScript(MD_PARTITIONS) },
+        partx(t.device),
         settle,
       ],
     });
@@ -109,4 +113,25 @@ export function bootloaderCommands(t: Target, mnt: string): Command[] {
     out.push({ cmd: 'umount', args: [`${mnt}/efi`] });
   }
   return out;
+}
+
+/**
+ * Runs the disk steps of a plan through the host's processes adapter. `timed` wraps each step (the
+ * console shows it and a failure names it); `onCommand` sees each command before it runs (the
+ * install log records them).
+ */
+export async function runStorageSteps(
+  host: Host,
+  plan: InstallPlan,
+  timed: (name: string, fn: () => Promise<void>) => Promise<void>,
+  onCommand: (c: Command) => void | Promise<void> = () => {},
+): Promise<void> {
+  for (const s of storageSteps(plan)) {
+    await timed(s.name, async () => {
+      for (const c of s.commands) {
+        await onCommand(c);
+        await host.proc.run(c.cmd, c.args, { input: c.input, allowFail: c.allowFail });
+      }
+    });
+  }
 }

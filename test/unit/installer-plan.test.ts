@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planInstall, describeTarget, isVirtualDrive, type Mode } from '../../installer/plan.ts';
-import { storageSteps, bootloaderCommands, volumesOf } from '../../installer/steps.ts';
+import fs from 'node:fs';
+import { storageSteps, bootloaderCommands, volumesOf, runStorageSteps } from '../../installer/steps.ts';
+import { createHost } from '../../appliance/host/index.ts';
+import type { SandboxProcesses } from '../../appliance/host/processes.ts';
+import { OperationalError } from '../../appliance/errors.ts';
+import { tempRoot } from '../helpers/config.ts';
 import { candidateDisks } from '../../installer/disks.ts';
 import { MD_PARTITIONS, MEMBER_PARTITIONS, sfdiskScript, grubConfig } from '../../installer/layout.ts';
 import { installFacts, SHAPES } from '../fixtures/installer/machines.ts';
@@ -133,4 +138,22 @@ test('hardware modes never use USB disks; keel.disk must name an installable dis
   const one = plan('hw-m2250-m2600-install', 'm2250-two-bare.json', 'm2250Hba', { disk: '/dev/sdb' });
   assert.ok(one.plan && one.plan.target.kind === 'disk' && one.plan.target.disk.path === '/dev/sdb');
   assert.match(levels(one, 'warn')[0], /no RAID, so no redundancy/);
+});
+
+test('a failing command stops the steps and names its step (sandbox processes)', async (t) => {
+  const root = tempRoot('keel-inst-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const host = createHost(root);
+  const proc = host.proc as SandboxProcesses;
+  proc.failures.set('mdadm --create', { code: 1, stdout: '', stderr: 'mdadm: cannot open /dev/sdb3: Device or resource busy' });
+  const r = plan('hw-m2250-m2600-install', 'm2250-two-bare.json', 'm2250Hba');
+  let step = '';
+  const err = await runStorageSteps(host, r.plan!, async (name, fn) => {
+    step = name;
+    await fn();
+  }).catch((e: unknown) => e);
+  assert.ok(err instanceof OperationalError);
+  assert.equal(step, 'raid');
+  assert.match(err.message, /mdadm --create \/dev\/md0 .*exited 1: mdadm: cannot open \/dev\/sdb3/);
+  assert.ok(!proc.recorded.some((l) => l.startsWith('mkfs')), 'no file system after a failed step');
 });

@@ -17,6 +17,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
 import { showHealth, showPlatform, showEnvironment, showRaid, locate } from './health.ts';
+import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
 import { VERSION } from '../appliance/version.ts';
@@ -401,6 +402,7 @@ const CONFIG_NODES: N[] = [
       }),
     ],
   }),
+  softwareUpdateConfig({ change, refuse }),
 ];
 
 const IF_NODES: N[] = [
@@ -553,6 +555,8 @@ function showVersion(s: Session): string {
     `${c?.system.hostname ?? 'unconfigured'} uptime is ${uptime}`,
     product ? `Platform: ${product}` : null,
     `Running configuration revision ${s.store.running()?.revision ?? '-'}, startup revision ${s.store.startup()?.revision ?? '-'}${s.store.unsaved() ? ' (unsaved changes)' : ''}`,
+    '',
+    ...versionLines(s),
   ]
     .filter((x) => x !== null)
     .join('\n');
@@ -617,6 +621,8 @@ async function reload(s: Session, _a: Args, p: Parsed<Handler>): Promise<string>
       return '% Please answer yes or no. Reload cancelled.';
     }
   }
+  const install = reloadNotice(s);
+  if (install) s.io.write(`${install}\n`);
   const ok = (await s.io.ask('Proceed with reload? [confirm]')).trim().toLowerCase();
   if (ok !== '' && ok !== 'y' && ok !== 'yes') {
     s.store.audit(s.actor, `cli: ${p.redacted}`, 'cancelled');
@@ -851,6 +857,7 @@ const EXEC_NODES: N[] = [
   kw('clear', 'Reset state', {
     children: [kw('lockout', 'Unlock a user name locked out after failed sign-ins', { changes: true, children: [arg('name', A.userName, 'User name', { run: clearLockout })] })],
   }),
+  SOFTWARE_UPDATE_EXEC,
   kw('disable', 'Leave privileged EXEC', { run: (s) => void (s.mode = 'user') }),
   kw('exit', 'End this session', { run: leave }),
   kw('logout', 'End this session', { run: leave }),

@@ -42,6 +42,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.ssh.maxSessions;
   delete start.users.lockout;
   delete start.email;
+  delete start.update;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

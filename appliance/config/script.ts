@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Config } from './schema.ts';
 
 /** What `show running-config` prints in place of a password the appliance must keep in clear (SMTP). */
@@ -46,6 +47,12 @@ export function toScript(c: Config): string[] {
     out.push(`email from ${c.email.from}`);
     // The SMTP password is never shown; loading the script back keeps the stored one.
     if (c.email.auth) out.push(`email authentication username ${q(c.email.username ?? '')} password ${MASKED_PASSWORD}`);
+  }
+  if (c.update) {
+    // Like the SMTP password: never shown; loading the script back keeps the stored one.
+    out.push(`software-update repository ${q(c.update.repository)}${c.update.username ? ` username ${q(c.update.username)} password ${MASKED_PASSWORD}` : ''}`);
+    // A PEM does not fit on a line: a comment (kept on load) names it, so a change shows in diffs.
+    if (c.update.caCertificate) out.push(`! software-update ca-certificate sha256 ${createHash('sha256').update(c.update.caCertificate).digest('hex').slice(0, 16)} (paste a new one with: software-update ca-certificate)`);
   }
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');

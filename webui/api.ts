@@ -33,6 +33,7 @@ import { ValidationError } from '../appliance/errors.ts';
 import { log } from '../appliance/log.ts';
 import { VERSION } from '../appliance/version.ts';
 import { queryAudit } from './audit.ts';
+import { pendingCert, confirmCert } from './certs.ts';
 import { redactConfig } from './redact.ts';
 import { supportBundle } from './bundle.ts';
 
@@ -499,7 +500,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     ]),
   });
   const pendingView = () => {
-    const p = pendingConfirm();
+    const p = pendingConfirm() ?? pendingCert();
     return { pending: p ? { reason: p.reason, deadline: p.deadline.toISOString(), who: p.who, secondsLeft: Math.max(0, Math.ceil((p.deadline.getTime() - now()) / 1000)) } : null };
   };
   app.get(`${API}/config/confirm`, {
@@ -522,11 +523,14 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
     handler: async (req) => {
       const p = pendingConfirm();
-      if (!p) throw new HttpError(409, 'no change is waiting for confirmation');
+      const c = pendingCert();
+      if (!p && !c) throw new HttpError(409, 'no change is waiting for confirmation');
       const opened = socketOpenedAt.get(req.raw.socket);
-      if (opened !== undefined && opened <= armedAt) throw new HttpError(409, 'confirm over a new connection: reload the page (this connection was open before the change)');
-      confirmChange(store, actorOf(req));
-      return { confirmed: true, reason: p.reason };
+      if (opened !== undefined && opened <= Math.max(p ? armedAt : 0, c?.armedAt ?? 0))
+        throw new HttpError(409, 'confirm over a new connection: reload the page (this connection was open before the change)');
+      if (p) confirmChange(store, actorOf(req));
+      if (c) confirmCert(store, actorOf(req));
+      return { confirmed: true, reason: [p?.reason, c?.reason].filter(Boolean).join('; ') };
     },
   });
 

@@ -4,12 +4,13 @@ export const REDACTED = '<redacted>';
 
 /**
  * A copy of a configuration with every secret replaced: password hashes, the enable secret and the
- * SMTP password. For configuration diffs shown in the UI, support bundles and logs.
+ * SMTP and update repository passwords. For configuration diffs shown in the UI, support bundles and logs.
  */
 export function redactConfig(c: Config): Config {
   const r = structuredClone(c);
   r.users.enableSecretHash = REDACTED;
   for (const u of r.users.local) u.passwordHash = REDACTED;
   if (r.email?.password) r.email.password = REDACTED;
+  if (r.update?.password) r.update.password = REDACTED;
   return r;
 }

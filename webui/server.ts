@@ -39,6 +39,8 @@ import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
+import { registerCertificates } from './certs.ts';
+import type https from 'node:https';
 import { ConfigState } from './state.ts';
 
 export const BASE = '/mics';
@@ -109,6 +111,13 @@ export interface ServerOptions {
   failureDelayMs?: number;
   /** Clock for sessions (tests). */
   now?: () => number;
+  /** How the server checks itself after a certificate swap (tests break it on purpose). */
+  certProbe?: (port: number, fingerprint: string, servername: string) => Promise<string | null>;
+}
+
+/** The TLS settings of System Manager for a key and certificate (also used for live swaps). */
+export function tlsOptions(pair: { keyPem: string; certPem: string }) {
+  return { key: pair.keyPem, cert: pair.certPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: CIPHERS, honorCipherOrder: true } as const;
 }
 
 /** Runs password checks at most `max` at a time (scrypt needs 32 MiB each); refuses when `maxQueue` wait. */
@@ -310,14 +319,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     genReqId: () => crypto.randomBytes(8).toString('hex'),
     bodyLimit: 64 * 1024,
     trustProxy: false,
-    https: {
-      key: certificate.keyPem,
-      cert: certificate.certPem,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.3',
-      ciphers: CIPHERS,
-      honorCipherOrder: true,
-    },
+    https: tlsOptions(certificate),
     routerOptions: { ignoreTrailingSlash: false },
     ajv: {
       // Unknown fields are refused (not silently dropped), and nothing is filled in: a request means what it says.
@@ -400,6 +402,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         { name: 'audit', description: 'Audit log' },
         { name: 'tokens', description: 'API tokens for automation' },
         { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
+        { name: 'certificates', description: 'Certificates per service: view, request, upload, self-signed' },
       ],
     },
   });
@@ -614,6 +617,16 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   });
 
   await registerApi(app, { tokens, lockouts, now: opts.now });
+  registerCertificates(app, {
+    useCertificate: (pair) => (app.server as unknown as https.Server).setSecureContext(tlsOptions(pair)),
+    listeningPort: () => {
+      const a = app.server.address();
+      return a && typeof a === 'object' ? a.port : null;
+    },
+    hostname: () => state.config()?.system.hostname ?? 'localhost',
+    now: opts.now,
+    probe: opts.certProbe,
+  });
 
   // ---- Pages ----
 

@@ -11,6 +11,9 @@ import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { lockoutPolicy, passwordPolicy, type Lockouts } from '../appliance/users/signin.ts';
 import { pendingConfirm } from '../appliance/config/confirm.ts';
+import { pendingCert } from './certs.ts';
+import { ServiceCertificates, CERT_SERVICE_NAMES } from '../appliance/certs/services.ts';
+import { defaultNames, type CertSummary } from '../appliance/certs/pki.ts';
 import { aclOf, ACL_COMPONENTS, ACL_LABELS } from '../appliance/acl/schema.ts';
 import { PROVISIONING_PORTS } from '../appliance/ports/schema.ts';
 import type { ApiTokens } from '../appliance/tokens/store.ts';
@@ -48,6 +51,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/security/tokens`, label: 'API Tokens' },
     ],
   },
+  { group: '', items: [{ href: `${BASE}/certificates`, label: 'Certificates' }] },
   {
     group: 'Maintenance',
     items: [
@@ -79,7 +83,7 @@ function page(ctx: PageCtx, title: string, body: Html): string {
         ctx.role === 'admin' ? html` <button type="button" id="save-config" class="js-save">Save</button>` : ''
       }`
     : html`<span id="saved-flag" class="badge ok">Saved</span>`;
-  const p = pendingConfirm();
+  const p = pendingConfirm() ?? pendingCert();
   const confirmBar = p
     ? html`<div id="confirm-bar" class="confirm-bar" role="alert" data-deadline="${p.deadline.toISOString()}"><strong>Confirm this change:</strong> ${p.reason}. It reverts by itself in <span class="js-countdown">${Math.max(0, Math.ceil((p.deadline.getTime() - Date.now()) / 1000))}</span> s unless confirmed. ${
         ctx.role === 'admin' ? html`<button type="button" id="confirm-change" class="js-confirm">Confirm</button>` : ''
@@ -434,6 +438,48 @@ function portsPage(c: Config): Html {
 <p class="muted">${c.ports ? `Provisioning is open on TCP ${c.ports.provisioning} (narrowed by the Portal ACL).` : 'Provisioning is closed until a port is set here.'}</p>`;
 }
 
+function certRows(x: CertSummary): Html {
+  const state = x.expired
+    ? html`<span class="badge warn">expired</span>`
+    : x.expiresSoon
+      ? html`<span class="badge warn">expires in ${x.daysLeft} days</span>`
+      : html`<span class="badge ok">valid, ${x.daysLeft} days left</span>`;
+  return html`<dl>
+<dt>Subject</dt><dd>${x.subject}</dd>
+<dt>Issuer</dt><dd>${x.issuer}${x.selfSigned ? ' (self-signed)' : ''}</dd>
+<dt>Names</dt><dd>${x.names.join(', ') || 'none'}</dd>
+<dt>Valid</dt><dd>${when(x.validFrom)} to ${when(x.validTo)} ${state}</dd>
+<dt>Server authentication</dt><dd>${x.serverAuth ? 'yes' : html`<span class="badge warn">no (extended key usage lacks serverAuth)</span>`}</dd>
+<dt>Key</dt><dd>${x.keyType}${x.keyBits ? ` ${x.keyBits} bits` : ''}</dd>
+<dt>SHA-256 fingerprint</dt><dd><code>${x.fingerprint256}</code></dd>
+</dl>`;
+}
+
+function certificatesPage(certs: ServiceCertificates, c: Config): Html {
+  const names = defaultNames(c.system.hostname).join('\n');
+  return html`${CERT_SERVICE_NAMES.map((s) => {
+    const v = certs.view(s);
+    const url = `${API}/certificates/${s}`;
+    return html`<section class="cert" data-service="${s}">
+<h2>${v.label} (TCP ${v.port})</h2>
+${v.certificate ? certRows(v.certificate) : html`<p>No certificate yet.</p>`}
+${v.certificate ? html`<p class="muted">Source: ${v.source}${v.chain.length ? `; chain: ${v.chain.map((x) => x.subject).join(' / ')}` : ''}</p>` : ''}
+${v.pendingRequest ? html`<h3>Pending request</h3><p>For ${v.pendingRequest.names.join(', ')}. Send it to your CA, then upload the signed certificate without a key.</p><pre class="diff csr">${v.pendingRequest.csrPem}</pre>` : ''}
+<details><summary>Make a key and a request (CSR)</summary>
+${actionForm({ method: 'POST', url: `${url}/request`, button: 'Make request', body: html`${field({ label: 'Names (one per line)', name: 'names', value: names, kind: 'list', type: 'textarea', help: 'The hostname and enterpriseenrollment.<domain> by default' })}
+${field({ label: 'Organization', name: 'organization', optional: true })}${field({ label: 'Country (two letters)', name: 'country', optional: true })}` })}
+</details>
+<details><summary>Upload a signed certificate</summary>
+${actionForm({ method: 'POST', url: `${url}/upload`, button: 'Upload certificate', confirm: s === 'webui' ? 'System Manager switches to this certificate at once and checks itself; if you do not confirm within 120 seconds, the previous certificate returns.' : '', body: html`${field({ label: 'Certificate and chain (PEM)', name: 'certificate', type: 'file', attrs: 'accept=".pem,.crt,.cer" data-file="1"' })}
+${field({ label: 'Private key (PEM), only when the request was not made here', name: 'key', type: 'file', optional: true, attrs: 'accept=".pem,.key" data-file="1"' })}` })}
+</details>
+<details><summary>Self-signed</summary>
+${actionForm({ method: 'POST', url: `${url}/self-signed`, button: 'Make self-signed certificate', confirm: `Replace the ${v.label} certificate with a new self-signed one?`, body: html`${field({ label: 'Names (one per line)', name: 'names', value: names, kind: 'list', type: 'textarea' })}` })}
+</details>
+</section>`;
+  })}`;
+}
+
 function tokensPage(tokens: ApiTokens): Html {
   const rows = tokens.list().map(
     (t) => html`<tr>
@@ -593,6 +639,8 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/security/password-policy`, 'Password Policy', () => policyPage(config()));
   view(`${BASE}/security/acl`, 'Portal ACL', (req) => aclPage(config(), req.ip.replace(/^::ffff:/i, '')));
   view(`${BASE}/settings/ports`, 'Port Settings', () => portsPage(config()));
+  const certs = new ServiceCertificates(host);
+  view(`${BASE}/certificates`, 'Certificates', () => certificatesPage(certs, config()));
   view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });
   view(`${BASE}/maintenance`, 'Maintenance', () => maintenancePage(store.unsaved()));
   view(`${BASE}/maintenance/updates`, 'Software Updates', () => updatesPage());

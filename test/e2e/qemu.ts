@@ -3,6 +3,22 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
+/**
+ * A KEEL-SEED ISO with installer options: the test VMs are far below the sizing table (2 GiB RAM,
+ * an 8 GiB disk) and a storage test under TCG says nothing about real disks, so preflight
+ * warnings are passed with `force` (refusals still stop the install).
+ */
+export function makeSeedIso(dir: string, files: Record<string, unknown> = { 'keel-install.json': { force: true, storageTest: false } }): string {
+  const src = path.join(dir, 'seed');
+  fs.rmSync(src, { recursive: true, force: true });
+  fs.mkdirSync(src, { recursive: true });
+  for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(src, name), JSON.stringify(body, null, 2));
+  const iso = path.join(dir, 'seed.iso');
+  const r = spawnSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'KEEL-SEED', '-o', iso, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`xorriso failed: ${r.stderr}`);
+  return iso;
+}
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -21,6 +37,8 @@ export interface VmOptions {
   disk: string;
   /** Host port forwarded to the guest's 8443 on the first NIC. */
   httpsPort: number;
+  /** A second CD labelled KEEL-SEED (installer options / zero-touch answers). */
+  seedIso?: string;
   /** Host port forwarded to the guest's SSH CLI (22) on the first NIC. */
   sshPort?: number;
   memoryMiB?: number;
@@ -97,6 +115,7 @@ export class Vm {
     // and follows bootindex: the disk first (an empty one is skipped), then the CD.
     if (o.iso && o.uefi) args.push('-drive', `file=${o.iso},if=none,id=cd0,media=cdrom,readonly=on`, '-device', 'ide-cd,drive=cd0,bootindex=2');
     else if (o.iso) args.push('-drive', `file=${o.iso},media=cdrom,readonly=on,if=ide,index=2`);
+    if (o.seedIso) args.push('-drive', `file=${o.seedIso},media=cdrom,readonly=on,if=ide,index=3`);
     if (o.bootFromCdOnce && !o.uefi) args.push('-boot', 'once=d,order=c');
     const log = fs.openSync(path.join(o.dir, 'qemu.log'), 'a');
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', log, log] });

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { Vm, createDisk, freePort } from './qemu.ts';
+import { Vm, createDisk, freePort, makeSeedIso } from './qemu.ts';
 import { Serial } from './serial.ts';
 import { Q } from '../../appliance/wizard/questions.ts';
 
@@ -82,7 +82,8 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
   createDisk(disk, '8G');
   const port = await freePort();
   const sshPort = await freePort();
-  let vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, sshPort, bootFromCdOnce: true });
+  const seedIso = makeSeedIso(OUT);
+  let vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, sshPort, seedIso, bootFromCdOnce: true });
   let s = new Serial(path.join(OUT, 'serial.log'));
   try {
     vm.start();
@@ -184,7 +185,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     const sshRun = (cmd: string, pw = 'Secret123') => spawnSync('sshpass', ['-e', 'ssh', ...sshOpts, 'admin@127.0.0.1', cmd], { encoding: 'utf8', timeout: 120000, env: { ...process.env, SSHPASS: pw } });
     const ver = sshRun('show version');
     assert.equal(ver.status, 0, ver.stdout + ver.stderr);
-    assert.match(ver.stdout, new RegExp(`Keel ${esc(VERSION)}`));
+    assert.match(ver.stdout, new RegExp(`Keel appliance software, version ${esc(VERSION)}`));
     const shell = spawnSync('sshpass', ['-e', 'ssh', '-tt', ...sshOpts, 'admin@127.0.0.1'], {
       input: 'enable\nEnable123\nshow running-config | include ssh\nexit\n',
       encoding: 'utf8',
@@ -201,7 +202,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     // --- the installer refuses the disk it just wrote
     await vm.stop();
     s.close();
-    vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, bootFromCdOnce: true });
+    vm = new Vm({ dir: OUT, iso: ISO, disk, httpsPort: port, seedIso, bootFromCdOnce: true });
     s = new Serial(path.join(OUT, 'serial-refuse.log'));
     vm.start();
     await s.connect(vm.serialPath);
@@ -247,7 +248,7 @@ test('UEFI: ISO → vm-install → the installed disk boots (UEFI) to the first 
   fs.mkdirSync(dir, { recursive: true });
   const disk = path.join(dir, 'disk.qcow2');
   createDisk(disk, '8G');
-  const vm = new Vm({ dir, iso: ISO, disk, httpsPort: await freePort(), uefi: true });
+  const vm = new Vm({ dir, iso: ISO, disk, httpsPort: await freePort(), uefi: true, seedIso: makeSeedIso(dir) });
   const s = new Serial(path.join(dir, 'serial.log'));
   const start = Date.now();
   const lap = (what: string) => console.log(`e2e: UEFI ${what}: ${((Date.now() - start) / 1000).toFixed(1)} s after power-on`);

@@ -49,10 +49,11 @@ test('partition layout: bios, ESP, boot, slots A and B, data', () => {
   assert.equal(partitionPath('/dev/nvme0n1', 4), '/dev/nvme0n1p4');
 });
 
-test('the installed GRUB picks the slot from grubenv and keeps both consoles', () => {
+test('the installed GRUB picks the slot from grubenv (with the update boot counter) and keeps both consoles', () => {
   const cfg = grubConfig();
   assert.match(cfg, /load_env/);
-  assert.match(cfg, /keel\.slot=\$\{keel_slot\}/);
+  assert.match(cfg, /save_env keel_next keel_tries keel_failed/);
+  assert.match(cfg, /keel\.slot=\$\{keel_boot\}/);
   assert.match(cfg, /console=tty0 console=ttyS0,115200n8/);
   assert.match(cfg, /terminal_output serial console/);
 });

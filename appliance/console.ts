@@ -11,6 +11,8 @@ import { runInteractive } from './wizard/main.ts';
 import { configuredElsewhere, lockHolder } from './wizard/commit.ts';
 import { VERSION } from './version.ts';
 import { runShell } from '../cli/shell.ts';
+import { rollbackNotice } from './update/lifecycle.ts';
+import { readState } from './update/state.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,6 +67,7 @@ export async function banner(host: Host, c: Config, waitForCertMs = 30000): Prom
     : `SSH CLI: ssh ${c.ssh.port === 22 ? '' : `-p ${c.ssh.port} `}USER@${ip}\n` + sshKeys.map((k) => `SSH host key ${k.type.toUpperCase()}: ${k.fingerprint}\n`).join('');
   return (
     `\nKeel ${VERSION} - ${c.system.hostname}\n` +
+    (rollbackNotice(readState(host).lastResult) ? `${rollbackNotice(readState(host).lastResult)}\n(Acknowledge: software-update acknowledge, or in System Manager.)\n` : '') +
     `System Manager: https://${c.system.hostname}:${port}/mics (https://${ip}:${port}/mics)\n` +
     (fp
       ? `Certificate SHA-256 fingerprint: ${fp}\nCheck that fingerprint in your browser the first time you connect.\n`

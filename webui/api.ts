@@ -891,21 +891,8 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
   });
 
-  app.get(`${API}/updates`, {
-    schema: {
-      tags: ['maintenance'],
-      summary: 'Software update status',
-      description: 'Whether an update repository is configured and what it offers.',
-      security: SESSION_OR_TOKEN,
-      response: { 200: Type.Object({ repositoryConfigured: Type.Boolean(), currentVersion: Type.String(), message: Type.String() }), ...errors },
-    },
-    handler: async () => ({ repositoryConfigured: false, currentVersion: VERSION, message: UPDATES_NOT_CONFIGURED }),
-  });
+  // Software updates (/updates) are registered by webui/update.ts.
 }
-
-/** What the Software Updates page and API say until the update mechanism lands. */
-export const UPDATES_NOT_CONFIGURED =
-  'No update repository is configured yet. This version of Keel cannot check for, download or stage updates; they come with the update mechanism in a later version.';
 
 /** The field prefix for body problems of a route (e.g. `/ssh`). */
 export function fieldPrefixOf(req: FastifyRequest): string {

@@ -37,6 +37,7 @@ import { Sessions, tokensEqual, type Session } from './sessions.ts';
 import { health } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
+import { registerUpdateApi } from './update.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
 import { registerCertificates } from './certs.ts';
@@ -617,6 +618,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   });
 
   await registerApi(app, { tokens, lockouts, now: opts.now });
+  await registerUpdateApi(app);
   registerCertificates(app, {
     useCertificate: (pair) => (app.server as unknown as https.Server).setSecureContext(tlsOptions(pair)),
     listeningPort: () => {

@@ -22,7 +22,8 @@ import { VERSION } from '../appliance/version.ts';
 import { html, Html, formatUptime } from './pages.ts';
 import { health, type Health } from './health.ts';
 import { queryAudit } from './audit.ts';
-import { API, UPDATES_NOT_CONFIGURED } from './api.ts';
+import { API } from './api.ts';
+import { updatesPage } from './update.ts';
 
 const BASE = '/mics';
 
@@ -544,14 +545,6 @@ ${field({ label: 'Passphrase', name: 'passphrase', type: 'password', attrs: 'aut
 </section>`;
 }
 
-function updatesPage(): Html {
-  return html`<section>
-<h2>Software Updates</h2>
-<p id="updates-status">${UPDATES_NOT_CONFIGURED}</p>
-<dl><dt>Installed version</dt><dd>Keel ${VERSION}</dd></dl>
-</section>`;
-}
-
 function changesPage(store: FastifyInstance['keel']['store']): Html {
   const r = store.running();
   const s = store.startup();
@@ -643,7 +636,7 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/certificates`, 'Certificates', () => certificatesPage(certs, config()));
   view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });
   view(`${BASE}/maintenance`, 'Maintenance', () => maintenancePage(store.unsaved()));
-  view(`${BASE}/maintenance/updates`, 'Software Updates', () => updatesPage());
+  view(`${BASE}/maintenance/updates`, 'Software Updates', (req) => updatesPage(host, store, req));
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
 

@@ -373,8 +373,8 @@ test('support bundle has no secrets; reboot needs confirmation and goes through 
   await new Promise((res) => setTimeout(res, 500));
   assert.ok(env.proc.recorded.includes('systemctl reboot'));
   const up = await a.call('GET', `${V1}/updates`);
-  assert.equal(up.json.repositoryConfigured, false);
-  assert.match(up.json.message, /No update repository is configured/);
+  assert.equal(up.json.repository, null);
+  assert.equal(up.json.label, 'Up to Date');
 });
 
 test('pages render for admin and operator, with the unsaved marker in the header and no inline script', async (t) => {

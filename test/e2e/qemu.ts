@@ -47,6 +47,13 @@ export interface VmOptions {
   serial?: boolean;
   /** Boot with UEFI firmware (OVMF) instead of BIOS; its variable store lives in `dir`. */
   uefi?: boolean;
+  /**
+   * The machine's own hardware (test matrix): SMBIOS strings, disks and controllers, NICs after the
+   * first. Replaces the default virtio disk (`disk` is then unused) and second NIC; the first NIC
+   * is always `netdev n0` (the port forwards), whose device model is `nic0Model`.
+   */
+  hardware?: string[];
+  nic0Model?: string;
 }
 
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -96,14 +103,18 @@ export class Vm {
       '-display', 'none',
       '-vga', 'std',
       '-monitor', `unix:${this.monitorPath},server=on,wait=off`,
-      '-drive', `file=${o.disk},if=none,id=disk0,format=qcow2,cache=unsafe`,
-      '-device', `virtio-blk-pci,drive=disk0,serial=KEELDISK0${o.uefi ? ',bootindex=1' : ''}`,
       '-netdev', `user,id=n0,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${o.httpsPort}-10.0.2.15:8443${o.sshPort ? `,hostfwd=tcp:127.0.0.1:${o.sshPort}-10.0.2.15:22` : ''}`,
-      '-device', 'virtio-net-pci,netdev=n0',
-      '-netdev', 'user,id=n1,net=10.0.3.0/24,restrict=on',
-      '-device', 'virtio-net-pci,netdev=n1',
+      '-device', `${o.nic0Model ?? 'virtio-net-pci'},netdev=n0`,
       '-rtc', 'base=utc',
     ];
+    if (o.hardware) args.push(...o.hardware);
+    else
+      args.push(
+        '-drive', `file=${o.disk},if=none,id=disk0,format=qcow2,cache=unsafe`,
+        '-device', `virtio-blk-pci,drive=disk0,serial=KEELDISK0${o.uefi ? ',bootindex=1' : ''}`,
+        '-netdev', 'user,id=n1,net=10.0.3.0/24,restrict=on',
+        '-device', 'virtio-net-pci,netdev=n1',
+      );
     if (o.serial === false) args.push('-serial', 'none');
     else args.push('-chardev', `socket,id=ser0,path=${this.serialPath},server=on,wait=off`, '-serial', 'chardev:ser0');
     if (o.uefi) {

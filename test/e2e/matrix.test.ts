@@ -1,0 +1,142 @@
+/**
+ * The six-platform installer matrix (issue 6), under QEMU/TCG: for each machine, an unattended
+ * install from the ISO with zero-touch answers on a KEEL-SEED ISO, the first boot (no wizard),
+ * then, over SSH with the appliance CLI: the identified platform, the disk layout and the
+ * GigabitEthernetN names, against what the machine is.
+ *
+ *   npm run test:matrix                      # all six
+ *   KEEL_MATRIX=kvm,m2250 npm run test:matrix
+ *
+ * Results (times, detected against expected) go to .cache/e2e/matrix/results.json.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Vm, createDisk, freePort, makeSeedIso } from './qemu.ts';
+import { Serial } from './serial.ts';
+
+const TOP = path.resolve(import.meta.dirname, '../..');
+const OUT = path.join(TOP, '.cache/e2e/matrix');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
+const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
+
+const ANSWERS = {
+  eula: 'yes', company: 'Example Corp', contact: 'Jane Admin', contactEmail: 'jane@example.com', enableSecret: 'Enable123', adminUser: 'admin', adminPassword: 'Secret123',
+  interface: 'a', address: '10.0.2.15', netmask: '255.255.255.0', gateway: '10.0.2.2', hostname: 'core.example.com', nameServers: ['10.0.2.3'], ssh: 'yes', ntp: 'no',
+};
+
+interface Platform {
+  id: string;
+  /** Boot menu entry: 0 vm-install, 1 hw-install, 2 hw-m2250-m2600-install. */
+  entry: number;
+  /** What `show platform` must name. */
+  platform: RegExp;
+  /** NICs the machine has (GigabitEthernet1..N). */
+  nics: number;
+  /** What `show raid` must show about the layout, or null for a single disk. */
+  layout: RegExp | null;
+  nic0: string;
+  hardware: (dir: string) => string[];
+}
+
+const disks = (dir: string, n: number, attach: (i: number, id: string) => string[]): string[] =>
+  Array.from({ length: n }, (_, i) => {
+    const f = path.join(dir, `disk${i}.qcow2`);
+    createDisk(f, '8G');
+    return [`-drive`, `file=${f},if=none,id=d${i},format=qcow2,cache=unsafe`, ...attach(i, `d${i}`)];
+  }).flat();
+const nics = (model: string, n: number): string[] => Array.from({ length: n }, (_, i) => ['-netdev', `user,id=x${i},net=10.${10 + i}.0.0/24,restrict=on`, '-device', `${model},netdev=x${i}`]).flat();
+const smbios = (manufacturer: string, product: string, sku?: string) => ['-smbios', `type=1,manufacturer=${manufacturer},product=${product}${sku ? `,sku=${sku}` : ''}`];
+
+const PLATFORMS: Platform[] = [
+  { id: 'kvm', entry: 0, platform: /KVM/, nics: 2, layout: null, nic0: 'virtio-net-pci', hardware: (d) => [...disks(d, 1, (_i, id) => ['-device', `virtio-blk-pci,drive=${id}`]), ...nics('virtio-net-pci', 1)] },
+  {
+    id: 'vmware', entry: 0, platform: /VMware/, nics: 2, layout: null, nic0: 'vmxnet3',
+    hardware: (d) => [...smbios('VMware, Inc.', 'VMware Virtual Platform'), '-device', 'mptsas1068,id=sas0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=sas0.0`]), ...nics('vmxnet3', 1)],
+  },
+  { id: 'hyperv', entry: 0, platform: /Hyper-V/, nics: 1, layout: null, nic0: 'e1000', hardware: (d) => [...smbios('Microsoft Corporation', 'Virtual Machine'), ...disks(d, 1, (_i, id) => ['-device', `ide-hd,drive=${id},bus=ide.0`])] },
+  {
+    id: 'm2200', entry: 1, platform: /M2200/, nics: 2, layout: null, nic0: 'e1000e',
+    hardware: (d) => [...smbios('Core', 'Core M2200'), '-device', 'megasas-gen2,id=r0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=r0.0`]), ...nics('e1000e', 1)],
+  },
+  {
+    id: 'm2250', entry: 2, platform: /M2250/, nics: 2, layout: /raid1/i, nic0: 'e1000e',
+    hardware: (d) => [...smbios('Supermicro', 'Super Server', 'MobileIron Core M2250'), '-device', 'ahci,id=ahci0', ...disks(d, 2, (i, id) => ['-device', `ide-hd,drive=${id},bus=ahci0.${i}`]), ...nics('e1000e', 1)],
+  },
+  {
+    id: 'm2600', entry: 2, platform: /M2600/, nics: 6, layout: /raid10/i, nic0: 'e1000e',
+    hardware: (d) => [...smbios('Core', 'Core M2600'), '-device', 'ahci,id=ahci0', ...disks(d, 4, (i, id) => ['-device', `ide-hd,drive=${id},bus=ahci0.${i}`]), ...nics('e1000e', 5)],
+  },
+];
+
+const wanted = (process.env.KEEL_MATRIX ?? PLATFORMS.map((p) => p.id).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const results: Record<string, unknown>[] = [];
+
+test('image', { timeout: 60 * 60 * 1000 }, () => {
+  const build = spawnSync(process.execPath, [path.join(TOP, 'image/build.ts')], { stdio: 'inherit' });
+  assert.equal(build.status, 0, 'image build failed');
+});
+
+for (const p of PLATFORMS) {
+  test(`${p.id}: unattended install, first boot without questions, platform, layout and NIC names`, { timeout: 60 * 60 * 1000, skip: wanted.includes(p.id) ? false : `KEEL_MATRIX=${wanted.join(',')}` }, async () => {
+    const dir = path.join(OUT, p.id);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const seedIso = makeSeedIso(dir, { 'keel-answers.json': ANSWERS, 'keel-install.json': { force: true, storageTest: false } });
+    const sshPort = await freePort();
+    const vm = new Vm({ dir, iso: ISO, disk: '', httpsPort: await freePort(), sshPort, seedIso, bootFromCdOnce: true, memoryMiB: 2048, hardware: p.hardware(dir), nic0Model: p.nic0 });
+    const s = new Serial(path.join(dir, 'serial.log'));
+    const started = Date.now();
+    const row: Record<string, unknown> = { platform: p.id };
+    try {
+      vm.start();
+      await s.connect(vm.serialPath);
+      await s.expect(/vm-install/, 300000, 'the boot menu');
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 0; i < p.entry; i++) {
+        s.send('\x1b[B');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      s.send('\r');
+      const done = await s.expect(/Installation complete in (\d+) s|INSTALLATION (REFUSED|FAILED|STOPPED)[^\n]*/, 1800000, 'the end of the installation');
+      assert.ok(done[1], `the installer stopped: ${done[0]}\n${s.tail()}`);
+      row.installSeconds = Number(done[1]);
+      row.bootToInstalledSeconds = Math.round((Date.now() - started) / 1000);
+      const banner = await s.expect(/SSH host key ED25519: (SHA256:\S+)|display the End User License Agreement/, 1200000, 'the first boot');
+      assert.ok(banner[1], 'the first boot asked the wizard questions although the seed answered them');
+      row.powerOnToBannerSeconds = Math.round((Date.now() - started) / 1000);
+      const ssh = (cmd: string) => {
+        for (let i = 0; ; i++) {
+          const r = spawnSync('sshpass', ['-e', 'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PubkeyAuthentication=no', '-p', String(sshPort), 'admin@127.0.0.1', cmd], { encoding: 'utf8', timeout: 180000, env: { ...process.env, SSHPASS: 'Secret123' } });
+          if (r.status === 0 || i >= 20) return `${r.stdout}${r.stderr}`;
+          spawnSync('sleep', ['5']);
+        }
+      };
+      const platform = ssh('show platform');
+      const interfaces = ssh('show interfaces');
+      const raid = ssh('show raid');
+      fs.writeFileSync(path.join(dir, 'cli.txt'), `${platform}\n${interfaces}\n${raid}\n`);
+      row.detectedPlatform = /^Platform: (.*)$/m.exec(platform)?.[1] ?? null;
+      row.nicNames = [...interfaces.matchAll(/^(GigabitEthernet\d+)/gm)].map((m) => m[1]);
+      row.layout = raid.split('\n')[0];
+      assert.match(platform, p.platform, platform);
+      assert.deepEqual(row.nicNames, Array.from({ length: p.nics }, (_, i) => `GigabitEthernet${i + 1}`), interfaces);
+      if (p.layout) assert.match(raid, p.layout, raid);
+      row.ok = true;
+    } catch (e) {
+      row.ok = false;
+      row.error = (e as Error).message.slice(0, 300);
+      throw e;
+    } finally {
+      row.seconds = Math.round((Date.now() - started) / 1000);
+      results.push(row);
+      fs.mkdirSync(OUT, { recursive: true });
+      fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2));
+      console.log(`matrix: ${JSON.stringify(row)}`);
+      await vm.stop();
+      s.close();
+    }
+  });
+}

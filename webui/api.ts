@@ -24,6 +24,7 @@ import { Lockouts, lockoutPolicy, passwordPolicy, printableName } from '../appli
 import { lockoutRisk, armConfirm, confirmChange, pendingConfirm, CONFIRM_SECONDS } from '../appliance/config/confirm.ts';
 import { AclSchema, aclOf, aclRisk, selfLockout } from '../appliance/acl/schema.ts';
 import { PortsSchema } from '../appliance/ports/schema.ts';
+import { PortalAuthSchema, DEFAULT_PORTAL_AUTH, portalAuthRisk } from '../appliance/portalauth/schema.ts';
 import { hashSecret } from '../appliance/users/secrets.ts';
 import { EmailSchema, type EmailConfig } from '../appliance/email/schema.ts';
 import { sendMail } from '../appliance/email/send.ts';
@@ -44,7 +45,7 @@ export const socketOpenedAt = new WeakMap<object, number>();
 
 /** Why a change made from `source` could lock its maker out: the shared rules plus the Portal ACL. */
 export function changeRisk(prev: Config, next: Config, source: string): string | null {
-  return lockoutRisk(prev, next, source) ?? aclRisk(prev, next, source);
+  return lockoutRisk(prev, next, source) ?? aclRisk(prev, next, source) ?? portalAuthRisk(prev, next, source);
 }
 
 /** Who is calling: a signed-in user or an API token, with the role that decides what it may do. */
@@ -100,6 +101,7 @@ export const SECTIONS = {
   email: EmailSchema,
   acl: AclSchema,
   ports: PortsSchema,
+  portalAuth: PortalAuthSchema,
 } as const;
 export type Section = keyof typeof SECTIONS;
 
@@ -424,6 +426,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       handler: async () => {
         const c = running().config;
         if (name === 'acl') return aclOf(c);
+        if (name === 'portalAuth') return c.portalAuth ?? DEFAULT_PORTAL_AUTH;
         if (name === 'ports' && !c.ports) throw new HttpError(404, 'Port Settings are not set yet: provisioning is closed');
         if (isEmail) {
           if (!c.email) throw new HttpError(404, 'e-mail is not configured yet');

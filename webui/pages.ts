@@ -55,7 +55,20 @@ export function formatUptime(seconds: number): string {
 }
 
 /** The sign-in page. `preToken` is the pre-session token that must come back with the form. */
-export function signInPage(opts: { hostname: string; preToken: string; error?: string; username?: string }): string {
+export function signInPage(opts: { hostname: string; preToken: string; error?: string; username?: string; password?: boolean; certificate?: boolean }): string {
+  const cert = opts.certificate
+    ? html`<form method="post" action="/mics/login/certificate" class="cert-signin">
+<input type="hidden" name="_pre" value="${opts.preToken}">
+<button type="submit">Sign in with certificate (smart card)</button>
+</form>`
+    : '';
+  if (opts.password === false)
+    return layout('Sign in', html`<main class="signin">
+<h1>System Manager</h1>
+<p class="host">${opts.hostname}</p>
+${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
+${cert}
+</main>`);
   return layout(
     'Sign in',
     html`<main class="signin">
@@ -70,6 +83,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
+${cert}
 </main>`,
   );
 }

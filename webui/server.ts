@@ -41,6 +41,7 @@ import { registerUpdateApi } from './update.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
 import { registerCertificates } from './certs.ts';
+import { registerPortalAuth, syncClientCertRequest, signInWithCertificate } from './portalauth.ts';
 import type https from 'node:https';
 import { ConfigState } from './state.ts';
 
@@ -339,6 +340,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   const state = new ConfigState(store);
   // When each TLS connection began: a lockout-risky change is confirmed only over a newer one.
   app.server.on('secureConnection', (s: object) => socketOpenedAt.set(s, Date.now()));
+  // Certificate sign-in on: ask for a client certificate from the first connection (later changes follow per request).
+  syncClientCertRequest(app, state.config());
 
   const purge = setInterval(() => {
     try {
@@ -432,6 +435,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       if (isApi(req)) return reply.send({ error: 'your address is not in the Portal ACL of System Manager' });
       return reply.type('text/html; charset=utf-8').send(errorPage(403, 'Your address is not allowed to reach System Manager (Portal ACL).'));
     }
+    syncClientCertRequest(app, live);
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
     if (req.session) {
       const role = state.roleOf(req.session.username);
@@ -526,6 +530,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
    * answering a failure only after a delay. Returns the user name, or the message to show.
    */
   async function signIn(username: string, password: string, source: string): Promise<{ name: string } | { error: string }> {
+    if (state.config()?.portalAuth?.password === false) {
+      store.audit({ who: printable(username), source }, 'sign in (System Manager)', 'refused: password sign-in is turned off');
+      return { error: 'Password sign-in is turned off: sign in with your certificate.' };
+    }
     const r = await sharedSignIn(store, { username, password, source, surface: 'webui', verify: (check) => gate.run(check) });
     if (r.ok) return { name: r.user.name };
     await sleep(failureDelayMs);
@@ -581,6 +589,21 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     },
   });
 
+  app.post(`${BASE}/api/session/certificate`, {
+    config: { preSession: true },
+    schema: {
+      summary: 'Sign in with a client certificate',
+      description: 'Uses the client certificate of this TLS connection (PIV/CAC smart card): valid now, clientAuth, issued under the uploaded CA chain, its UPN or RFC822 name mapped to one local user. Audited.',
+      tags: ['session'],
+      response: { 200: SessionSchema, 401: ErrorSchema },
+    },
+    handler: async (req, reply) => {
+      const r = signInWithCertificate(app, req, state.config());
+      if (!r.ok) return reply.code(401).send({ error: `certificate sign-in refused: ${r.reason}` });
+      return sessionBody(startSession(req, reply, r.user.name));
+    },
+  });
+
   app.get(`${BASE}/api/session`, {
     schema: {
       summary: 'Current session',
@@ -629,6 +652,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     now: opts.now,
     probe: opts.certProbe,
   });
+  registerPortalAuth(app);
 
   // ---- Pages ----
 
@@ -645,7 +669,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     const pre = crypto.randomBytes(32).toString('base64url');
     reply.setCookie(PRESESSION_COOKIE, pre, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict', maxAge: 1800 });
     const hostname = currentConfig(store)?.system.hostname ?? '';
-    return reply.code(status).type('text/html; charset=utf-8').send(signInPage({ hostname, preToken: pre, error, username }));
+    const auth = state.config()?.portalAuth;
+    return reply.code(status).type('text/html; charset=utf-8').send(signInPage({ hostname, preToken: pre, error, username, password: auth?.password !== false, certificate: !!auth?.certificate?.enabled }));
   }
 
   app.get(`${BASE}/`, { config: { public: true }, schema: hidden }, (req, reply) => {
@@ -672,6 +697,22 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       const r = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
       if ('error' in r) return showSignIn(reply, 401, r.error, req.body.username);
       startSession(req, reply, r.name);
+      reply.clearCookie(PRESESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+      return reply.redirect(`${BASE}/`, 303);
+    },
+  });
+
+  app.post<{ Body: { _pre: string } }>(`${BASE}/login/certificate`, {
+    config: { preSession: true },
+    schema: { ...hidden, body: { type: 'object', properties: { _pre: { type: 'string', maxLength: 128 } }, required: ['_pre'] } },
+    handler: async (req, reply) => {
+      if (!tokensEqual(req.body._pre, req.cookies[PRESESSION_COOKIE])) return showSignIn(reply, 403, 'The sign-in form expired. Please sign in again.');
+      const r = signInWithCertificate(app, req, state.config());
+      if (!r.ok) {
+        await sleep(failureDelayMs);
+        return showSignIn(reply, 401, `Certificate sign-in refused: ${r.reason}.`);
+      }
+      startSession(req, reply, r.user.name);
       reply.clearCookie(PRESESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
       return reply.redirect(`${BASE}/`, 303);
     },

@@ -16,6 +16,7 @@ import { ServiceCertificates, CERT_SERVICE_NAMES } from '../appliance/certs/serv
 import { defaultNames, type CertSummary } from '../appliance/certs/pki.ts';
 import { aclOf, ACL_COMPONENTS, ACL_LABELS } from '../appliance/acl/schema.ts';
 import { PROVISIONING_PORTS } from '../appliance/ports/schema.ts';
+import { CARD_TYPES, MAP_FROM, MAP_TO, DEFAULT_PORTAL_AUTH } from '../appliance/portalauth/schema.ts';
 import type { ApiTokens } from '../appliance/tokens/store.ts';
 import { scriptDiff } from '../appliance/config/apply.ts';
 import { VERSION } from '../appliance/version.ts';
@@ -49,6 +50,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/security/users`, label: 'Local Users' },
       { href: `${BASE}/security/password-policy`, label: 'Password Policy' },
       { href: `${BASE}/security/acl`, label: 'Portal ACL' },
+      { href: `${BASE}/security/portal-auth`, label: 'Portal Authentication' },
       { href: `${BASE}/security/tokens`, label: 'API Tokens' },
     ],
   },
@@ -185,7 +187,7 @@ ${body}
 }
 
 /** An API action form (add user, unlock, token…): sends the fields as JSON with the given method. */
-function actionForm(o: { method: string; url: string; body?: Html; button: string; confirm?: string; plan?: string; result?: 'token' | 'message' | 'download'; cls?: string; inline?: boolean }): Html {
+function actionForm(o: { method: string; url: string; body?: Html; button: string; confirm?: string; plan?: string; result?: 'token' | 'message' | 'download' | 'steps'; cls?: string; inline?: boolean }): Html {
   return html`<form class="js-action${o.inline ? ' inline' : ''}" data-method="${o.method}" data-url="${o.url}" data-confirm="${o.confirm ?? ''}" data-plan="${o.plan ?? ''}" data-result="${o.result ?? ''}" novalidate>
 ${o.body ?? ''}
 <span class="form-error" role="alert"></span>
@@ -430,6 +432,28 @@ ${sectionForm(
 )}`;
 }
 
+function portalAuthPage(c: Config): Html {
+  const p = c.portalAuth ?? DEFAULT_PORTAL_AUTH;
+  const cert = p.certificate;
+  return html`${sectionForm(
+    'portalAuth',
+    html`${field({ label: 'Password sign-in', name: 'password', value: p.password, kind: 'bool', help: 'Stays on unless you turn it off; it can be off only while certificate sign-in is on' })}
+<fieldset><legend>Certificate sign-in (PIV / CAC smart cards)</legend>
+${field({ label: 'Certificate sign-in', name: 'certificate.enabled', value: cert?.enabled ?? false, kind: 'bool' })}
+${field({ label: 'Card', name: 'certificate.cardType', value: cert?.cardType ?? 'piv', options: CARD_TYPES, help: 'cac requires mapping to $EDIPI$' })}
+${field({ label: 'Map from (certificate)', name: 'certificate.mapFrom', value: cert?.mapFrom ?? 'upn', options: MAP_FROM, help: 'upn: NT Principal Name in the SAN; rfc822: e-mail in the SAN' })}
+${field({ label: 'Map to (local user)', name: 'certificate.mapTo', value: cert?.mapTo ?? 'USERID', options: MAP_TO, help: '$USERID$, $EMAIL$ or $EDIPI$; DOMAIN\\userid and userid@domain both match' })}
+${field({ label: 'Issuing CA certificate or chain (PEM)', name: 'certificate.caChain', value: cert?.caChain ?? '', type: 'textarea', help: 'Paste the PEM; replace it the same way' })}
+</fieldset>`,
+    { title: 'Sign-in methods', get: false },
+  )}
+<section>
+<h2>Test sign-in</h2>
+${actionForm({ method: 'POST', url: `${API}/portal-auth/test`, button: 'Test', result: 'steps', body: html`${field({ label: 'Client certificate (PEM)', name: 'certificate', type: 'file', attrs: 'accept=".pem,.crt,.cer" data-file="1"' })}` })}
+<p class="muted">Shows how the certificate maps to a local user with the applied settings, or why it does not. Nothing changes.</p>
+</section>`;
+}
+
 function portsPage(c: Config): Html {
   return html`${sectionForm(
     'ports',
@@ -632,6 +656,7 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/security/password-policy`, 'Password Policy', () => policyPage(config()));
   view(`${BASE}/security/acl`, 'Portal ACL', (req) => aclPage(config(), req.ip.replace(/^::ffff:/i, '')));
   view(`${BASE}/settings/ports`, 'Port Settings', () => portsPage(config()));
+  view(`${BASE}/security/portal-auth`, 'Portal Authentication', () => portalAuthPage(config()));
   const certs = new ServiceCertificates(host);
   view(`${BASE}/certificates`, 'Certificates', () => certificatesPage(certs, config()));
   view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });

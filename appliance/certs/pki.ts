@@ -125,6 +125,29 @@ export function buildChain(
   return { path, complete: false, problem: 'the chain is longer than 10 certificates' };
 }
 
+/**
+ * Whether `leaf` was issued under one of `anchors` (the uploaded CA certificates), possibly through
+ * intermediates the client sent (`presented`). Only anchors end a path: a root the client sends
+ * itself counts for nothing. Returns the path (leaf first, anchor last) or why not.
+ */
+export function chainToAnchors(leaf: crypto.X509Certificate, presented: crypto.X509Certificate[], anchors: crypto.X509Certificate[], now = new Date()): { path: crypto.X509Certificate[] } | { problem: string } {
+  const valid = (c: crypto.X509Certificate) => Date.parse(c.validFrom) <= now.getTime() && Date.parse(c.validTo) >= now.getTime();
+  const path = [leaf];
+  for (let cur = leaf; path.length < 8; ) {
+    const anchor = anchors.find((a) => issuedBy(cur, a));
+    if (anchor) {
+      if (!anchor.ca) return { problem: `"${anchor.subject.replace(/\n/g, ', ')}" is not a CA certificate` };
+      if (!valid(anchor)) return { problem: `the CA certificate "${anchor.subject.replace(/\n/g, ', ')}" is not valid now` };
+      return { path: [...path, anchor] };
+    }
+    const next = presented.find((p) => p !== cur && !path.includes(p) && p.ca && valid(p) && issuedBy(cur, p));
+    if (!next) return { problem: `it was not issued under the uploaded CA chain (issuer: "${cur.issuer.replace(/\n/g, ', ')}")` };
+    path.push(next);
+    cur = next;
+  }
+  return { problem: 'the chain is too long' };
+}
+
 /** Loads a private key (PKCS#8 or PKCS#1 PEM), or null with no exception. */
 export function readKey(pem: string): crypto.KeyObject | null {
   try {

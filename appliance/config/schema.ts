@@ -12,6 +12,7 @@ import { EmailSchema, emailProblems } from '../email/schema.ts';
 import { HealthSchema } from '../health/schema.ts';
 import { AclSchema, aclEntry } from '../acl/schema.ts';
 import { PortsSchema } from '../ports/schema.ts';
+import { PortalAuthSchema, portalAuthProblems } from '../portalauth/schema.ts';
 import { UpdateSchema, updateProblems } from '../update/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
@@ -48,6 +49,7 @@ export const ConfigSchema = Type.Object(
     health: Type.Optional(HealthSchema),
     acl: Type.Optional(AclSchema),
     ports: Type.Optional(PortsSchema),
+    portalAuth: Type.Optional(PortalAuthSchema),
     update: Type.Optional(UpdateSchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
@@ -95,6 +97,7 @@ export function check(config: unknown): FieldProblem[] {
   });
   if (!c.users.local.some((u) => u.role === 'admin')) problems.push({ field: '/users/local', rule: 'admin-required', message: 'at least one user must have the admin role' });
   problems.push(...emailProblems(c.email));
+  problems.push(...portalAuthProblems(c.portalAuth));
   problems.push(...updateProblems(c.update));
   if (c.ssh.enabled && c.ssh.port === c.webui.port) problems.push({ field: '/ssh/port', rule: 'port-conflict', message: 'SSH and System Manager cannot share a port' });
   return problems;

@@ -239,6 +239,10 @@
           out.append(p, code);
           return;
         }
+        if (form.dataset.result === 'steps') {
+          out.textContent = `${r.ok ? `Signs in as ${r.user} (${r.role}).` : `Refused: ${r.reason}.`}\n${r.steps.join('\n')}`;
+          return;
+        }
         if (form.dataset.result === 'message') {
           out.textContent = r.rebooting ? 'The appliance is rebooting.' : 'Done.';
           return;

@@ -150,12 +150,12 @@ test('? lists the next words with help, and <cr> where the command may end', () 
   assert.ok(help(rootsFor('config'), 'ip ssh server ').includes('  <cr>'));
   assert.ok(help(rootsFor('config'), 'ip ssh server ').some((l) => l.startsWith('  port ')));
   // `word?` lists completions of the word
-  assert.deepEqual(help(rootsFor('exec'), 's'), ['service  show']);
+  assert.deepEqual(help(rootsFor('exec'), 's'), ['service  show  software-update']);
   assert.deepEqual(help(rootsFor('exec'), 'show r'), ['raid  running-config']);
   assert.deepEqual(help(rootsFor('config'), 'int g'), ['GigabitEthernet1  GigabitEthernet2  GigabitEthernet3  GigabitEthernet4  GigabitEthernet5  GigabitEthernet6']);
   // after no, only commands that have a no form
   const no = help(rootsFor('config'), 'no ').map((l) => l.trim().split(/\s+/)[0]);
-  assert.deepEqual(no, ['banner', 'email', 'interface', 'ip', 'login', 'ntp', 'username']);
+  assert.deepEqual(no, ['banner', 'email', 'interface', 'ip', 'login', 'ntp', 'software-update', 'username']);
   // an error on the way shows the caret
   assert.deepEqual(help(rootsFor('exec'), 'shox '), ['^', INVALID]);
   assert.deepEqual(help(rootsFor('exec'), 'sh run | i'), ['include']);
@@ -170,14 +170,14 @@ test('TAB completion is a pure function of the line', () => {
   assert.deepEqual(complete(rootsFor('exec'), 'sh'), { words: ['show'], partial: 'sh' });
   assert.deepEqual(complete(rootsFor('exec'), 'show ru'), { words: ['running-config'], partial: 'ru' });
   assert.deepEqual(complete(rootsFor('exec'), 'show s').words, ['ssh', 'startup-config']);
-  assert.deepEqual(complete(rootsFor('exec'), 's').words, ['service', 'show']);
+  assert.deepEqual(complete(rootsFor('exec'), 's').words, ['service', 'show', 'software-update']);
   assert.deepEqual(complete(rootsFor('exec'), 'conf').words, ['configure']);
   assert.deepEqual(complete(rootsFor('exec'), 'configure ').words, ['confirm', 'replace', 'terminal']);
   assert.deepEqual(complete(rootsFor('config'), 'interface gigabitethernet').words.length, 6);
   assert.deepEqual(complete(rootsFor('exec'), 'service k').words, ['keel-serve']);
   assert.deepEqual(complete(rootsFor('exec'), 'show xyz ').words, []);
   assert.deepEqual(complete(rootsFor('exec'), 'sh run | in').words, ['include']);
-  assert.deepEqual(complete(rootsFor('config'), 'no ').words, ['banner', 'email', 'interface', 'ip', 'login', 'ntp', 'username']);
+  assert.deepEqual(complete(rootsFor('config'), 'no ').words, ['banner', 'email', 'interface', 'ip', 'login', 'ntp', 'software-update', 'username']);
 });
 
 test('every keyword has one line of help and every mode has exit', () => {

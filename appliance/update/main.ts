@@ -21,6 +21,7 @@ import { GrubEnv } from './grub.ts';
 import { runningSlot } from './slots.ts';
 import { UPDATES_DIR } from './paths.ts';
 import type { UpdateConfig } from './schema.ts';
+import { UpdateBusy, withUpdateLock } from './jobs.ts';
 
 const USAGE = `usage: keel update <command> [options]
 
@@ -49,7 +50,7 @@ function fail(e: unknown): number {
     console.error(`REFUSED (${e.reason}): ${e.problems[0].message}`);
     return 1;
   }
-  if (isUserFacing(e)) {
+  if (isUserFacing(e) || e instanceof UpdateBusy) {
     console.error(`keel update: ${e.message}`);
     return 1;
   }
@@ -150,7 +151,9 @@ export async function run(argv: string[]): Promise<number> {
       const store = Store.open(host);
       try {
         const ctx = updateContext(host, store, { who: v.user, source: 'keel-update' });
-        return await applianceCommand(ctx, cmd!, positionals, v, store);
+        const go = () => applianceCommand(ctx, cmd!, positionals, v, store);
+        // One update step at a time, also against the CLI and System Manager.
+        return await (cmd === 'download' || cmd === 'stage' || cmd === 'unstage' ? withUpdateLock(host, cmd, ctx.actor, go) : go());
       } finally {
         store.close();
       }

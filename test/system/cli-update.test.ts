@@ -108,6 +108,9 @@ test('keel cli on a pipe: configure the repository, check, download, stage, show
   const busy = await keel(['cli', '--root', root], sysfs, ['admin', 'Passw0rd1', 'enable', 'Enable1', 'software-update unstage', 'software-update status', 'exit'].join('\n') + '\n');
   assert.match(busy.out, /% Busy: a software update stage started by admin \(ssh:192\.0\.2\.5\)/);
   assert.match(busy.out, /In progress: +stage started by admin \(ssh:192\.0\.2\.5\)/);
+  const shell = await keel(['update', 'unstage', '--root', root], sysfs);
+  assert.equal(shell.code, 1);
+  assert.match(shell.err, /^keel update: a software update stage started by admin \(ssh:192\.0\.2\.5\)/);
   fs.rmSync(path.join(root, 'var/lib/keel/updates/busy.lock'));
   const un = await keel(['cli', '--root', root], sysfs, ['admin', 'Passw0rd1', 'enable', 'Enable1', 'software-update unstage', 'exit'].join('\n') + '\n');
   assert.match(un.out, /The staged update \(0\.2\.0\) is cancelled/);

@@ -3,6 +3,7 @@
  * so the CLI refuses exactly what the wizard, System Manager and the schema refuse.
  */
 import * as rules from '../appliance/config/rules.ts';
+import { aclEntry as aclEntryRule } from '../appliance/acl/schema.ts';
 import { INTERFACE_NAMES } from '../appliance/network/schema.ts';
 import type { ArgType } from './tree.ts';
 
@@ -105,6 +106,11 @@ export const seconds = intRange(0, 59, 'seconds');
 export const sessions = intRange(1, 64, 'max-sessions');
 export const attempts = intRange(1, 100, 'attempts');
 export const periodMinutes = intRange(1, 1440, 'minutes');
+export const minLength = intRange(8, 128, 'min-length');
+export const maxRepeat = intRange(1, 10, 'max-repeat');
+export const minAgeHours = intRange(0, 720, 'min-age');
+/** A Portal ACL entry: an IPv4 address or network (A.B.C.D or A.B.C.D/N, no host bits). */
+export const aclEntry = fromRule('A.B.C.D[/N]', 'acl-entry', aclEntryRule);
 
 /** `GigabitEthernet1`…`6`, abbreviated as IOS allows: `gi1`, `g 1` is not, `Gig1`, `gigabitethernet1`. */
 export const interfaceName: ArgType = {

@@ -12,7 +12,8 @@ import { toScript, redact } from '../appliance/config/script.ts';
 import * as rules from '../appliance/config/rules.ts';
 import { hashSecret, verifySecret } from '../appliance/users/secrets.ts';
 import { listNics } from '../appliance/network/nics.ts';
-import { Lockouts, lockoutPolicy } from '../appliance/users/signin.ts';
+import { Lockouts, lockoutPolicy, passwordPolicy } from '../appliance/users/signin.ts';
+import { ACL_COMPONENTS, aclOf, selfLockout, type AclComponent } from '../appliance/acl/schema.ts';
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
@@ -102,6 +103,21 @@ function field(c: Config, name: string): string {
 // ---------------------------------------------------------------------------------------------
 // Configuration mode
 
+/** CLI words of the Portal ACL components. */
+const ACL_KW: Record<AclComponent, string> = { systemManager: 'system-manager', ssh: 'ssh', provisioning: 'provisioning' };
+const ACL_HELP: Record<AclComponent, string> = { systemManager: 'System Manager', ssh: 'the SSH CLI', provisioning: 'provisioning' };
+
+/** Sets one component's ACL; over SSH or the API, a list that shuts out its maker is refused. */
+function setAcl(c: Config, s: Session, comp: AclComponent, list: string[]): void {
+  c.acl = { ...aclOf(c), [comp]: list };
+  const p = selfLockout(c, s.source);
+  if (p) refuse(p.field, p.rule, p.message.replace(/, or force the change.*$/, ' first'));
+}
+
+function setPolicy(c: Config, change: Partial<NonNullable<Config['users']['passwordPolicy']>>): void {
+  c.users.passwordPolicy = { ...passwordPolicy(c), ...change };
+}
+
 /** `ip ssh idle-timeout MINUTES [SECONDS]` (as IOS exec-timeout); the schema says how short it may be. */
 function setIdle(c: Config, minutes: string, seconds: string): void {
   const total = Number(minutes) * 60 + Number(seconds);
@@ -121,10 +137,11 @@ function setPassword(c: Config, s: Session, name: string, role: string | undefin
     else c.users.local.push(u);
   };
   if (pw !== undefined) {
-    const e = rules.password(pw, name);
+    const policy = passwordPolicy(c);
+    const e = rules.password(pw, name, policy);
     if (e) refuse(`/users/local/${at}/password`, 'password-policy', e);
-    if (existing && name === s.user.name && Date.now() - Date.parse(existing.passwordChangedAt) < 24 * 3600 * 1000 && s.candidate === null)
-      refuse(`/users/local/${at}/password`, 'password-age', 'your own password can be changed at most once per 24 hours');
+    if (existing && name === s.user.name && Date.now() - Date.parse(existing.passwordChangedAt) < policy.minAgeHours * 3600 * 1000 && s.candidate === null)
+      refuse(`/users/local/${at}/password`, 'password-age', `your own password can be changed at most once per ${policy.minAgeHours} hours`);
     return hashSecret(pw).then((h) => put(h, now));
   }
   if (hash !== undefined) {
@@ -361,6 +378,41 @@ const CONFIG_NODES: N[] = [
         ],
       }),
     ],
+  }),
+  kw('password-policy', 'Password policy for local users (the seed\'s by default)', {
+    no: change((c) => void delete c.users.passwordPolicy),
+    children: [
+      kw('min-length', 'Fewest characters (default 8)', { children: [arg('n', A.minLength, 'Characters', { run: change((c, a) => setPolicy(c, { minLength: Number(a.n) })) })] }),
+      kw('max-repeat', 'Most times one character may repeat in a row (default 3)', { children: [arg('n', A.maxRepeat, 'Times', { run: change((c, a) => setPolicy(c, { maxRepeat: Number(a.n) })) })] }),
+      kw('min-age', 'Hours before a user may change their own password again (default 24)', { children: [arg('n', A.minAgeHours, 'Hours', { run: change((c, a) => setPolicy(c, { minAgeHours: Number(a.n) })) })] }),
+      ...(
+        [
+          ['require-letter', 'requireLetter', 'At least one letter'],
+          ['require-capital', 'requireUpper', 'At least one capital letter'],
+          ['require-digit', 'requireDigit', 'At least one digit'],
+        ] as const
+      ).map(([k, f, h]) => kw(k, `${h} (default on)`, { run: change((c) => setPolicy(c, { [f]: true })), no: change((c) => setPolicy(c, { [f]: false })) })),
+    ],
+  }),
+  kw('access-list', 'Portal ACL: who may reach System Manager, SSH and provisioning (enforced by the firewall)', {
+    children: ACL_COMPONENTS.map((comp) =>
+      kw(ACL_KW[comp], `Allowed addresses for ${ACL_HELP[comp]} (none: everyone)`, {
+        no: change((c, _a, s) => setAcl(c, s, comp, [])),
+        children: [
+          kw('permit', 'Allow an IPv4 address or network', {
+            children: [
+              arg('entry', A.aclEntry, 'A.B.C.D or A.B.C.D/N', {
+                run: change((c, a, s) => setAcl(c, s, comp, [...new Set([...aclOf(c)[comp], a.entry])])),
+                no: change((c, a, s) => {
+                  if (!aclOf(c)[comp].includes(a.entry)) refuse(`/acl/${comp}`, 'exists', `${a.entry} is not in the list`);
+                  setAcl(c, s, comp, aclOf(c)[comp].filter((x) => x !== a.entry));
+                }),
+              }),
+            ],
+          }),
+        ],
+      }),
+    ),
   }),
   kw('login', 'Sign-in policy', {
     children: [

@@ -42,6 +42,8 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.ssh.maxSessions;
   delete start.users.lockout;
   delete start.email;
+  delete start.users.passwordPolicy;
+  delete start.acl;
   delete start.update;
   s.beginBatch(start);
   s.batchBase = base;

@@ -9,6 +9,7 @@ import type { Host } from '../host/index.ts';
 import type { Store, Actor } from './store.ts';
 import type { Config } from './schema.ts';
 import { applyConfig } from './apply.ts';
+import { aclRisk } from '../acl/schema.ts';
 import { log } from '../log.ts';
 
 /** Seconds to confirm a change that could lock the administrator out. */
@@ -29,7 +30,7 @@ export function lockoutRisk(prev: Config, next: Config, source: string): string 
   if (remote === 'ssh' && prev.ssh.enabled && !next.ssh.enabled) return 'SSH is turned off';
   if (remote === 'ssh' && prev.ssh.enabled && prev.ssh.port !== next.ssh.port) return `SSH moves to port ${next.ssh.port}`;
   if (remote === 'webui' && prev.webui.port !== next.webui.port) return `System Manager moves to port ${next.webui.port}`;
-  return null;
+  return aclRisk(prev, next, source);
 }
 
 interface Pending {

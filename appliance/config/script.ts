@@ -40,6 +40,15 @@ export function toScript(c: Config): string[] {
   out.push(c.ssh.enabled ? `ip ssh server port ${c.ssh.port}` : 'no ip ssh server');
   if (c.ssh.idleTimeoutSeconds !== undefined) out.push(`ip ssh idle-timeout ${Math.floor(c.ssh.idleTimeoutSeconds / 60)} ${c.ssh.idleTimeoutSeconds % 60}`);
   if (c.ssh.maxSessions !== undefined) out.push(`ip ssh max-sessions ${c.ssh.maxSessions}`);
+  if (c.users.passwordPolicy) {
+    const p = c.users.passwordPolicy;
+    out.push(`password-policy min-length ${p.minLength}`, `password-policy max-repeat ${p.maxRepeat}`, `password-policy min-age ${p.minAgeHours}`);
+    out.push(`${p.requireLetter ? '' : 'no '}password-policy require-letter`, `${p.requireUpper ? '' : 'no '}password-policy require-capital`, `${p.requireDigit ? '' : 'no '}password-policy require-digit`);
+  }
+  if (c.acl) {
+    const words = { systemManager: 'system-manager', ssh: 'ssh', provisioning: 'provisioning' } as const;
+    for (const [comp, list] of Object.entries(c.acl) as [keyof typeof words, string[]][]) for (const e of list) out.push(`access-list ${words[comp]} permit ${e}`);
+  }
   if (c.users.lockout) out.push(`login lockout attempts ${c.users.lockout.attempts} within ${c.users.lockout.windowMinutes} duration ${c.users.lockout.lockMinutes}`);
   if (c.ssh.banner) out.push(`banner login ${q(c.ssh.banner)}`);
   if (c.email) {

@@ -17,6 +17,7 @@ import type { Host } from '../host/index.ts';
 import type { Store } from '../config/store.ts';
 import type { Config } from '../config/schema.ts';
 import { signIn } from '../users/signin.ts';
+import { allowed } from '../acl/schema.ts';
 import { ensureHostKeys } from './keys.ts';
 import { SSH_DEFAULTS } from './schema.ts';
 import { VERSION } from '../version.ts';
@@ -174,6 +175,14 @@ export class SshService {
   private onClient(client: ssh2.Connection, info: ssh2.ClientInfo): void {
     const source = `ssh:${info.ip}`;
     const store = this.o.store;
+    // The Portal ACL is enforced by nftables too; this keeps it true in a sandbox and if the
+    // firewall is ever out of step.
+    const config = store.running()?.config;
+    if (config && !allowed(config, 'ssh', info.ip)) {
+      log.warn('SSH connection refused by the Portal ACL', { source });
+      client.end();
+      return;
+    }
     let user: SessionUser | null = null;
     let tries = 0;
     const grace = setTimeout(() => {

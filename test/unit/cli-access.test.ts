@@ -146,3 +146,26 @@ test('show platform / environment / raid / health and locate, from the probes (s
   fs.writeFileSync(`${dmi}/product_name`, 'Core M2500\n');
   assert.match(await run('show platform'), /NOT SUPPORTED[\s\S]*CRITICAL .*M2500 appliance is no longer supported/);
 });
+
+test('access-list and password-policy: set from the CLI, shown, loaded back; over SSH a list without my address is refused', async (t) => {
+  const { run, store, host } = await cliSession(t);
+  await run('conf t', 'access-list ssh permit 10.0.0.0/8', 'access-list system-manager permit 192.0.2.7', 'password-policy min-length 12', 'no password-policy require-digit', 'end');
+  const c = store.running()!.config;
+  assert.deepEqual(c.acl, { systemManager: ['192.0.2.7'], ssh: ['10.0.0.0/8'], provisioning: [] });
+  assert.equal(c.users.passwordPolicy!.minLength, 12);
+  assert.equal(c.users.passwordPolicy!.requireDigit, false);
+  assert.match(await run("show running-config"), /access-list system-manager permit 192\.0\.2\.7\naccess-list ssh permit 10\.0\.0\.0\/8/);
+  assert.match(await run('conf t', 'access-list ssh permit 10.0.0.1/8'), /% Invalid .*\(acl-entry\)/);
+  assert.match(await run('username bob role operator password Short1abc'), /% Invalid \/users\/local\/1\/password \(password-policy\)/, 'the policy from the configuration applies');
+  await run('end');
+  const { scriptToConfig } = await import('../../cli/script.ts');
+  const { toScript } = await import('../../appliance/config/script.ts');
+  const back = await scriptToConfig(host, store, toScript(store.running()!.config), store.running()!.config);
+  assert.deepEqual(back.errors, []);
+  assert.deepEqual(back.config!.acl, store.running()!.config.acl);
+  assert.deepEqual(back.config!.users.passwordPolicy, store.running()!.config.users.passwordPolicy);
+  const remote = await cliSession(t, { source: 'ssh:203.0.113.9' });
+  const out = await remote.run('conf t', 'access-list ssh permit 10.0.0.0/8');
+  assert.match(out, /% Invalid \/acl\/ssh \(self-lockout\): your own address 203\.0\.113\.9 would no longer reach SSH CLI/);
+  assert.equal(remote.store.running()!.config.acl, undefined, 'nothing changed');
+});

@@ -12,5 +12,6 @@ export function redactConfig(c: Config): Config {
   for (const u of r.users.local) u.passwordHash = REDACTED;
   if (r.email?.password) r.email.password = REDACTED;
   if (r.update?.password) r.update.password = REDACTED;
+  if (r.ldap?.password) r.ldap.password = REDACTED;
   return r;
 }

@@ -14,6 +14,7 @@ import { AclSchema, aclEntry } from '../acl/schema.ts';
 import { PortsSchema } from '../ports/schema.ts';
 import { PortalAuthSchema, portalAuthProblems } from '../portalauth/schema.ts';
 import { UpdateSchema, updateProblems } from '../update/schema.ts';
+import { LdapSchema, ldapProblems } from '../ldap/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 
@@ -51,6 +52,7 @@ export const ConfigSchema = Type.Object(
     ports: Type.Optional(PortsSchema),
     portalAuth: Type.Optional(PortalAuthSchema),
     update: Type.Optional(UpdateSchema),
+    ldap: Type.Optional(LdapSchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
 );
@@ -99,6 +101,7 @@ export function check(config: unknown): FieldProblem[] {
   problems.push(...emailProblems(c.email));
   problems.push(...portalAuthProblems(c.portalAuth));
   problems.push(...updateProblems(c.update));
+  problems.push(...ldapProblems(c.ldap));
   if (c.ssh.enabled && c.ssh.port === c.webui.port) problems.push({ field: '/ssh/port', rule: 'port-conflict', message: 'SSH and System Manager cannot share a port' });
   return problems;
 }

@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts';
 import { verifySecret } from './secrets.ts';
 import { DEFAULT_LOCKOUT, DEFAULT_PASSWORD_POLICY_CONFIG, type LockoutConfig, type PasswordPolicyConfig } from './schema.ts';
 import { log } from '../log.ts';
+import { directoryOf } from '../ldap/directory.ts';
 
 /** Where a sign-in comes from: the network surfaces are subject to lockout, the console is not. */
 export type Surface = 'ssh' | 'webui' | 'console';
@@ -132,7 +133,21 @@ export async function signIn(store: Store, r: SignInRequest): Promise<SignInResu
     log.info('sign-in', { user: user.name, source: r.source });
     return { ok: true, user: { name: user.name, role: user.role } };
   }
-  store.audit(actor, what, user ? 'failed: wrong password' : 'failed: unknown user');
+  // Not a local user: a directory user when LDAP is on (local names always win; the password goes only to the directory bind).
+  const dir = !user && config?.ldap?.enabled ? await directoryOf(store).signIn(r.username, r.password) : null;
+  if (dir?.ok) {
+    if (counted) lockouts.succeed(r.username);
+    store.audit(actor, what, `ok (LDAP ${dir.role})`);
+    log.info('sign-in', { user: name, source: r.source, via: 'ldap', role: dir.role });
+    return { ok: true, user: { name: r.username, role: dir.role } };
+  }
+  if (dir?.reason === 'unavailable') {
+    // The directory being down says nothing about the password: not counted toward the lockout.
+    store.audit(actor, what, 'failed: directory unavailable');
+    log.warn('sign-in failed: directory unavailable', { user: name, source: r.source, error: dir.detail });
+    return { ok: false, reason: 'invalid' };
+  }
+  store.audit(actor, what, user ? 'failed: wrong password' : dir ? `failed: LDAP ${dir.reason === 'no-role' ? 'user in no mapped group' : dir.detail}` : 'failed: unknown user');
   log.warn('sign-in failed', { user: name, source: r.source });
   if (counted) {
     const until = lockouts.fail(r.username, r.source, lockoutPolicy(config), now);

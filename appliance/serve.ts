@@ -30,11 +30,13 @@ class HealthFollower {
     this.monitor?.stop();
     this.monitor = new HealthMonitor({ host: this.host, db: this.store.db, config: c.health, email: c.email, hostname: c.system.hostname, bmc: bmcTarget(c.health), expectUp: new Set(c.network.interfaces.filter((i) => i.enabled).map((i) => i.name)) });
     this.monitor.start();
+    setHealthMonitor(this.monitor); // System Manager's dashboard, API and /metrics read it
     log.info('health monitor (re)started', { intervalSeconds: c.health?.intervalSeconds ?? 60 });
   }
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.monitor?.stop();
+    setHealthMonitor(null);
   }
 }
 
@@ -45,6 +47,7 @@ import { SshService } from './ssh/service.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { bmcTarget } from './health/schema.ts';
 import { run as runWebui } from '../webui/server.ts';
+import { setHealthMonitor } from '../webui/health-routes.ts';
 import { log } from './log.ts';
 
 /** Splits our own options off; the rest goes to System Manager unchanged. */

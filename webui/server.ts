@@ -38,6 +38,8 @@ import { health } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
 import { registerUpdateApi } from './update.ts';
+import { registerLdapApi } from './ldap.ts';
+import { registerHealthApi } from './health-routes.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
 import { registerCertificates } from './certs.ts';
@@ -400,9 +402,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       tags: [
         { name: 'session', description: 'Sign-in and sign-out' },
         { name: 'status', description: 'Appliance status' },
+        { name: 'health', description: 'Hardware health, history, alerts, storage test, Prometheus /metrics' },
         { name: 'configuration', description: 'Settings, plan/apply, save, revisions and rollback' },
         { name: 'users', description: 'Local users, password and lockout policy' },
         { name: 'email', description: 'Outgoing e-mail' },
+        { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
         { name: 'audit', description: 'Audit log' },
         { name: 'tokens', description: 'API tokens for automation' },
         { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
@@ -642,6 +646,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   await registerApi(app, { tokens, lockouts, now: opts.now });
   await registerUpdateApi(app);
+  await registerLdapApi(app);
+  const healthApi = registerHealthApi(app, { tokens });
   registerCertificates(app, {
     useCertificate: (pair) => (app.server as unknown as https.Server).setSecureContext(tlsOptions(pair)),
     listeningPort: () => {
@@ -656,7 +662,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   // ---- Pages ----
 
-  const pages = registerPages(app, { lockouts, tokens });
+  const pages = registerPages(app, { lockouts, tokens, healthPanel: healthApi.panel });
 
   const hidden = { hide: true } as const;
   app.get('/', { config: { public: true }, schema: hidden }, (_req, reply) => reply.redirect(`${BASE}/`));

@@ -25,6 +25,8 @@ import { health, type Health } from './health.ts';
 import { queryAudit } from './audit.ts';
 import { API } from './api.ts';
 import { updatesPage } from './update.ts';
+import { ldapPage } from './ldap.ts';
+import { alertsPage } from './health-routes.ts';
 
 const BASE = '/mics';
 
@@ -41,6 +43,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/settings/time`, label: 'Date & Time' },
       { href: `${BASE}/settings/ssh`, label: 'SSH' },
       { href: `${BASE}/settings/email`, label: 'Email' },
+      { href: `${BASE}/settings/alerts`, label: 'Alerts' },
       { href: `${BASE}/settings/ports`, label: 'Port Settings' },
     ],
   },
@@ -51,6 +54,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/security/password-policy`, label: 'Password Policy' },
       { href: `${BASE}/security/acl`, label: 'Portal ACL' },
       { href: `${BASE}/security/portal-auth`, label: 'Portal Authentication' },
+      { href: `${BASE}/security/ldap`, label: 'LDAP' },
       { href: `${BASE}/security/tokens`, label: 'API Tokens' },
     ],
   },
@@ -201,7 +205,7 @@ const bytes = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` :
 
 // ---- pages ----
 
-function dashboard(h: Health, c: Config): Html {
+function dashboard(h: Health, c: Config, healthPanel: Html): Html {
   const conf = h.configuration;
   const rows = h.interfaces.map(
     (i) => html`<tr>
@@ -216,10 +220,7 @@ function dashboard(h: Health, c: Config): Html {
   );
   const mem = h.memory;
   return html`${conf.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${conf.runningRevision}) differs from the saved one (revision ${conf.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
-<section>
-<h2>Health</h2>
-<p class="muted" id="health-summary">Hardware health monitoring (temperatures, fans, RAID, alerts and their 24-hour history) is not part of this build yet; the values below are live readings.</p>
-</section>
+${healthPanel}
 <section>
 <h2>System</h2>
 <dl>
@@ -623,7 +624,7 @@ ${older ? html`<p><a href="/mics/audit?${older.toString()}">Older entries</a></p
 }
 
 /** Registers the page routes (the dashboard is served at /mics/ by the server) and the script. */
-export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; tokens: ApiTokens }): { dashboard: (req: FastifyRequest, reply: FastifyReply) => FastifyReply } {
+export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; tokens: ApiTokens; healthPanel?: () => Promise<Html> }): { dashboard: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> } {
   const { host, store } = app.keel;
   const js = fs.readFileSync(new URL('./public/app.js', import.meta.url));
   const hidden = { hide: true } as const;
@@ -652,11 +653,13 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/settings/time`, 'Date & Time', () => timePage(config()));
   view(`${BASE}/settings/ssh`, 'SSH', () => sshPage(config()));
   view(`${BASE}/settings/email`, 'Email', () => emailPage(config()));
+  view(`${BASE}/settings/alerts`, 'Alerts', () => alertsPage(config(), { field, sectionForm }));
   view(`${BASE}/security/users`, 'Local Users', (req) => usersPage(config(), deps.lockouts, req.principal!.name));
   view(`${BASE}/security/password-policy`, 'Password Policy', () => policyPage(config()));
   view(`${BASE}/security/acl`, 'Portal ACL', (req) => aclPage(config(), req.ip.replace(/^::ffff:/i, '')));
   view(`${BASE}/settings/ports`, 'Port Settings', () => portsPage(config()));
   view(`${BASE}/security/portal-auth`, 'Portal Authentication', () => portalAuthPage(config()));
+  view(`${BASE}/security/ldap`, 'LDAP', () => ldapPage(store));
   const certs = new ServiceCertificates(host);
   view(`${BASE}/certificates`, 'Certificates', () => certificatesPage(certs, config()));
   view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });
@@ -666,6 +669,6 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
 
   return {
-    dashboard: (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(health(host, store), config()))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(health(host, store), config(), deps.healthPanel ? await deps.healthPanel() : html``))),
   };
 }

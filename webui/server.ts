@@ -39,6 +39,7 @@ import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
+import { registerLdapApi } from './ldap.ts';
 import { registerHealthApi } from './health-routes.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
@@ -407,6 +408,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         { name: 'users', description: 'Local users, password and lockout policy' },
         { name: 'email', description: 'Outgoing e-mail' },
         { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
+        { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
         { name: 'audit', description: 'Audit log' },
         { name: 'tokens', description: 'API tokens for automation' },
         { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
@@ -646,6 +648,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   await registerApi(app, { tokens, lockouts, now: opts.now });
   await registerUpdateApi(app);
+  await registerLdapApi(app);
   await registerLdapApi(app);
   const healthApi = registerHealthApi(app, { tokens });
   registerCertificates(app, {

@@ -98,6 +98,8 @@
       else if (kind === 'bool') v = el.type === 'checkbox' ? el.checked : el.value === 'true';
       else if (kind === 'int') v = el.value.trim() === '' ? (optional ? undefined : '') : Number.isNaN(Number(el.value)) ? el.value : Number(el.value);
       else if (kind === 'list') v = el.value.split(/[\s,]+/).filter(Boolean);
+      // LDAP group-to-role mappings: one `role group-DN` per line.
+      else if (kind === 'mappings') v = el.value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => { const m = /^(\S+)\s+(.+)$/.exec(l); return m ? { group: m[2].trim(), role: m[1] } : { group: l, role: '' }; });
       else if (kind === 'routes')
         v = el.value
           .split('\n')

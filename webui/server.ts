@@ -39,7 +39,7 @@ import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
-import { registerLdapApi } from './ldap.ts';
+import { directoryOf } from '../appliance/ldap/directory.ts';
 import { registerHealthApi } from './health-routes.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
@@ -408,7 +408,6 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         { name: 'users', description: 'Local users, password and lockout policy' },
         { name: 'email', description: 'Outgoing e-mail' },
         { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
-        { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
         { name: 'audit', description: 'Audit log' },
         { name: 'tokens', description: 'API tokens for automation' },
         { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
@@ -444,7 +443,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     syncClientCertRequest(app, live);
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
     if (req.session) {
-      const role = state.roleOf(req.session.username);
+      const role = state.roleOf(req.session.username) ?? directoryOf(store).roleOf(req.session.username);
       if (role) req.principal = { name: req.session.username, role, via: 'session' };
       else {
         sessions.destroy(req.session.id);
@@ -648,7 +647,6 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   await registerApi(app, { tokens, lockouts, now: opts.now });
   await registerUpdateApi(app);
-  await registerLdapApi(app);
   await registerLdapApi(app);
   const healthApi = registerHealthApi(app, { tokens });
   registerCertificates(app, {

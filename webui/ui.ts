@@ -26,7 +26,6 @@ import { queryAudit } from './audit.ts';
 import { API } from './api.ts';
 import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
-import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
 
 const BASE = '/mics';
@@ -55,7 +54,6 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/security/password-policy`, label: 'Password Policy' },
       { href: `${BASE}/security/acl`, label: 'Portal ACL' },
       { href: `${BASE}/security/portal-auth`, label: 'Portal Authentication' },
-      { href: `${BASE}/security/ldap`, label: 'LDAP' },
       { href: `${BASE}/security/ldap`, label: 'LDAP' },
       { href: `${BASE}/security/tokens`, label: 'API Tokens' },
     ],
@@ -661,7 +659,6 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/security/acl`, 'Portal ACL', (req) => aclPage(config(), req.ip.replace(/^::ffff:/i, '')));
   view(`${BASE}/settings/ports`, 'Port Settings', () => portsPage(config()));
   view(`${BASE}/security/portal-auth`, 'Portal Authentication', () => portalAuthPage(config()));
-  view(`${BASE}/security/ldap`, 'LDAP', () => ldapPage(store));
   view(`${BASE}/security/ldap`, 'LDAP', () => ldapPage(store));
   const certs = new ServiceCertificates(host);
   view(`${BASE}/certificates`, 'Certificates', () => certificatesPage(certs, config()));

@@ -64,6 +64,8 @@ const sameDn = (a: string, b: string) => a.replace(/\s*,\s*/g, ',').toLowerCase(
 export class LdapDirectory {
   readonly config: () => LdapConfig | undefined;
   readonly health = new Map<string, ServerHealth>();
+  /** Directory users signed in since start, with the mapped groups found then: sessions keep their role from these. */
+  readonly signedIn = new Map<string, string[]>();
   readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private timerInterval = 0;
@@ -324,7 +326,21 @@ export class LdapDirectory {
     }
     const roles = c.roleMappings.filter((m) => found.groups.some((g) => sameDn(g, m.group))).map((m) => m.role);
     if (!roles.length) return { ok: false, reason: 'no-role', detail: 'not a member of a mapped group' };
+    this.signedIn.set(username, found.groups);
     return { ok: true, dn: found.dn, role: roles.includes('admin') ? 'admin' : 'operator', groups: found.groups };
+  }
+
+  /**
+   * The role of a signed-in directory user under the mappings in force now (null when LDAP is off,
+   * the user's groups are no longer mapped, or the user did not sign in through this process).
+   * Group membership itself is read again at the next sign-in.
+   */
+  roleOf(username: string): 'admin' | 'operator' | null {
+    const c = this.config();
+    const groups = this.signedIn.get(username);
+    if (!c?.enabled || !groups) return null;
+    const roles = c.roleMappings.filter((m) => groups.some((g) => sameDn(g, m.group))).map((m) => m.role);
+    return roles.includes('admin') ? 'admin' : roles.length ? 'operator' : null;
   }
 }
 

@@ -108,6 +108,10 @@ const HistoryView = Type.Object({
   until: Type.String(),
   entries: Type.Array(Type.Object({ id: Type.Integer(), at: Type.String(), key: Type.String(), severity: Sev, previous: Type.Union([Sev, Type.Null()]), message: Type.String() }), { description: 'State changes and SEL events in the window, oldest first' }),
   series: Type.Array(SeriesView, { description: 'Per key: its state over the window (for charts)' }),
+  values: Type.Array(
+    Type.Object({ key: Type.String(), category: Type.String(), unit: Type.String({ description: 'C, RPM or V' }), points: Type.Array(Type.Object({ at: Type.String(), value: Type.Number() })) }),
+    { description: 'Readings (temperatures, fan speeds, voltages, disk temperatures) sampled from each snapshot since System Manager started, within the window' },
+  ),
 });
 const AlertView = Type.Object({ key: Type.String(), severity: Sev, message: Type.String(), raisedAt: Type.String() });
 const JobView = Type.Object(
@@ -219,13 +223,96 @@ export function chartSvg(title: string, series: Series[], since: number, until: 
   return html`<figure class="health-chart"><figcaption>${title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${title}: state over the last 24 hours">${ticks}${rows}</svg></figure>`;
 }
 
+// ---- measured values (temperatures, fan speeds) ----
+
+/** One measured value over time. */
+export interface ValueSeries {
+  key: string;
+  category: 'temperature' | 'fan' | 'voltage' | 'disk';
+  unit: string;
+  points: { at: number; value: number }[];
+}
+
+/**
+ * The last 24 h of readings, sampled from each new snapshot. The monitor's history keeps state
+ * changes only, so readings are kept here, in memory: they start again when System Manager restarts.
+ */
+export class ValueSamples {
+  private readonly series = new Map<string, ValueSeries>();
+  private lastAt = '';
+  private readonly windowMs: number;
+  private readonly maxPoints: number;
+  constructor(windowMs = DAY_MS, maxPoints = 2880) {
+    this.windowMs = windowMs;
+    this.maxPoints = maxPoints;
+  }
+  /** Takes the readings of a snapshot once (a snapshot seen before is ignored). */
+  take(s: HealthSnapshot): void {
+    if (s.at === this.lastAt) return;
+    this.lastAt = s.at;
+    const at = Date.parse(s.at);
+    const add = (key: string, category: ValueSeries['category'], unit: string, value: number | null) => {
+      if (value === null || !Number.isFinite(value)) return;
+      let x = this.series.get(key);
+      if (!x) this.series.set(key, (x = { key, category, unit, points: [] }));
+      x.points.push({ at, value });
+      while (x.points.length && (x.points.length > this.maxPoints || x.points[0].at < at - this.windowMs)) x.points.shift();
+    };
+    for (const x of s.ipmi?.sensors ?? []) {
+      if (x.category === 'temperature') add(`ipmi.sensor.${x.name}`, 'temperature', 'C', x.value);
+      else if (x.category === 'fan') add(`ipmi.sensor.${x.name}`, 'fan', 'RPM', x.value);
+      else if (x.category === 'voltage') add(`ipmi.sensor.${x.name}`, 'voltage', 'V', x.value);
+    }
+    for (const d of s.disks) add(`disk.${d.device}.temperature`, 'disk', 'C', d.temperatureC);
+  }
+  /** Series with a point since `since`, by key. */
+  list(since: number, key?: string): ValueSeries[] {
+    return [...this.series.values()]
+      .filter((x) => !key || x.key === key)
+      .map((x) => ({ ...x, points: x.points.filter((p) => p.at >= since) }))
+      .filter((x) => x.points.length)
+      .sort((a, b) => a.key.localeCompare(b.key));
+  }
+}
+
+/** Readings as small multiples: a row per sensor, a line over the window, min / max / now. */
+export function valuesSvg(title: string, series: ValueSeries[], since: number, until: number): Html {
+  const W = 720;
+  const label = 190;
+  const tail = 150;
+  const row = 26;
+  const plotW = W - label - tail;
+  const H = series.length * row + 22;
+  const x = (t: number) => label + ((Math.min(Math.max(t, since), until) - since) / (until - since)) * plotW;
+  const fmt = (v: number, unit: string) => `${unit === 'V' ? v.toFixed(2) : Math.round(v)} ${unit}`;
+  const ticks = [0, 6, 12, 18, 24].map((h) => {
+    const lx = x(since + (h / 24) * (until - since)).toFixed(1);
+    return html`<line x1="${lx}" y1="0" x2="${lx}" y2="${H - 16}" stroke="#e3e7ee"/><text x="${lx}" y="${H - 4}" font-size="10" fill="#5b6575" text-anchor="${h === 0 ? 'start' : h === 24 ? 'end' : 'middle'}">${h === 24 ? 'now' : `-${24 - h} h`}</text>`;
+  });
+  const rows = series.map((s, i) => {
+    const y0 = i * row + 3;
+    const vals = s.points.map((p) => p.value);
+    const lo = Math.min(...vals);
+    const hi = Math.max(...vals);
+    const span = hi - lo || 1;
+    const y = (v: number) => y0 + (row - 8) - ((v - lo) / span) * (row - 8);
+    const pts = s.points.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
+    const last = s.points[s.points.length - 1].value;
+    const name = s.key.replace(/^(ipmi\.sensor\.|disk\.)/, '');
+    return html`<g class="values" data-key="${s.key}"><text x="0" y="${y0 + 13}" font-size="11" fill="#1d2430">${name.length > 28 ? `${name.slice(0, 27)}...` : name}</text><rect x="${label}" y="${y0}" width="${plotW}" height="${row - 8}" fill="#f0f2f6"/>${
+      s.points.length > 1 ? html`<polyline points="${pts}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>` : html`<circle cx="${x(s.points[0].at).toFixed(1)}" cy="${y(last).toFixed(1)}" r="2" fill="#1f5fbf"/>`
+    }<text x="${W - tail + 8}" y="${y0 + 13}" font-size="11" fill="#1d2430">${fmt(last, s.unit)} <tspan fill="#5b6575">(${fmt(lo, s.unit)} - ${fmt(hi, s.unit)})</tspan></text></g>`;
+  });
+  return html`<figure class="health-chart"><figcaption>${title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${title}: readings over the last 24 hours">${ticks}${rows}</svg></figure>`;
+}
+
 // ---- dashboard panel ----
 
 const BADGE: Record<Severity, string> = { ok: 'ok', warning: 'warn', critical: 'warn', unknown: 'warn' };
 const when = (t: number | string) => new Date(t).toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
 
 /** The dashboard's health section: overall, non-OK findings, front panel, 24 h charts, open alerts. */
-export function healthPanel(o: { snapshot: HealthSnapshot; source: 'monitor' | 'on-demand'; alerts: ReturnType<HealthStore['alerts']>; series: Series[]; since: number; until: number }): Html {
+export function healthPanel(o: { snapshot: HealthSnapshot; source: 'monitor' | 'on-demand'; alerts: ReturnType<HealthStore['alerts']>; series: Series[]; values?: ValueSeries[]; since: number; until: number }): Html {
   const s = o.snapshot;
   const vm = s.platform.kind === 'virtual';
   const problems = s.findings.filter((f) => f.severity !== 'ok');
@@ -239,6 +326,10 @@ export function healthPanel(o: { snapshot: HealthSnapshot; source: 'monitor' | '
   const charts = GROUPS.map((g) => ({ g, list: o.series.filter(g.match).slice(0, 40) }))
     .filter((x) => x.list.length)
     .map((x) => chartSvg(x.g.title, x.list, o.since, o.until));
+  const VALUE_GROUPS: [string, ValueSeries['category']][] = [['Temperature readings', 'temperature'], ['Fan speeds', 'fan'], ['Voltages', 'voltage'], ['Disk temperatures', 'disk']];
+  const readings = VALUE_GROUPS.map(([title, cat]) => ({ title, list: (o.values ?? []).filter((v) => v.category === cat).slice(0, 40) }))
+    .filter((x) => x.list.length)
+    .map((x) => valuesSvg(x.title, x.list, o.since, o.until));
   return html`<section id="health">
 <h2>Health</h2>
 <p id="health-summary"><span class="badge ${BADGE[s.overall]}" id="health-overall">${s.overall.toUpperCase()}</span> ${s.platform.name} <span class="muted">(${o.source === 'monitor' ? 'health monitor' : 'collected now'}, ${when(s.at)})</span></p>
@@ -252,7 +343,8 @@ ${o.alerts.length
   ? html`<table id="health-alerts"><thead><tr><th>Since</th><th>State</th><th>Alert</th></tr></thead><tbody>${o.alerts.map((a) => html`<tr><td>${when(a.raised_at)}</td><td><span class="badge warn">${a.severity}</span></td><td>${a.message}</td></tr>`)}</tbody></table>`
   : html`<p id="health-alerts">No open alerts.</p>`}
 <h3>Last 24 hours</h3>
-${charts.length ? html`<div id="health-charts">${charts}</div><p class="muted">Green OK, amber warning, red critical, grey unknown; grey background: no data.</p>` : html`<p id="health-charts" class="muted">No history yet: the health monitor records states as it runs.</p>`}
+${readings.length ? html`<div id="health-values">${readings}</div><p class="muted">Readings since System Manager started (at most 24 hours), lowest and highest in brackets.</p>` : ''}
+${charts.length ? html`<div id="health-charts">${charts}</div><p class="muted">State: green OK, amber warning, red critical, grey unknown; grey background: no data.</p>` : html`<p id="health-charts" class="muted">No history yet: the health monitor records states as it runs.</p>`}
 <h3>Storage test</h3>
 <p>Random read and write IOPS and 90th-percentile latency against the requirements (fio, about 30 seconds of disk load).</p>
 <div id="storage-test" data-api="${HEALTH_API}/storage-test"><button type="button" class="admin-only js-storage-test">Run storage test</button> <output class="result" id="storage-test-result"></output></div>
@@ -319,16 +411,26 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
   const hstore = () => running?.store ?? (own ??= new HealthStore(store.db));
   const config = (): Config | null => store.running()?.config ?? store.startup()?.config ?? null;
   let cache: { at: number; snap: Promise<HealthSnapshot> } | null = null;
+  const samples = new ValueSamples();
+  // Readings are sampled from each new monitor snapshot, whether or not anyone looks.
+  const sampler = setInterval(() => running?.latest && samples.take(running.latest), 15_000);
+  sampler.unref();
+  app.addHook('onClose', async () => clearInterval(sampler));
 
   async function current(): Promise<{ snapshot: HealthSnapshot; source: 'monitor' | 'on-demand' }> {
-    if (running?.latest) return { snapshot: running.latest, source: 'monitor' };
+    if (running?.latest) {
+      samples.take(running.latest);
+      return { snapshot: running.latest, source: 'monitor' };
+    }
     if (!cache || Date.now() - cache.at > 30_000) {
       const c = config();
       const snap = collectHealth(host, { smart: false, nicSampleMs: 200, devices: c?.health?.devices, bmc: bmcTarget(c?.health), expectUp: c ? new Set(c.network.interfaces.filter((i) => i.enabled).map((i) => i.name)) : undefined });
       cache = { at: Date.now(), snap };
       snap.catch(() => (cache = null));
     }
-    return { snapshot: await cache.snap, source: 'on-demand' };
+    const snapshot = await cache.snap;
+    samples.take(snapshot);
+    return { snapshot, source: 'on-demand' };
   }
 
   const view = (s: HealthSnapshot, source: 'monitor' | 'on-demand') => ({
@@ -375,6 +477,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
         until: iso(until),
         entries: historySince(hs, since, req.query.key).map((e) => ({ ...e, at: iso(e.at) })),
         series: seriesOf(hs, since, until, req.query.key).map((s) => ({ ...s, segments: s.segments.map((g) => ({ from: iso(g.from), to: iso(g.to), severity: g.severity })) })),
+        values: samples.list(since, req.query.key).map((v) => ({ ...v, points: v.points.map((p) => ({ at: iso(p.at), value: p.value })) })),
       };
     },
   });
@@ -584,7 +687,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
       try {
         const { snapshot, source } = await current();
         const hs = hstore();
-        return healthPanel({ snapshot, source, alerts: hs.alerts(), series: seriesOf(hs, since, until), since, until });
+        return healthPanel({ snapshot, source, alerts: hs.alerts(), series: seriesOf(hs, since, until), values: samples.list(since), since, until });
       } catch (e) {
         log.warn('health panel failed', { error: (e as Error).message });
         return html`<section id="health"><h2>Health</h2><p id="health-summary" class="error">Health could not be read: ${(e as Error).message}</p></section>`;

@@ -15,7 +15,7 @@ import { frontPanel } from '../../appliance/health/leds.ts';
 import type { HealthSnapshot } from '../../appliance/health/snapshot.ts';
 import type { Finding } from '../../appliance/health/types.ts';
 import { buildServer } from '../../webui/server.ts';
-import { setHealthMonitor, seriesOf } from '../../webui/health-routes.ts';
+import { setHealthMonitor, seriesOf, ValueSamples, valuesSvg } from '../../webui/health-routes.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 
 process.env.KEEL_LOG ??= 'silent';
@@ -125,6 +125,7 @@ test('health API: snapshot from the running monitor, 24 h history as series, ope
   assert.ok(Math.abs(Date.parse(cpuSeries.segments[1].from) - (Date.now() - 10 * HOUR)) < 60_000);
   const linkSeries = hist.json.series.find((s: any) => s.key === 'nic.GigabitEthernet1.link');
   assert.deepEqual(linkSeries.segments.map((g: any) => g.severity), ['ok', 'critical', 'ok']);
+  assert.deepEqual(hist.json.values.map((v: any) => [v.key, v.unit, v.points.map((p: any) => p.value)]), [['ipmi.sensor.CPU Temp', 'C', [95]], ['ipmi.sensor.FAN1', 'RPM', [5400]]], 'readings sampled from the snapshot');
   const one = await a('GET', `${V1}/health/history?key=${encodeURIComponent('nic.GigabitEthernet1.link')}&hours=6`);
   assert.deepEqual(one.json.entries.map((e: any) => e.severity), ['ok'], 'only the link coming back is inside 6 h');
   assert.deepEqual(one.json.series[0].segments.map((g: any) => g.severity), ['critical', 'ok']);
@@ -156,6 +157,23 @@ test('seriesOf: a key without changes in the window is its state since it began;
   const md = s.find((x) => x.key === 'md.md0')!;
   assert.equal(md.current, null);
   assert.deepEqual(md.segments.map((g) => [g.severity, g.to]), [['ok', now - 3 * HOUR]]);
+});
+
+test('ValueSamples: each snapshot once, 24 h window, drawn as one line per sensor with min/max/now', () => {
+  const v = new ValueSamples();
+  const now = Date.now();
+  const snap = (at: number, temp: number) => ({ ...snapshotOf([cpu('ok', temp)]), at: new Date(at).toISOString(), ipmi: { sensors: [{ name: 'CPU Temp', category: 'temperature', value: temp }, { name: 'PSU1 Status', category: 'power', value: null }] } as never, disks: [{ device: '/dev/sda', temperatureC: 31 }] as never });
+  const old = snap(now - 30 * HOUR, 40);
+  v.take(old);
+  for (let i = 0; i < 5; i++) v.take(snap(now - (5 - i) * HOUR, 60 + i));
+  v.take(snap(now - HOUR, 64)); // the same snapshot (same time) again
+  const list = v.list(now - 24 * HOUR);
+  assert.deepEqual(list.map((x) => x.key), ['disk./dev/sda.temperature', 'ipmi.sensor.CPU Temp']);
+  assert.deepEqual(list[1].points.map((p) => p.value), [60, 61, 62, 63, 64], 'older than 24 h dropped, a repeated snapshot not counted twice');
+  const svg = valuesSvg('Temperature readings', [list[1]], now - 24 * HOUR, now).text;
+  assert.match(svg, /<polyline points="[\d., ]+" fill="none"/);
+  assert.match(svg, />64 C <tspan fill="#5b6575">\(60 C - 64 C\)<\/tspan>/);
+  assert.equal(svg.match(/<polyline points="([^"]+)"/)![1].split(' ').length, 5);
 });
 
 test('/metrics: Prometheus text with an API token or a session; 401 without, with a revoked token; Portal ACL first', async (t) => {
@@ -220,6 +238,8 @@ test('dashboard: overall, non-OK findings, LED wording, open alerts and 24 h SVG
   assert.match(page.text, /<figcaption>Network links<\/figcaption>/);
   assert.match(page.text, /<figcaption>Disks and RAID<\/figcaption>/);
   assert.match(page.text, /data-key="ipmi.sensor.CPU Temp"/);
+  assert.match(page.text, /<div id="health-values"><figure class="health-chart"><figcaption>Temperature readings<\/figcaption>/);
+  assert.match(page.text, /<figcaption>Fan speeds<\/figcaption>/);
   assert.doesNotMatch(page.text, /style=/, 'no inline styles (CSP)');
   assert.match(page.text, /<script src="\/mics\/static\/health.js" defer><\/script>/);
   const js = await env.call('GET', '/mics/static/health.js');

@@ -8,10 +8,11 @@
  * and the HealthStore (state, history, alerts); without one, a snapshot is collected on demand
  * (cached 30 s) and history/alerts come from the same tables in the appliance database.
  *
- * `/metrics` access rule: the endpoint lists the appliance's hardware (sensor names, disks,
- * NICs), so it is never anonymous. It needs `Authorization: Bearer <API token>` (any role; make an
- * operator token for Prometheus) or a System Manager session, and like every System Manager
- * request it is refused outside the Portal ACL (`acl` systemManager list).
+ * `/metrics` (and the same at /mics/api/v1/health/metrics, which the OpenAPI document lists)
+ * access rule: the endpoint lists the appliance's hardware (sensor names, disks, NICs), so it is
+ * never anonymous. It needs `Authorization: Bearer <API token>` (any role; make an operator token
+ * for Prometheus) or a System Manager session, and like every System Manager request it is
+ * refused outside the Portal ACL (`acl` systemManager list) before the token is looked at.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -656,14 +657,24 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
 
   // ---- /metrics ----
 
-  app.get(METRICS_PATH, {
-    config: { public: true },
+  const metrics = async (reply: FastifyReply) => {
+    const { snapshot } = await current();
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(snapshot));
+  };
+  app.get(`${HEALTH_API}/metrics`, {
     schema: {
       tags: ['health'],
       summary: 'Prometheus metrics',
-      description: 'The latest health snapshot in the Prometheus text format 0.0.4 (node_exporter, IPMI and smartctl exporter names where they exist, keel_health_* otherwise). Needs an API token as Bearer (any role) or a session; the Portal ACL applies. 401 otherwise: the metrics list the hardware.',
+      description: `The latest health snapshot in the Prometheus text format 0.0.4 (node_exporter, IPMI and smartctl exporter names where they exist, keel_health_* otherwise). Also served at ${METRICS_PATH}, the path Prometheus scrapes by default, with the same rule: an API token as Bearer (any role; an operator token is enough) or a session, from inside the Portal ACL. Never anonymous: the metrics list the hardware.`,
       security: SESSION_OR_TOKEN,
+      response: { 200: Type.String({ description: 'text/plain; version=0.0.4' }), ...errors },
     },
+    handler: async (_req, reply) => metrics(reply),
+  });
+  // The session/token hook reads bearer tokens on /mics/api only: this path checks its own.
+  app.get(METRICS_PATH, {
+    config: { public: true },
+    schema: { hide: true },
     handler: async (req, reply) => {
       const bearer = /^Bearer /i.test(req.headers.authorization ?? '') ? req.headers.authorization!.slice(7).trim() : undefined;
       const ok = req.principal ?? (bearer ? deps.tokens.verify(bearer) : null);
@@ -671,8 +682,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
         if (bearer) log.warn('refused /metrics: unknown, revoked or expired API token', { source: `api:${req.ip}` });
         return reply.code(401).header('www-authenticate', 'Bearer realm="keel"').type('text/plain; charset=utf-8').send('401 an API token (Authorization: Bearer TOKEN) is required\n');
       }
-      const { snapshot } = await current();
-      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(snapshot));
+      return metrics(reply);
     },
   });
 

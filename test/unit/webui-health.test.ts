@@ -135,8 +135,9 @@ test('health API: snapshot from the running monitor, 24 h history as series, ope
   assert.deepEqual(alerts.json.alerts.map((x: any) => [x.key, x.severity]), [['ipmi.sensor.CPU Temp', 'critical']], 'the link alert cleared itself');
 
   const doc = (await env.call('GET', '/mics/api/openapi.json')).json;
-  for (const p of ['/mics/api/v1/health', '/mics/api/v1/health/history', '/mics/api/v1/health/alerts', '/mics/api/v1/health/storage-test', '/mics/api/v1/health/channels/{channel}/test', '/mics/api/v1/config/health', '/mics/api/v1/config/health/plan', '/metrics']) assert.ok(doc.paths[p], `${p} in the OpenAPI document`);
-  assert.deepEqual(doc.paths['/metrics'].get.security, [{ sessionCookie: [] }, { bearerToken: [] }]);
+  for (const p of ['/mics/api/v1/health', '/mics/api/v1/health/history', '/mics/api/v1/health/alerts', '/mics/api/v1/health/storage-test', '/mics/api/v1/health/channels/{channel}/test', '/mics/api/v1/config/health', '/mics/api/v1/config/health/plan', '/mics/api/v1/health/metrics']) assert.ok(doc.paths[p], `${p} in the OpenAPI document`);
+  assert.equal(doc.paths['/metrics'], undefined, 'the alias is described with its API path');
+  assert.deepEqual(doc.paths['/mics/api/v1/health/metrics'].get.security, [{ sessionCookie: [] }, { bearerToken: [] }]);
   assert.equal((await env.call('GET', `${V1}/health`)).status, 401, 'not anonymous');
 });
 
@@ -196,6 +197,10 @@ test('/metrics: Prometheus text with an API token or a session; 401 without, wit
   assert.match(m.text, /^node_network_up\{device="eth0",name="GigabitEthernet1"\} 1$/m);
   assert.match(m.text, /^keel_health_overall 3$/m);
   assert.equal((await a('GET', '/metrics')).status, 200, 'a session works too');
+  const api = await env.call('GET', `${V1}/health/metrics`, undefined, { authorization: `Bearer ${made.json.token}` });
+  assert.equal(api.status, 200);
+  assert.equal(api.text, m.text, 'the same text under the API path');
+  assert.equal((await env.call('GET', `${V1}/health/metrics`)).status, 401);
 
   assert.equal((await a('DELETE', `${V1}/tokens/${made.json.id}`)).status, 200);
   assert.equal((await env.call('GET', '/metrics', undefined, { authorization: `Bearer ${made.json.token}` })).status, 401, 'revoked');

@@ -168,7 +168,11 @@ export class LdapDirectory {
       await client.bind(c.bindDn, c.password ?? '');
       return this.record(url, true);
     } catch (e) {
-      return this.record(url, false, (e as Error).message);
+      if (isConnectionError(e)) return this.record(url, false, (e as Error).message);
+      // The server answered (e.g. invalid bind credentials): reachable, so live, but say why the bind failed.
+      const h = this.record(url, true);
+      h.lastError = (e as Error).message.slice(0, 300);
+      return h;
     } finally {
       await client.unbind().catch(() => undefined);
     }

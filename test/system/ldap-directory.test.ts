@@ -83,6 +83,10 @@ test('a wrong bind password is an error, not a dead server', async (t) => {
   const dir = new LdapDirectory(() => ldapConfig(s.url, { password: 'wrong-one' }));
   await assert.rejects(dir.lookup('alice'), /Invalid Credentials|0x31/i);
   assert.equal(dir.servers()[0].state, 'live');
+  for (let i = 0; i < 4; i++) await dir.check(s.url);
+  const h = await dir.check(s.url);
+  assert.equal(h.state, 'live', 'the server answered: reachable');
+  assert.match(h.lastError ?? '', /Invalid Credentials|0x31/i);
 });
 
 test('sign-in: nested group gives admin, direct group operator, no group refused; wrong password counted by the lockout', async (t) => {

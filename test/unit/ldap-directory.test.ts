@@ -45,3 +45,38 @@ test('AD: one in-chain membership search per mapped group, on the user entry, gr
     { base: USER, scope: 'base', filter: `(memberOf:${IN_CHAIN}:=CN=Keel Ops \\28EU\\29,OU=Groups,DC=corp,DC=example,DC=com)` },
   ]);
 });
+
+test('the background checks run every interval while LDAP is on, re-time on a new interval, and stop when it is off', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const cfg: LdapConfig = {
+    enabled: true,
+    type: 'other',
+    domain: 'example.com',
+    url: 'ldap://127.0.0.1:1',
+    bindDn: 'cn=x,dc=example,dc=com',
+    password: 'x',
+    searchTimeout: 1,
+    chaseReferrals: false,
+    roleMappings: [{ group: 'cn=g,dc=example,dc=com', role: 'admin' }],
+    health: { interval: 60, liveThreshold: 3, deadThreshold: 3 },
+  };
+  const dir = new LdapDirectory(() => cfg);
+  let runs = 0;
+  dir.checkAll = async () => (runs++, []);
+  dir.startMonitor();
+  t.mock.timers.tick(59_000);
+  assert.equal(runs, 0);
+  t.mock.timers.tick(1_000);
+  assert.equal(runs, 1);
+  t.mock.timers.tick(120_000);
+  assert.equal(runs, 3);
+  cfg.health.interval = 10;
+  t.mock.timers.tick(60_000); // the next tick notices the new interval
+  assert.equal(runs, 4);
+  t.mock.timers.tick(30_000);
+  assert.equal(runs, 7);
+  cfg.enabled = false;
+  t.mock.timers.tick(100_000);
+  assert.equal(runs, 7);
+  dir.stopMonitor();
+});

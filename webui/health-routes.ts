@@ -285,7 +285,8 @@ export function valuesSvg(title: string, series: ValueSeries[], since: number, u
   const plotW = W - label - tail;
   const H = series.length * row + 22;
   const x = (t: number) => label + ((Math.min(Math.max(t, since), until) - since) / (until - since)) * plotW;
-  const fmt = (v: number, unit: string) => `${unit === 'V' ? v.toFixed(2) : Math.round(v)} ${unit}`;
+  const num = (v: number, unit: string) => (unit === 'V' ? v.toFixed(2) : String(Math.round(v)));
+  const fmt = (v: number, unit: string) => `${num(v, unit)} ${unit}`;
   const ticks = [0, 6, 12, 18, 24].map((h) => {
     const lx = x(since + (h / 24) * (until - since)).toFixed(1);
     return html`<line x1="${lx}" y1="0" x2="${lx}" y2="${H - 16}" stroke="#e3e7ee"/><text x="${lx}" y="${H - 4}" font-size="10" fill="#5b6575" text-anchor="${h === 0 ? 'start' : h === 24 ? 'end' : 'middle'}">${h === 24 ? 'now' : `-${24 - h} h`}</text>`;
@@ -302,7 +303,7 @@ export function valuesSvg(title: string, series: ValueSeries[], since: number, u
     const name = s.key.replace(/^(ipmi\.sensor\.|disk\.)/, '');
     return html`<g class="values" data-key="${s.key}"><text x="0" y="${y0 + 13}" font-size="11" fill="#1d2430">${name.length > 28 ? `${name.slice(0, 27)}...` : name}</text><rect x="${label}" y="${y0}" width="${plotW}" height="${row - 8}" fill="#f0f2f6"/>${
       s.points.length > 1 ? html`<polyline points="${pts}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>` : html`<circle cx="${x(s.points[0].at).toFixed(1)}" cy="${y(last).toFixed(1)}" r="2" fill="#1f5fbf"/>`
-    }<text x="${W - tail + 8}" y="${y0 + 13}" font-size="11" fill="#1d2430">${fmt(last, s.unit)} <tspan fill="#5b6575">(${fmt(lo, s.unit)} - ${fmt(hi, s.unit)})</tspan></text></g>`;
+    }<text x="${W - tail + 8}" y="${y0 + 13}" font-size="11" fill="#1d2430">${fmt(last, s.unit)} <tspan fill="#5b6575">(${num(lo, s.unit)} to ${num(hi, s.unit)})</tspan></text></g>`;
   });
   return html`<figure class="health-chart"><figcaption>${title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${title}: readings over the last 24 hours">${ticks}${rows}</svg></figure>`;
 }
@@ -375,7 +376,7 @@ ${f.field({ label: 'Recipients', name: 'email.to', value: h.email?.to ?? [], kin
 <fieldset><legend>Syslog (RFC 5424)</legend>
 ${f.field({ label: 'Send alerts to a syslog server', name: 'syslog.enabled', value: h.syslog?.enabled ?? false, kind: 'bool' })}
 ${f.field({ label: 'Which alerts', name: 'syslog.subscription', value: h.syslog?.subscription ?? 'all', options: ['all', 'critical'] })}
-${f.field({ label: 'Server', name: 'syslog.server', value: h.syslog?.server ?? '', help: 'Host name or IPv4 address' })}
+${f.field({ label: 'Server', name: 'syslog.server', value: h.syslog?.server ?? '', help: 'IPv4 address' })}
 ${f.field({ label: 'Transport', name: 'syslog.transport', value: h.syslog?.transport ?? 'udp', options: ['udp', 'tcp', 'tls'] })}
 ${f.field({ label: 'Port', name: 'syslog.port', value: h.syslog?.port ?? 514, kind: 'int', help: '514 for UDP/TCP, 6514 for TLS' })}
 ${f.field({ label: 'Facility', name: 'syslog.facility', value: h.syslog?.facility ?? D.syslogFacility, kind: 'int', help: '0 to 23; 16 = local0' })}

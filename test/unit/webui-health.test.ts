@@ -173,7 +173,7 @@ test('ValueSamples: each snapshot once, 24 h window, drawn as one line per senso
   assert.deepEqual(list[1].points.map((p) => p.value), [60, 61, 62, 63, 64], 'older than 24 h dropped, a repeated snapshot not counted twice');
   const svg = valuesSvg('Temperature readings', [list[1]], now - 24 * HOUR, now).text;
   assert.match(svg, /<polyline points="[\d., ]+" fill="none"/);
-  assert.match(svg, />64 C <tspan fill="#5b6575">\(60 C - 64 C\)<\/tspan>/);
+  assert.match(svg, />64 C <tspan fill="#5b6575">\(60 to 64\)<\/tspan>/);
   assert.equal(svg.match(/<polyline points="([^"]+)"/)![1].split(' ').length, 5);
 });
 

@@ -165,3 +165,25 @@ test('health: dead after the dead threshold of failed checks, live again after t
   assert.ok(live.lastChange);
   assert.equal((await dir.lookup('alice')).entries.length, 1);
 });
+
+test('chase referrals: a referral to another server is followed only when turned on', async (t) => {
+  const other = await startSlapd(`dn: uid=dave,ou=people,${BASE}
+objectClass: inetOrgPerson
+uid: dave
+cn: Dave Elsewhere
+sn: Elsewhere
+mail: dave@example.com
+`);
+  t.after(() => other.remove());
+  const s = await startSlapd(`dn: ou=remote,${BASE}
+objectClass: referral
+objectClass: extensibleObject
+ou: remote
+ref: ${other.url}/ou=people,${BASE}
+`);
+  t.after(() => s.remove());
+  const off = new LdapDirectory(() => ldapConfig(s.url));
+  assert.deepEqual((await off.lookup('dave')).entries, []);
+  const on = new LdapDirectory(() => ldapConfig(s.url, { chaseReferrals: true }));
+  assert.deepEqual((await on.lookup('dave')).entries.map((e) => e.dn), [`uid=dave,ou=people,${BASE}`]);
+});

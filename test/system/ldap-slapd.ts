@@ -88,8 +88,8 @@ async function waitForPort(port: number, proc: ChildProcess, ms = 10_000): Promi
   throw new Error('slapd did not start listening');
 }
 
-/** Starts slapd on a free loopback port with the test tree loaded. */
-export async function startSlapd(): Promise<Slapd> {
+/** Starts slapd on a free loopback port with the test tree loaded, then `extra` LDIF (added with ManageDsaIT, so referral objects stay objects). */
+export async function startSlapd(extra = ''): Promise<Slapd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-slapd-'));
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
@@ -149,6 +149,10 @@ access to * by users read by * none
     await s.start();
     fs.writeFileSync(path.join(dir, 'tree.ldif'), tree());
     execFileSync('ldapadd', ['-x', '-H', url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', path.join(dir, 'tree.ldif')], { stdio: 'pipe' });
+    if (extra) {
+      fs.writeFileSync(path.join(dir, 'extra.ldif'), extra);
+      execFileSync('ldapadd', ['-x', '-M', '-H', url, '-D', ROOT_DN, '-w', ROOT_PW, '-f', path.join(dir, 'extra.ldif')], { stdio: 'pipe' });
+    }
   } catch (e) {
     await s.remove();
     throw e;

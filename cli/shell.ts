@@ -96,12 +96,20 @@ export async function runShell(o: ShellOptions): Promise<number> {
     o.output.write(terminal ? t.replace(/\r?\n/g, '\r\n') : t);
   };
 
+  // Typed-ahead input may outlive the stream (`printf '...' | ssh -tt box`): readline is closed
+  // then, but the queued lines still run, so prompts are written directly.
+  const showPrompt = (prompt: string): void => {
+    if (terminal && !ended) {
+      rl.setPrompt(prompt);
+      rl.prompt();
+    } else write(prompt);
+  };
+
   const ask = async (prompt: string, secret = false): Promise<string> => {
     asking = true;
     try {
-      if (terminal) {
-        rl.setPrompt(prompt);
-        rl.prompt();
+      if (terminal && !ended) {
+        showPrompt(prompt);
         muted = secret;
       } else write(prompt);
       const line = await next();
@@ -183,10 +191,8 @@ export async function runShell(o: ShellOptions): Promise<number> {
     session = new Session({ host: o.host, store: o.store, user, source: o.source, io, privileged: o.privileged });
     while (!session.closed) {
       const prompt = session.prompt();
-      if (terminal) {
-        rl.setPrompt(prompt);
-        rl.prompt();
-      } else write(prompt);
+      if (terminal) showPrompt(prompt);
+      else write(prompt);
       const line = await next();
       if (!terminal) write(`${line}\n`);
       const before = session.history.length;

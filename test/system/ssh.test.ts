@@ -145,6 +145,17 @@ test('sign in, enable, configure, write memory; a new session sees it in show st
   assert.ok(audit.length > 0);
 });
 
+test('typed-ahead input that ends at once (printf ... | ssh -tt) still runs every line', () => {
+  const r = spawnSync('sshpass', ['-e', 'ssh', '-tt', ...SSH_OPTS, '-p', String(sshPort), 'admin@127.0.0.1'], {
+    input: `enable\n${ENABLE}\nshow running-config | include banner\nexit\n`,
+    env: { ...process.env, SSHPASS: PASSWORD },
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  assert.match(r.stdout, /banner login "Authorized use only"/, r.stdout + r.stderr);
+  assert.doesNotMatch(r.stdout, /readline was closed|% Error/);
+});
+
 test('a command over ssh runs in the CLI, never a system shell', () => {
   const v = sshRun(['show', 'version']);
   assert.equal(v.code, 0, v.out);

@@ -88,62 +88,6 @@ ${cert}
   );
 }
 
-/** The status page of a signed-in user. */
-export function statusPage(opts: { health: Health; username: string; csrf: string; company?: string }): string {
-  const h = opts.health;
-  const c = h.configuration;
-  const rows = h.interfaces.map(
-    (i) => html`<tr>
-<td>${i.name}</td>
-<td>${i.address ? `${i.address} / ${i.netmask}` : 'not configured'}</td>
-<td>${i.ifname ?? (i.pci ? 'no driver' : 'not present')}</td>
-<td>${i.mac ?? '—'}</td>
-<td>${i.link.state ?? 'unknown'}${i.link.speedMbps ? ` · ${i.link.speedMbps} Mb/s` : ''}</td>
-<td>${i.pci ?? '—'}</td>
-</tr>
-`,
-  );
-  return layout(
-    h.hostname,
-    html`<header>
-<div><strong>System Manager</strong> <span class="host">${h.hostname}</span></div>
-<form method="post" action="/mics/logout" class="signout">
-<input type="hidden" name="_csrf" value="${opts.csrf}">
-<span>${opts.username}</span> <button type="submit">Sign out</button>
-</form>
-</header>
-<main>
-<h1>Status</h1>
-${c.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${c.runningRevision}) differs from the saved one (revision ${c.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
-<section>
-<h2>System</h2>
-<dl>
-<dt>Hostname</dt><dd id="hostname">${h.hostname}</dd>
-${opts.company ? html`<dt>Company</dt><dd>${opts.company}</dd>` : ''}
-<dt>Version</dt><dd>Keel ${h.version}</dd>
-<dt>${h.uptimeOf === 'host' ? 'Uptime (of the host running this sandbox)' : 'Uptime'}</dt><dd>${formatUptime(h.uptimeSeconds)}</dd>
-</dl>
-</section>
-<section>
-<h2>Interfaces</h2>
-<table>
-<thead><tr><th>Interface</th><th>Address / netmask</th><th>OS name</th><th>MAC</th><th>Link</th><th>PCI</th></tr></thead>
-<tbody>
-${rows.length ? rows : html`<tr><td colspan="6">No network controllers found</td></tr>`}
-</tbody>
-</table>
-</section>
-<section>
-<h2>Configuration</h2>
-<dl>
-<dt>Running revision</dt><dd>${c.runningRevision ?? 'none'}</dd>
-<dt>Saved (startup) revision</dt><dd>${c.startupRevision ?? 'none'}</dd>
-<dt>State</dt><dd>${c.unsaved ? html`<span class="badge warn">unsaved changes</span>` : html`<span class="badge ok">saved</span>`}</dd>
-</dl>
-</section>
-</main>`,
-  );
-}
 
 /** A plain error page (no internals: bugs show only the request id). */
 export function errorPage(status: number, message: string, requestId?: string): string {

@@ -6,26 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import os from 'node:os';
 import dgram from 'node:dgram';
-import { chromium, type Browser } from 'playwright-core';
-import { createHost } from '../../appliance/host/index.ts';
-import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
 import { HealthStore } from '../../appliance/health/monitor.ts';
 import { frontPanel } from '../../appliance/health/leds.ts';
 import type { HealthSnapshot } from '../../appliance/health/snapshot.ts';
 import type { Finding } from '../../appliance/health/types.ts';
-import { buildServer } from '../../webui/server.ts';
 import { setHealthMonitor } from '../../webui/health-routes.ts';
-import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
+import { servedAppliance, browserPage } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
-const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
 const HOUR = 3_600_000;
 
 const fan = (severity: Finding['severity'], rpm: number): Finding => ({ key: 'ipmi.sensor.FAN2', category: 'fan', severity, subject: 'FAN2', message: `FAN2 ${rpm} RPM${severity === 'ok' ? '' : ' (below lower critical 500 RPM)'}`, value: rpm });
@@ -51,19 +42,7 @@ function snapshot(findings: Finding[]): HealthSnapshot {
 }
 
 test('dashboard health panel, storage test, Settings > Alerts with a syslog Test; no console errors', async (t) => {
-  const root = tempRoot('keel-web-health-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = await hashSecret(PASSWORD);
-  const s = Store.open(host);
-  s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
-  s.saveStartup({ who: 'test', source: 'test' });
-  await applyAtBoot(host, s);
-  s.close();
-  const app = await buildServer({ host, failureDelayMs: 20 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
+  const { app, base } = await servedAppliance(t, { prefix: 'keel-web-health-' });
   const hs = new HealthStore(app.keel.store.db);
   const now = Date.now();
   hs.record([fan('ok', 5200), temp, link], now - 22 * HOUR);
@@ -72,17 +51,7 @@ test('dashboard health panel, storage test, Settings > Alerts with a syslog Test
   setHealthMonitor({ latest: snapshot(findings), store: hs });
   t.after(() => setHealthMonitor(null));
 
-  const port = (app.server.address() as { port: number }).port;
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const base = `https://127.0.0.1:${port}`;
+  const { page, problems } = await browserPage(t);
 
   await page.goto(`${base}/mics/`);
   await page.fill('#username', 'admin');

@@ -8,44 +8,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { createHost } from '../../appliance/host/index.ts';
-import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
 import { pendingConfirm } from '../../appliance/config/confirm.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
-import { buildServer } from '../../webui/server.ts';
-import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { makeCaChain, makeCert } from '../helpers/pki.ts';
+import { servedAppliance, browserPage } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
-const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
 
 test('Portal ACL with the confirm timer, and a certificate upload, in Chromium', async (t) => {
-  const root = tempRoot('keel-websec-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const host = createHost(root, { sysfs: fakeSysfs(root, 1) });
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = await hashSecret(PASSWORD);
-  const s = Store.open(host);
-  s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
-  s.saveStartup({ who: 'test', source: 'test' });
-  await applyAtBoot(host, s);
-  s.close();
-  const app = await buildServer({ host, failureDelayMs: 20 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
-  const base = `https://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const { host, app, base } = await servedAppliance(t, { nics: 1, prefix: 'keel-websec-' });
+  const { page, problems } = await browserPage(t);
 
   await page.goto(`${base}/mics/`);
   await page.fill('#username', 'admin');

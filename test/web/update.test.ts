@@ -6,21 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { createHost } from '../../appliance/host/index.ts';
-import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
 import { updateState } from '../../appliance/update/state.ts';
-import { buildServer } from '../../webui/server.ts';
-import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { startRepository, prepareAppliance, REPO_USER, REPO_PASSWORD, type TestRepository } from '../helpers/update-repo.ts';
+import { servedAppliance, browserPage } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
-const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
 let repo: TestRepository;
 before(async () => {
   repo = await startRepository({ payloadBytes: 6 * 2 ** 20 });
@@ -30,30 +21,9 @@ after(async () => {
 });
 
 test('Software Updates: repository, Check Updates, Download, Stage for Install, Cancel Staging, rollback notice', async (t) => {
-  const root = tempRoot('keel-web-upd-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = await hashSecret(PASSWORD);
-  const s = Store.open(host);
-  s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
-  s.saveStartup({ who: 'test', source: 'test' });
-  await applyAtBoot(host, s);
-  s.close();
-  const app = await buildServer({ host, failureDelayMs: 20 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
+  const { host, app, store, base } = await servedAppliance(t, { prefix: 'keel-web-upd-' });
   await prepareAppliance(host);
-  const store = app.keel.store;
-  const base = `https://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const { page, problems } = await browserPage(t);
   page.on('dialog', (d) => void d.accept());
 
   await page.goto(`${base}/mics/`);

@@ -5,47 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createHost } from '../../appliance/host/index.ts';
-import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
-import { buildServer } from '../../webui/server.ts';
-import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
+import type { Page } from 'playwright-core';
+import { servedAppliance, browserPage } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
-const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
 
 async function setup(t: { after: (fn: () => unknown) => void }) {
-  const root = tempRoot('keel-web-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = await hashSecret(PASSWORD);
-  const s = Store.open(host);
-  s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
-  s.saveStartup({ who: 'test', source: 'test' });
-  await applyAtBoot(host, s);
-  s.close();
-  const app = await buildServer({ host, failureDelayMs: 20 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
-  const port = (app.server.address() as { port: number }).port;
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  // The appliance certificate is self-signed for its FQDN; the test reaches it by address.
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const base = `https://127.0.0.1:${port}`;
-  return { app, store: app.keel.store, page, base, problems };
+  const { app, store, base } = await servedAppliance(t);
+  const { page, problems } = await browserPage(t);
+  return { app, store, page, base, problems };
 }
 
 async function timed(page: Page, url: string): Promise<number> {

@@ -1,0 +1,47 @@
+/** System Manager on a configured sandbox root, and a headless Chromium page, for web tests. */
+import fs from 'node:fs';
+import { chromium, type Page } from 'playwright-core';
+import { createHost, type Host } from '../../appliance/host/index.ts';
+import { Store } from '../../appliance/config/store.ts';
+import { applyAtBoot } from '../../appliance/config/apply.ts';
+import { validate } from '../../appliance/config/schema.ts';
+import { hashSecret } from '../../appliance/users/secrets.ts';
+import { buildServer } from '../../webui/server.ts';
+import { sampleConfig, tempRoot, fakeSysfs } from './config.ts';
+
+export const WEB_PASSWORD = 'Passw0rd!x';
+const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
+type T = { after: (fn: () => unknown) => void };
+
+/** A configured appliance (admin / WEB_PASSWORD) with System Manager listening on a free port. */
+export async function servedAppliance(t: T, o: { nics?: number; prefix?: string } = {}) {
+  const root = tempRoot(o.prefix ?? 'keel-web-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const host: Host = createHost(root, { sysfs: fakeSysfs(root, o.nics ?? 2) });
+  const config = sampleConfig();
+  config.users.local[0].passwordHash = await hashSecret(WEB_PASSWORD);
+  const s = Store.open(host);
+  s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
+  s.saveStartup({ who: 'test', source: 'test' });
+  await applyAtBoot(host, s);
+  s.close();
+  const app = await buildServer({ host, failureDelayMs: 20 });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => app.close());
+  const base = `https://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  return { root, host, app, store: app.keel.store, base };
+}
+
+/** A Chromium page that records console errors, warnings and page errors in `problems`. */
+export async function browserPage(t: T): Promise<{ page: Page; problems: string[] }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+  // The appliance certificate is self-signed for its FQDN; the test reaches it by address.
+  const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return { page, problems };
+}

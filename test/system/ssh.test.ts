@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHost } from '../../appliance/host/index.ts';
 import { Store } from '../../appliance/config/store.ts';
 import { applyConfig } from '../../appliance/config/apply.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { Expect } from '../helpers/expect.ts';
+import { startServe } from '../helpers/serve.ts';
 
 const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
 const PASSWORD = 'Passw0rd1';
@@ -45,28 +46,7 @@ before(async () => {
   await applyConfig(host, store, c, { who: 'admin', source: 'test' }, 'initial');
   store.saveStartup({ who: 'admin', source: 'test' });
   store.close();
-  serve = spawn(process.execPath, [MAIN, 'serve', '--root', root, '--https-port', '0', '--listen', '127.0.0.1', '--ssh-port', '0'], {
-    env: { ...process.env, KEEL_LOG: 'silent', KEEL_SYSFS: sysfs },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`keel serve did not start:\n${out}`)), 30000);
-    const onData = (d: Buffer) => {
-      out += d;
-      const s = /SSH CLI: port (\d+)/.exec(out);
-      const h = /System Manager: https:\/\/[^:]+:(\d+)/.exec(out);
-      if (s && h) {
-        sshPort = Number(s[1]);
-        httpsPort = Number(h[1]);
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    serve!.stdout!.on('data', onData);
-    serve!.stderr!.on('data', onData);
-    serve!.once('exit', (code) => reject(new Error(`keel serve exited ${code}:\n${out}`)));
-  });
+  ({ child: serve, sshPort, httpsPort } = await startServe(root, sysfs));
 });
 
 after(() => {

@@ -27,6 +27,7 @@ import { PortsSchema } from '../appliance/ports/schema.ts';
 import { PortalAuthSchema, DEFAULT_PORTAL_AUTH, portalAuthRisk } from '../appliance/portalauth/schema.ts';
 import { hashSecret } from '../appliance/users/secrets.ts';
 import { EmailSchema, type EmailConfig } from '../appliance/email/schema.ts';
+import { ProxySchema, type ProxyConfig } from '../appliance/proxy/schema.ts';
 import { sendMail } from '../appliance/email/send.ts';
 import { ApiTokens, type TokenInfo } from '../appliance/tokens/store.ts';
 import { encryptBackup, decryptBackup, MIN_PASSPHRASE, type BackupHeader } from '../appliance/backup/crypto.ts';
@@ -102,6 +103,7 @@ export const SECTIONS = {
   acl: AclSchema,
   ports: PortsSchema,
   portalAuth: PortalAuthSchema,
+  proxy: ProxySchema,
 } as const;
 export type Section = keyof typeof SECTIONS;
 
@@ -172,6 +174,10 @@ const TokenView = Type.Object({
 const EmailView = Type.Object(
   { ...Type.Omit(EmailSchema, ['password']).properties, passwordSet: Type.Boolean({ description: 'A password is stored (it is never returned)' }) },
   { description: 'E-mail settings; the password is never returned' },
+);
+const ProxyView = Type.Object(
+  { ...Type.Omit(ProxySchema, ['password']).properties, passwordSet: Type.Boolean({ description: 'A proxy password is stored (it is never returned)' }) },
+  { description: 'Outbound proxy settings; the password is never returned' },
 );
 const Passphrase = Type.String({ minLength: 1, maxLength: 1024, description: `Backup passphrase (at least ${MIN_PASSPHRASE} characters to export)` });
 const BackupText = Type.String({ minLength: 1, maxLength: 60000, description: 'The backup file, as text' });
@@ -415,19 +421,25 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
 
   for (const [name, schema] of Object.entries(SECTIONS) as [Section, TSchema][]) {
     const isEmail = name === 'email';
+    const isProxy = name === 'proxy';
     app.get(`${API}/config/${name}`, {
       schema: {
         tags: ['configuration'],
         summary: `${name} settings`,
         description: `The running ${schema.description ?? name} settings.${isEmail ? ' The SMTP password is never returned; passwordSet tells whether one is stored. 404 until e-mail is configured.' : ''}`,
         security: SESSION_OR_TOKEN,
-        response: { 200: isEmail ? EmailView : schema, ...errors, 404: ErrorBody },
+        response: { 200: isEmail ? EmailView : isProxy ? ProxyView : schema, ...errors, 404: ErrorBody },
       },
       handler: async () => {
         const c = running().config;
         if (name === 'acl') return aclOf(c);
         if (name === 'portalAuth') return c.portalAuth ?? DEFAULT_PORTAL_AUTH;
         if (name === 'ports' && !c.ports) throw new HttpError(404, 'Port Settings are not set yet: provisioning is closed');
+        if (isProxy) {
+          if (!c.proxy) throw new HttpError(404, 'no outbound proxy is configured: requests go out directly');
+          const { password, ...rest } = c.proxy;
+          return { ...rest, passwordSet: !!password };
+        }
         if (isEmail) {
           if (!c.email) throw new HttpError(404, 'e-mail is not configured yet');
           const { password, ...rest } = c.email;
@@ -441,7 +453,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       url: `${API}/config/${name}`,
       planUrl: `${API}/config/${name}/plan`,
       summary: `Change ${name} settings`,
-      description: `Replaces the ${schema.description ?? name} settings (send the whole section; GET it first).${isEmail ? ' Leave out the password to keep the stored one.' : ''}`,
+      description: `Replaces the ${schema.description ?? name} settings (send the whole section; GET it first).${isEmail || isProxy ? ' Leave out the password to keep the stored one.' : ''}`,
       tag: 'configuration',
       body: schema,
       fieldPrefix: `/${name}`,
@@ -455,6 +467,12 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
           if (e.auth && e.password === undefined && c.email?.password) e.password = c.email.password;
           if (!e.auth) delete e.password;
           c.email = e;
+        } else if (isProxy) {
+          // Like e-mail: no password in the request keeps the stored one while the user name stays.
+          const p = body as ProxyConfig;
+          if (p.username && p.password === undefined && c.proxy?.password && c.proxy.username === p.username) p.password = c.proxy.password;
+          if (!p.username) delete p.password;
+          c.proxy = p;
         } else (c as Record<Section, unknown>)[name] = body;
       },
       label: () => `set ${name}`,

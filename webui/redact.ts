@@ -4,7 +4,7 @@ export const REDACTED = '<redacted>';
 
 /**
  * A copy of a configuration with every secret replaced: password hashes, the enable secret and the
- * SMTP, update repository, LDAP and BMC passwords. For configuration diffs shown in the UI, support bundles and logs.
+ * SMTP, update repository, LDAP, proxy and BMC passwords. For configuration diffs shown in the UI, support bundles and logs.
  */
 export function redactConfig(c: Config): Config {
   const r = structuredClone(c);
@@ -13,6 +13,7 @@ export function redactConfig(c: Config): Config {
   if (r.email?.password) r.email.password = REDACTED;
   if (r.update?.password) r.update.password = REDACTED;
   if (r.ldap?.password) r.ldap.password = REDACTED;
+  if (r.proxy?.password) r.proxy.password = REDACTED;
   if (r.health?.bmc?.password) r.health.bmc.password = REDACTED;
   return r;
 }

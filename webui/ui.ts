@@ -45,6 +45,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/settings/email`, label: 'Email' },
       { href: `${BASE}/settings/alerts`, label: 'Alerts' },
       { href: `${BASE}/settings/ports`, label: 'Port Settings' },
+      { href: `${BASE}/settings/proxy`, label: 'Outbound Proxy' },
     ],
   },
   {
@@ -332,6 +333,20 @@ ${field({ label: 'Message', name: 'text', value: 'This is a test e-mail from Sys
 </form>
 <p class="muted">The test uses the settings in the form above, applied or not.</p>
 </section>`;
+}
+
+function proxyPage(c: Config): Html {
+  const p = c.proxy;
+  return html`${sectionForm(
+    'proxy',
+    html`${field({ label: 'Use the proxy', name: 'enabled', value: p?.enabled ?? false, kind: 'bool' })}
+${field({ label: 'Proxy URL', name: 'url', value: p?.url ?? '', help: 'http://host:port, e.g. http://proxy.example.com:3128 (HTTPS goes through it as a CONNECT tunnel)' })}
+${field({ label: 'User name', name: 'username', value: p?.username ?? '', optional: true, help: 'Empty: the proxy needs no authentication' })}
+${field({ label: 'Password', name: 'password', value: '', type: 'password', optional: true, help: p?.password ? 'A password is stored; leave empty to keep it' : 'Needed with a user name', attrs: 'autocomplete="new-password"' })}
+${field({ label: 'No proxy for', name: 'noProxy', value: p?.noProxy ?? [], kind: 'list', help: 'Host names, domain suffixes (.example.com) or addresses reached directly, separated by commas' })}`,
+    { title: 'Outbound HTTP proxy', get: false },
+  )}
+<p class="muted">Used for the appliance's own requests to the outside: the software update repository.</p>`;
 }
 
 function usersPage(c: Config, lockouts: Lockouts, self: string): Html {
@@ -658,6 +673,7 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/security/password-policy`, 'Password Policy', () => policyPage(config()));
   view(`${BASE}/security/acl`, 'Portal ACL', (req) => aclPage(config(), req.ip.replace(/^::ffff:/i, '')));
   view(`${BASE}/settings/ports`, 'Port Settings', () => portsPage(config()));
+  view(`${BASE}/settings/proxy`, 'Outbound Proxy', () => proxyPage(config()));
   view(`${BASE}/security/portal-auth`, 'Portal Authentication', () => portalAuthPage(config()));
   view(`${BASE}/security/ldap`, 'LDAP', () => ldapPage(store));
   const certs = new ServiceCertificates(host);

@@ -15,6 +15,7 @@ import { PortsSchema } from '../ports/schema.ts';
 import { PortalAuthSchema, portalAuthProblems } from '../portalauth/schema.ts';
 import { UpdateSchema, updateProblems } from '../update/schema.ts';
 import { LdapSchema, ldapProblems } from '../ldap/schema.ts';
+import { ProxySchema, proxyProblems } from '../proxy/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 
@@ -53,6 +54,7 @@ export const ConfigSchema = Type.Object(
     portalAuth: Type.Optional(PortalAuthSchema),
     update: Type.Optional(UpdateSchema),
     ldap: Type.Optional(LdapSchema),
+    proxy: Type.Optional(ProxySchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
 );
@@ -102,6 +104,7 @@ export function check(config: unknown): FieldProblem[] {
   problems.push(...portalAuthProblems(c.portalAuth));
   problems.push(...updateProblems(c.update));
   problems.push(...ldapProblems(c.ldap));
+  problems.push(...proxyProblems(c.proxy));
   if (c.ssh.enabled && c.ssh.port === c.webui.port) problems.push({ field: '/ssh/port', rule: 'port-conflict', message: 'SSH and System Manager cannot share a port' });
   return problems;
 }

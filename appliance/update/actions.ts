@@ -14,7 +14,7 @@ import { UPDATES_DIR } from './paths.ts';
 /** The repository of a configuration, or a refusal saying how to set one. */
 export function configuredRepository(c: Config | null | undefined): RepositoryOptions {
   if (!c?.update) throw new UpdateRefusal('precheck-failed', 'no update repository is configured (software-update repository URL, or System Manager > Maintenance > Software Updates)');
-  return repositoryOptions(c.update);
+  return repositoryOptions(c.update, c.proxy);
 }
 
 /** Check Updates with the configured repository. */

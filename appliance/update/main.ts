@@ -2,6 +2,7 @@
  * `keel update <command>`: software updates from a shell (build machine and appliance).
  * Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage.
  */
+import type { ProxyConfig } from '../proxy/schema.ts';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHost } from '../host/index.ts';
@@ -69,9 +70,9 @@ function pairs(list: string[] | undefined, flag: string): { name: (typeof SLOT_F
 /** The repository settings: the `update` configuration section, or --repository/--user/--ca with KEEL_UPDATE_PASSWORD. */
 function repoFrom(store: Store, v: { repository?: string; user?: string; ca?: string }): RepositoryOptions {
   if (v.repository) return { url: v.repository, username: v.user, password: process.env.KEEL_UPDATE_PASSWORD, ca: v.ca ? fs.readFileSync(v.ca, 'utf8') : undefined };
-  const u = (store.running()?.config as { update?: UpdateConfig } | undefined)?.update;
-  if (!u) throw new UpdateRefusal('precheck-failed', 'no update repository is configured');
-  return repositoryOptions(u);
+  const c = store.running()?.config as { update?: UpdateConfig; proxy?: ProxyConfig } | undefined;
+  if (!c?.update) throw new UpdateRefusal('precheck-failed', 'no update repository is configured');
+  return repositoryOptions(c.update, c.proxy);
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -24,6 +24,7 @@ import { UPDATES_DIR } from './paths.ts';
 import { updateState } from './state.ts';
 import { audit, type UpdateContext } from './context.ts';
 import type { UpdateConfig } from './schema.ts';
+import { proxyEnv, type ProxyConfig } from '../proxy/schema.ts';
 
 export const INDEX_FORMAT = 'keel-update-index';
 const FILE_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\\.kup$';
@@ -89,10 +90,12 @@ export interface RepositoryOptions {
   /** PEM CA certificate(s) for a private CA. */
   ca?: string;
   timeoutMs?: number;
+  /** The outbound proxy section: used when enabled and the repository host is not in its no-proxy list. */
+  proxy?: ProxyConfig;
 }
 
-export function repositoryOptions(u: UpdateConfig): RepositoryOptions {
-  return { url: u.repository, username: u.username, password: u.password, ca: u.caCertificate };
+export function repositoryOptions(u: UpdateConfig, proxy?: ProxyConfig): RepositoryOptions {
+  return { url: u.repository, username: u.username, password: u.password, ca: u.caCertificate, ...(proxy ? { proxy } : {}) };
 }
 
 function resolve(o: RepositoryOptions, name: string): URL {
@@ -114,7 +117,10 @@ function get(o: RepositoryOptions, url: URL, headers: Record<string, string> = {
   // The command names the URL, never the credentials.
   const line = `GET ${url.href}`;
   return new Promise((res, rej) => {
-    const req = https.get(url, { headers: { ...auth, ...headers, 'User-Agent': 'keel-update' }, ca: o.ca || undefined, timeout: o.timeoutMs ?? 30_000 }, (r) => {
+    // Through the proxy: Node's own CONNECT tunnel (proxyEnv), which also honours the no-proxy list; TLS stays end to end.
+    const env = proxyEnv(o.proxy);
+    const agent = env ? new https.Agent({ proxyEnv: env, ca: o.ca || undefined, keepAlive: false }) : undefined;
+    const req = https.get(url, { headers: { ...auth, ...headers, 'User-Agent': 'keel-update' }, ca: o.ca || undefined, timeout: o.timeoutMs ?? 30_000, agent }, (r) => {
       res({ status: r.statusCode ?? 0, headers: r.headers, stream: r });
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));

@@ -276,8 +276,10 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     if (!risk) return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved() };
     const deadline = armConfirm(host, store, cur.config, actor, risk);
     armedAt = now();
-    // Close this connection after the answer: the confirmation must prove that a new one gets through.
+    // Close this connection after the answer, and every idle one a browser keeps in its pool: the
+    // confirmation must prove that a new connection gets through.
     reply?.header('connection', 'close');
+    app.server.closeIdleConnections?.();
     return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved(), confirmBy: deadline.toISOString(), confirmReason: risk };
   }
   let armedAt = 0;

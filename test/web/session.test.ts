@@ -12,6 +12,8 @@ import { IDLE_TIMEOUT_MS } from '../../webui/sessions.ts';
 import { servedAppliance, browserPage, WEB_PASSWORD } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
+// Each test closes its browser itself before the helper's cleanup closes the server: a socket Chromium
+// opened ahead of use (no request yet) would otherwise hold app.close() until the 60 s headers timeout.
 
 async function signIn(page: Page, base: string): Promise<void> {
   await page.goto(`${base}/mics/`);
@@ -24,7 +26,7 @@ async function signIn(page: Page, base: string): Promise<void> {
 /** A GET with only the given cookie, outside the browser (what a stolen cookie would get). */
 function getWith(url: string, cookie: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    https.get(url, { rejectUnauthorized: false, headers: { cookie } }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).on('error', reject);
+    https.get(url, { rejectUnauthorized: false, agent: false, headers: { cookie } }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).on('error', reject);
   });
 }
 
@@ -53,6 +55,7 @@ test('sign out: the session ends on the server, the old cookie opens nothing', a
   const audit = store.db.prepare("SELECT action FROM audit WHERE action LIKE 'sign out%'").all() as { action: string }[];
   assert.equal(audit.length, 1, 'the sign-out is audited');
   assert.deepEqual(problems, [], 'no console errors');
+  await page.context().browser()?.close();
 });
 
 test('session expiry: after the idle timeout a change is refused and the page asks to sign in again', async (t) => {
@@ -78,6 +81,7 @@ test('session expiry: after the idle timeout a change is refused and the page as
   const refused = problems.filter((p) => /status of 401/.test(p));
   assert.equal(refused.length, 1, problems.join('\n'));
   assert.deepEqual(problems.filter((p) => !refused.includes(p)), [], 'no other console errors');
+  await page.context().browser()?.close();
 });
 
 test('CSRF: a change without the token, or with a wrong one, is answered 403 and changes nothing', async (t) => {
@@ -120,4 +124,5 @@ test('CSRF: a change without the token, or with a wrong one, is answered 403 and
   const refused = problems.filter((p) => /status of 403/.test(p));
   assert.equal(refused.length, 3, problems.join('\n'));
   assert.deepEqual(problems.filter((p) => !refused.includes(p)), [], 'no other console errors');
+  await page.context().browser()?.close();
 });

@@ -89,6 +89,17 @@ export class Store {
     return new Store(host.files.real(DB_PATH));
   }
 
+  private readonly stmts = new Map<string, Database.Statement>();
+  /** A prepared statement, prepared once per connection (System Manager reads state on every request). */
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
   private migrate(): void {
     const have = this.db.pragma('user_version', { simple: true }) as number;
     for (let i = have; i < MIGRATIONS.length; i++) {
@@ -104,7 +115,7 @@ export class Store {
   }
 
   private state(name: 'running' | 'startup'): { revision: number; config: Config } | null {
-    const row = this.db.prepare('SELECT revision, json FROM config_state WHERE name = ?').get(name) as { revision: number; json: string } | undefined;
+    const row = this.stmt('SELECT revision, json FROM config_state WHERE name = ?').get(name) as { revision: number; json: string } | undefined;
     return row ? { revision: row.revision, config: JSON.parse(row.json) as Config } : null;
   }
   /** The configuration in effect now (lost at reboot unless saved). */
@@ -165,18 +176,18 @@ export class Store {
   }
 
   revisions(limit = 100): Revision[] {
-    return this.db.prepare('SELECT id, at, who, source, summary, diff FROM revisions ORDER BY id DESC LIMIT ?').all(limit) as Revision[];
+    return this.stmt('SELECT id, at, who, source, summary, diff FROM revisions ORDER BY id DESC LIMIT ?').all(limit) as Revision[];
   }
   revisionConfig(id: number): Config | null {
-    const row = this.db.prepare('SELECT json FROM revisions WHERE id = ?').get(id) as { json: string } | undefined;
+    const row = this.stmt('SELECT json FROM revisions WHERE id = ?').get(id) as { json: string } | undefined;
     return row ? (JSON.parse(row.json) as Config) : null;
   }
 
   /** Appends to the audit log. Never pass secrets in `action`. */
   audit(actor: Actor, action: string, outcome: string): void {
-    this.db.prepare('INSERT INTO audit (at, who, source, action, outcome) VALUES (?,?,?,?,?)').run(new Date().toISOString(), actor.who, actor.source, action, outcome);
+    this.stmt('INSERT INTO audit (at, who, source, action, outcome) VALUES (?,?,?,?,?)').run(new Date().toISOString(), actor.who, actor.source, action, outcome);
   }
   auditLog(limit = 200): { id: number; at: string; who: string; source: string; action: string; outcome: string }[] {
-    return this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as never;
+    return this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as never;
   }
 }

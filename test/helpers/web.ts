@@ -27,7 +27,11 @@ export async function servedAppliance(t: T, o: { nics?: number; prefix?: string 
   s.close();
   const app = await buildServer({ host, failureDelayMs: 20 });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
+  // A connection the browser opened ahead of time would hold close() until the headers timeout.
+  t.after(async () => {
+    app.server.closeAllConnections?.();
+    await app.close();
+  });
   const base = `https://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   return { root, host, app, store: app.keel.store, base };
 }

@@ -4,12 +4,37 @@ import { chromium, type Page } from 'playwright-core';
 import { createHost, type Host } from '../../appliance/host/index.ts';
 import { Store } from '../../appliance/config/store.ts';
 import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
+import { validate, type Config } from '../../appliance/config/schema.ts';
 import { hashSecret } from '../../appliance/users/secrets.ts';
 import { buildServer } from '../../webui/server.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from './config.ts';
 
 export const WEB_PASSWORD = 'Passw0rd!x';
+/** The password of the `oper` user (operator role) that `configuredHost` adds. */
+export const OPERATOR_PASSWORD = 'Operat0r!x';
+let hashes: Promise<[string, string]> | null = null;
+
+/**
+ * A sandbox root configured as after the wizard, with `admin` (WEB_PASSWORD) and an operator
+ * `oper` (OPERATOR_PASSWORD), rendered as at boot; for API tests that build their own server.
+ */
+export async function configuredHost(t: T, o: { prefix?: string; edit?: (c: Config) => void } = {}): Promise<Host> {
+  const root = tempRoot(o.prefix ?? 'keel-api-');
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
+  hashes ??= Promise.all([hashSecret(WEB_PASSWORD), hashSecret(OPERATOR_PASSWORD)]);
+  const [h, op] = await hashes;
+  const config = sampleConfig();
+  config.users.local[0].passwordHash = h;
+  config.users.local.push({ name: 'oper', role: 'operator', passwordHash: op, passwordChangedAt: '2020-01-01T00:00:00.000Z' });
+  o.edit?.(config);
+  const s = Store.open(host);
+  s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
+  s.saveStartup({ who: 'test', source: 'test' });
+  await applyAtBoot(host, s);
+  s.close();
+  return host;
+}
 const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
 type T = { after: (fn: () => unknown) => void };
 

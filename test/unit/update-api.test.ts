@@ -9,23 +9,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createHost } from '../../appliance/host/index.ts';
-import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
 import { updateState } from '../../appliance/update/state.ts';
 import { GrubEnv } from '../../appliance/update/grub.ts';
 import { buildServer } from '../../webui/server.ts';
-import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { startRepository, prepareAppliance, REPO_USER, REPO_PASSWORD, type TestRepository } from '../helpers/update-repo.ts';
+import { configuredHost, WEB_PASSWORD, OPERATOR_PASSWORD } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
-const PASSWORD = 'Passw0rd!x';
-const OP_PASSWORD = 'Operat0r!x';
+const PASSWORD = WEB_PASSWORD;
+const OP_PASSWORD = OPERATOR_PASSWORD;
 const U = '/mics/api/v1/updates';
-let hashes: Promise<[string, string]> | null = null;
 let repo: TestRepository;
 
 before(async () => {
@@ -38,19 +32,7 @@ after(async () => {
 type Reply = { status: number; json: any; text: string };
 
 async function start(t: { after: (fn: () => unknown) => void }) {
-  const root = tempRoot('keel-upd-api-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
-  hashes ??= Promise.all([hashSecret(PASSWORD), hashSecret(OP_PASSWORD)]);
-  const [h, o] = await hashes;
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = h;
-  config.users.local.push({ name: 'oper', role: 'operator', passwordHash: o, passwordChangedAt: '2020-01-01T00:00:00.000Z' });
-  const setup = Store.open(host);
-  setup.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
-  setup.saveStartup({ who: 'test', source: 'test' });
-  await applyAtBoot(host, setup);
-  setup.close();
+  const host = await configuredHost(t, { prefix: 'keel-upd-api-' });
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
   t.after(() => app.close());
   await prepareAppliance(host);
@@ -72,7 +54,7 @@ async function start(t: { after: (fn: () => unknown) => void }) {
       return { status: res.statusCode, json, text: res.body };
     };
   };
-  return { app, host, root, store: app.keel.store, signIn };
+  return { app, host, root: host.root, store: app.keel.store, signIn };
 }
 
 type Call = Awaited<ReturnType<Awaited<ReturnType<typeof start>>['signIn']>>;

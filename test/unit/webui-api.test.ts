@@ -3,42 +3,25 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { createHost } from '../../appliance/host/index.ts';
 import type { SandboxProcesses } from '../../appliance/host/processes.ts';
-import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate, type Config } from '../../appliance/config/schema.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
+import { type Config } from '../../appliance/config/schema.ts';
 import { Lockouts } from '../../appliance/users/signin.ts';
 import { buildServer } from '../../webui/server.ts';
-import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
+import { sampleConfig } from '../helpers/config.ts';
+import { configuredHost, WEB_PASSWORD, OPERATOR_PASSWORD } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
-const PASSWORD = 'Passw0rd!x';
-const OP_PASSWORD = 'Operat0r!x';
+const PASSWORD = WEB_PASSWORD;
+const OP_PASSWORD = OPERATOR_PASSWORD;
 const V1 = '/mics/api/v1';
-let hashes: Promise<[string, string]> | null = null;
 
 interface Client {
   call: (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any; text: string; headers: Record<string, unknown>; raw: Buffer }>;
 }
 
 async function start(t: { after: (fn: () => unknown) => void }, edit?: (c: Config) => void) {
-  const root = tempRoot('keel-api-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
-  hashes ??= Promise.all([hashSecret(PASSWORD), hashSecret(OP_PASSWORD)]);
-  const [h, o] = await hashes;
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = h;
-  config.users.local.push({ name: 'oper', role: 'operator', passwordHash: o, passwordChangedAt: '2020-01-01T00:00:00.000Z' });
-  edit?.(config);
-  const setup = Store.open(host);
-  setup.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
-  setup.saveStartup({ who: 'test', source: 'test' });
-  await applyAtBoot(host, setup);
-  setup.close();
+  const host = await configuredHost(t, { prefix: 'keel-api-', edit });
   (host.proc as SandboxProcesses).recorded.length = 0;
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
   t.after(() => app.close());

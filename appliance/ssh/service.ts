@@ -18,6 +18,8 @@ import type { Store } from '../config/store.ts';
 import type { Config } from '../config/schema.ts';
 import { signIn } from '../users/signin.ts';
 import { allowed } from '../acl/schema.ts';
+import { rollbackNotice } from '../update/lifecycle.ts';
+import { readState } from '../update/state.ts';
 import { ensureHostKeys } from './keys.ts';
 import { SSH_DEFAULTS } from './schema.ts';
 import { VERSION } from '../version.ts';
@@ -98,8 +100,15 @@ export class SshService {
       ident: `Keel_${VERSION}`,
       algorithms: SSH_ALGORITHMS as unknown as ssh2.Algorithms,
     };
-    // ssh2 reads `banner` when each connection starts: a getter keeps it current.
-    Object.defineProperty(this.cfg, 'banner', { enumerable: true, get: () => store.running()?.config.ssh.banner });
+    // ssh2 reads `banner` when each connection starts: a getter keeps it current. A software
+    // update that was rolled back is said here too, until it is acknowledged.
+    Object.defineProperty(this.cfg, 'banner', {
+      enumerable: true,
+      get: () => {
+        const notice = rollbackNotice(readState(o.host).lastResult);
+        return [store.running()?.config.ssh.banner, notice].filter(Boolean).join('\r\n\r\n') || undefined;
+      },
+    });
   }
 
   /** Open sessions, oldest first (for `show ssh` and System Manager). */

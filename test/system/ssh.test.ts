@@ -15,6 +15,7 @@ import { applyConfig } from '../../appliance/config/apply.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { Expect } from '../helpers/expect.ts';
 import { startServe } from '../helpers/serve.ts';
+import { updateState } from '../../appliance/update/state.ts';
 
 const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
 const PASSWORD = 'Passw0rd1';
@@ -134,6 +135,20 @@ test('typed-ahead input that ends at once (printf ... | ssh -tt) still runs ever
   });
   assert.match(r.stdout, /banner login "Authorized use only"/, r.stdout + r.stderr);
   assert.doesNotMatch(r.stdout, /readline was closed|% Error/);
+});
+
+test('a rolled-back software update is told in the SSH login banner until acknowledged', async () => {
+  const host = createHost(root, { sysfs });
+  updateState(host, (st) => void (st.lastResult = { outcome: 'rolled-back', version: '0.2.0', running: '0.1.0', at: '2026-11-23T10:00:00.000Z', reason: 'try 3: System Manager did not answer within 600 s' }));
+  try {
+    const s = sshShell();
+    await s.expect(/Authorized use only[\s\S]*SOFTWARE UPDATE ROLLED BACK at 2026-11-23 10:00:00Z: try 3: System Manager did not answer/);
+    await s.expect(/>$/m);
+    s.send('exit\n');
+    await s.done;
+  } finally {
+    updateState(host, (st) => void delete st.lastResult);
+  }
 });
 
 test('a command over ssh runs in the CLI, never a system shell', () => {

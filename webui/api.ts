@@ -82,7 +82,8 @@ function refuse(field: string, rule: string, message: string): never {
   throw new ValidationError([{ field, rule, message }]);
 }
 
-class HttpError extends Error {
+/** An error answered with its status code and message (never a bug). */
+export class HttpError extends Error {
   readonly statusCode: number;
   constructor(statusCode: number, message: string) {
     super(message);
@@ -109,8 +110,8 @@ export type Section = keyof typeof SECTIONS;
 
 // ---- shared response schemas ----
 
-const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
-const ErrorBody = Type.Object(
+export const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
+export const ErrorBody = Type.Object(
   { error: Type.String(), problems: Type.Optional(Type.Array(Problem)), requestId: Type.Optional(Type.String()) },
   { description: 'An error: for 400 the fields and rules that were broken' },
 );
@@ -188,9 +189,9 @@ const BackupHeaderView = Type.Object({
   hostname: Type.String(),
 });
 
-type Security = { [scheme: string]: string[] }[];
-const SESSION_OR_TOKEN: Security = [{ sessionCookie: [] }, { bearerToken: [] }];
-const CHANGE_AUTH: Security = [{ sessionCookie: [], csrfHeader: [] }, { bearerToken: [] }];
+export type Security = { [scheme: string]: string[] }[];
+export const SESSION_OR_TOKEN: Security = [{ sessionCookie: [] }, { bearerToken: [] }];
+export const CHANGE_AUTH: Security = [{ sessionCookie: [], csrfHeader: [] }, { bearerToken: [] }];
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
 
 /** A JSON diff of two configurations with secrets redacted (covers what the CLI script does not show). */

@@ -29,7 +29,7 @@ import { runStorageTest } from '../appliance/health/storage-test.ts';
 import { HealthSchema, HEALTH_DEFAULTS, bmcTarget, type HealthConfig } from '../appliance/health/schema.ts';
 import { emailChannel, syslogChannel } from '../appliance/health/channels.ts';
 import type { Severity } from '../appliance/health/types.ts';
-import { API, actorOf, configDiff } from './api.ts';
+import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH } from './api.ts';
 import { html, Html } from './pages.ts';
 import { REDACTED } from './redact.ts';
 
@@ -48,14 +48,6 @@ let running: HealthSource | null = null;
 /** `keel serve` registers the monitor it runs (null when it stops); the routes read it on each request. */
 export function setHealthMonitor(m: HealthSource | null): void {
   running = m;
-}
-
-class HttpError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
-    super(message);
-    this.statusCode = statusCode;
-  }
 }
 
 // ---- schemas (the OpenAPI document is made from them) ----
@@ -126,12 +118,7 @@ const JobView = Type.Object(
   },
   { description: 'The last on-demand storage test' },
 );
-const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
-const ErrorBody = Type.Object({ error: Type.String(), problems: Type.Optional(Type.Array(Problem)), requestId: Type.Optional(Type.String()) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
-type Security = { [scheme: string]: string[] }[];
-const SESSION_OR_TOKEN: Security = [{ sessionCookie: [] }, { bearerToken: [] }];
-const CHANGE_AUTH: Security = [{ sessionCookie: [], csrfHeader: [] }, { bearerToken: [] }];
 /** A response schema without custom formats: the serializer's ajv does not know them (they are checked on input). */
 function noFormats<T>(schema: T): T {
   const walk = (v: unknown): unknown => (Array.isArray(v) ? v.map(walk) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'format').map(([k, x]) => [k, walk(x)])) : v);

@@ -15,26 +15,13 @@ import type { Store } from '../appliance/config/store.ts';
 import { LdapSchema, LDAP_TYPES, LDAP_TYPE_LABELS, DEFAULT_LDAP_HEALTH, DEFAULT_SEARCH_TIMEOUT, baseDnOf, effectiveBaseDn, userAttributeOf, type LdapConfig } from '../appliance/ldap/schema.ts';
 import { directoryOf, DirectoryUnavailable, type ServerHealth } from '../appliance/ldap/directory.ts';
 import { html, Html } from './pages.ts';
-import { API, actorOf, configDiff } from './api.ts';
+import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH } from './api.ts';
 
 export const LDAP_API = `${API}/ldap`;
 export const LDAP_SCRIPT = '/mics/static/ldap.js';
 
-class HttpError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
-    super(message);
-    this.statusCode = statusCode;
-  }
-}
-
 const Nullable = <T extends TSchema>(t: T, description?: string) => Type.Union([t, Type.Null()], description ? { description } : {});
-const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
-const ErrorBody = Type.Object({ error: Type.String(), problems: Type.Optional(Type.Array(Problem)), requestId: Type.Optional(Type.String()) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody };
-type Security = { [scheme: string]: string[] }[];
-const SESSION_OR_TOKEN: Security = [{ sessionCookie: [] }, { bearerToken: [] }];
-const CHANGE_AUTH: Security = [{ sessionCookie: [], csrfHeader: [] }, { bearerToken: [] }];
 
 const { password: _pw, ...settingsProps } = LdapSchema.properties;
 const SettingsView = Type.Object(

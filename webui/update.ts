@@ -22,18 +22,10 @@ import { TRIES } from '../appliance/update/grub.ts';
 import { configuredRepository, mib, stageDownloaded } from '../appliance/update/actions.ts';
 import { currentJob, lockHolder, startJob, type JobKind } from '../appliance/update/jobs.ts';
 import { html, Html } from './pages.ts';
-import { API, actorOf } from './api.ts';
+import { API, actorOf, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH } from './api.ts';
 
 export const UPDATES_API = `${API}/updates`;
 export const UPDATE_SCRIPT = '/mics/static/update.js';
-
-class HttpError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
-    super(message);
-    this.statusCode = statusCode;
-  }
-}
 
 // ---- schemas (the OpenAPI document is made from them) ----
 
@@ -108,12 +100,7 @@ const StatusView = Type.Object({
 });
 type StatusBody = Static<typeof StatusView>;
 
-const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
-const ErrorBody = Type.Object({ error: Type.String(), problems: Type.Optional(Type.Array(Problem)), requestId: Type.Optional(Type.String()) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
-type Security = { [scheme: string]: string[] }[];
-const SESSION_OR_TOKEN: Security = [{ sessionCookie: [] }, { bearerToken: [] }];
-const CHANGE_AUTH: Security = [{ sessionCookie: [], csrfHeader: [] }, { bearerToken: [] }];
 
 // ---- state of this process ----
 

@@ -77,3 +77,13 @@ export class SandboxProcesses implements Processes {
     return { code: 0, stdout: '', stderr: '' };
   }
 }
+
+/** Whether a process with this id exists (a lock file's owner may have died). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

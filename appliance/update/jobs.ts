@@ -10,6 +10,7 @@ import type { Actor } from '../config/store.ts';
 import { log } from '../log.ts';
 import { UpdateRefusal } from './bundle.ts';
 import { UPDATES_DIR } from './paths.ts';
+import { processAlive } from '../host/processes.ts';
 
 /** The lock file (appliance path). */
 export const LOCK_PATH = `${UPDATES_DIR}/busy.lock`;
@@ -51,22 +52,13 @@ interface LockInfo {
   at: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Who holds the lock now, or null (a stale lock is ignored). */
 export function lockHolder(host: Host): LockInfo | null {
   const t = host.files.readText(LOCK_PATH);
   if (!t) return null;
   try {
     const l = JSON.parse(t) as LockInfo;
-    return l.pid && alive(l.pid) ? l : null;
+    return l.pid && processAlive(l.pid) ? l : null;
   } catch {
     return null;
   }

@@ -6,6 +6,7 @@ import { validate, type Config } from '../config/schema.ts';
 import { hashSecret } from '../users/secrets.ts';
 import { INTERFACE_NAMES } from '../network/schema.ts';
 import { log } from '../log.ts';
+import { processAlive } from '../host/processes.ts';
 
 /** What the wizard gathered. Secrets in plain only until they are hashed here. */
 export interface WizardAnswers {
@@ -71,22 +72,13 @@ function bootId(): string {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The process holding the wizard lock, or null when there is none or it is stale (its process is gone, or it is from an earlier boot). */
 export function lockHolder(host: Host): number | null {
   const text = host.files.readText(WIZARD_LOCK);
   if (text === null) return null;
   const [pid, boot] = text.trim().split(/\s+/);
   const n = Number(pid);
-  if (!Number.isInteger(n) || n <= 0 || boot !== bootId() || !alive(n)) return null;
+  if (!Number.isInteger(n) || n <= 0 || boot !== bootId() || !processAlive(n)) return null;
   return n;
 }
 

@@ -14,18 +14,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Vm, createDisk, freePort, makeSeedIso } from './qemu.ts';
+import { Vm, createDisk, freePort, makeSeedIso, sshCli, ZERO_TOUCH_ANSWERS } from './qemu.ts';
 import { Serial } from './serial.ts';
 
 const TOP = path.resolve(import.meta.dirname, '../..');
 const OUT = path.join(TOP, '.cache/e2e/matrix');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
 const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
-
-const ANSWERS = {
-  eula: 'yes', company: 'Example Corp', contact: 'Jane Admin', contactEmail: 'jane@example.com', enableSecret: 'Enable123', adminUser: 'admin', adminPassword: 'Secret123',
-  interface: 'a', address: '10.0.2.15', netmask: '255.255.255.0', gateway: '10.0.2.2', hostname: 'core.example.com', nameServers: ['10.0.2.3'], ssh: 'yes', ntp: 'no',
-};
 
 interface Platform {
   id: string;
@@ -84,7 +79,7 @@ for (const p of PLATFORMS) {
     const dir = path.join(OUT, p.id);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    const seedIso = makeSeedIso(dir, { 'keel-answers.json': ANSWERS, 'keel-install.json': { force: true, storageTest: false } });
+    const seedIso = makeSeedIso(dir, { 'keel-answers.json': ZERO_TOUCH_ANSWERS, 'keel-install.json': { force: true, storageTest: false } });
     const sshPort = await freePort();
     const vm = new Vm({ dir, iso: ISO, disk: '', httpsPort: await freePort(), sshPort, seedIso, bootFromCdOnce: true, memoryMiB: 2048, hardware: p.hardware(dir), nic0Model: p.nic0 });
     const s = new Serial(path.join(dir, 'serial.log'));
@@ -107,13 +102,7 @@ for (const p of PLATFORMS) {
       const banner = await s.expect(/SSH host key ED25519: (SHA256:\S+)|display the End User License Agreement/, 1200000, 'the first boot');
       assert.ok(banner[1], 'the first boot asked the wizard questions although the seed answered them');
       row.powerOnToBannerSeconds = Math.round((Date.now() - started) / 1000);
-      const ssh = (cmd: string) => {
-        for (let i = 0; ; i++) {
-          const r = spawnSync('sshpass', ['-e', 'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PubkeyAuthentication=no', '-p', String(sshPort), 'admin@127.0.0.1', cmd], { encoding: 'utf8', timeout: 180000, env: { ...process.env, SSHPASS: 'Secret123' } });
-          if (r.status === 0 || i >= 20) return `${r.stdout}${r.stderr}`;
-          spawnSync('sleep', ['5']);
-        }
-      };
+      const ssh = (cmd: string) => sshCli(sshPort, cmd);
       const platform = ssh('show platform');
       const interfaces = ssh('show interfaces');
       const raid = ssh('show raid');

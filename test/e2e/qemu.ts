@@ -19,6 +19,24 @@ export function makeSeedIso(dir: string, files: Record<string, unknown> = { 'kee
   return iso;
 }
 
+/** Wizard answers for a zero-touch install (`keel-answers.json` on the KEEL-SEED ISO). */
+export const ZERO_TOUCH_ANSWERS = {
+  eula: 'yes', company: 'Example Corp', contact: 'Jane Admin', contactEmail: 'jane@example.com', enableSecret: 'Enable123', adminUser: 'admin', adminPassword: 'Secret123',
+  interface: 'a', address: '10.0.2.15', netmask: '255.255.255.0', gateway: '10.0.2.2', hostname: 'core.example.com', nameServers: ['10.0.2.3'], ssh: 'yes', ntp: 'no',
+};
+
+/**
+ * Runs one appliance CLI line over SSH (OpenSSH client, password from ZERO_TOUCH_ANSWERS) on a
+ * guest's forwarded port, retrying while the guest is still coming up; returns stdout + stderr.
+ */
+export function sshCli(port: number, cmd: string, tries = 20): string {
+  for (let i = 0; ; i++) {
+    const r = spawnSync('sshpass', ['-e', 'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PubkeyAuthentication=no', '-p', String(port), 'admin@127.0.0.1', cmd], { encoding: 'utf8', timeout: 180000, env: { ...process.env, SSHPASS: ZERO_TOUCH_ANSWERS.adminPassword } });
+    if (r.status === 0 || i >= tries) return `${r.stdout}${r.stderr}`;
+    spawnSync('sleep', ['5']);
+  }
+}
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

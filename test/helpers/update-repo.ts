@@ -42,36 +42,62 @@ export async function startRepository(opts: { payloadBytes?: number; versions?: 
   for (const f of fs.readdirSync(repo)) if (f.endsWith('.squashfs')) fs.rmSync(path.join(repo, f));
   await writeIndex(repo, TEST_KEY_PEM, '2026-01-02T00:00:00Z');
   const t: TestRepository = { url: '', ca, dir, requests: [], corrupt: false, close: async () => {} };
-  const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'tls.key')), cert: ca }, (req, res) => {
-    const done = (status: number) => t.requests.push({ url: req.url ?? '', status });
+  const served = await serveRepository({ dir: repo, key: fs.readFileSync(path.join(dir, 'tls.key')), cert: ca, requests: t.requests, corrupt: () => t.corrupt });
+  t.url = served.url;
+  t.close = async () => {
+    await served.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return t;
+}
+
+/**
+ * A static HTTPS server for an update repository folder, as any web server would host it: HTTP
+ * basic authentication (REPO_USER / REPO_PASSWORD), GET of the files in `dir` (no subfolders),
+ * and byte ranges (`Range: bytes=N-`, answered 206) so downloads can resume. `corrupt()` true
+ * flips the last byte of bundles served from then on.
+ */
+export async function serveRepository(o: { dir: string; key: Buffer | string; cert: string; host?: string; requests?: { url: string; status: number }[]; corrupt?: () => boolean }): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const server = https.createServer({ key: o.key, cert: o.cert }, (req, res) => {
+    const done = (status: number) => o.requests?.push({ url: req.url ?? '', status });
     if (req.headers.authorization !== `Basic ${Buffer.from(`${REPO_USER}:${REPO_PASSWORD}`).toString('base64')}`) {
       done(401);
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="updates"' }).end();
       return;
     }
-    const file = path.join(repo, path.basename(decodeURIComponent(new URL(req.url ?? '/', 'https://x').pathname)));
+    const file = path.join(o.dir, path.basename(decodeURIComponent(new URL(req.url ?? '/', 'https://x').pathname)));
     if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
       done(404);
       res.writeHead(404).end();
       return;
     }
     let body = fs.readFileSync(file);
-    if (t.corrupt && file.endsWith('.kup')) {
+    if (o.corrupt?.() && file.endsWith('.kup')) {
       body = Buffer.from(body);
       body[body.length - 1] ^= 1;
+    }
+    const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    if (range && Number(range[1]) < body.length) {
+      const from = Number(range[1]);
+      done(206);
+      res.writeHead(206, { 'Content-Length': body.length - from, 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` });
+      res.end(body.subarray(from));
+      return;
     }
     done(200);
     res.writeHead(200, { 'Content-Length': body.length });
     res.end(body);
   });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  t.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/keel/`;
-  t.close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((res) => server.close(() => res()));
-    fs.rmSync(dir, { recursive: true, force: true });
+  await new Promise<void>((res) => server.listen(0, o.host ?? '127.0.0.1', res));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}/keel/`,
+    port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    },
   };
-  return t;
 }
 
 /** Makes a sandbox root an appliance that can stage: trusted TEST key, slot A, GRUB env, certificate. */

@@ -363,10 +363,11 @@ ${f.field({ label: 'Recipients', name: 'email.to', value: h.email?.to ?? [], kin
 <fieldset><legend>Syslog (RFC 5424)</legend>
 ${f.field({ label: 'Send alerts to a syslog server', name: 'syslog.enabled', value: h.syslog?.enabled ?? false, kind: 'bool' })}
 ${f.field({ label: 'Which alerts', name: 'syslog.subscription', value: h.syslog?.subscription ?? 'all', options: ['all', 'critical'] })}
-${f.field({ label: 'Server', name: 'syslog.server', value: h.syslog?.server ?? '', help: 'IPv4 address' })}
+${f.field({ label: 'Server', name: 'syslog.server', value: h.syslog?.server ?? '', help: 'Host name or IPv4 address' })}
 ${f.field({ label: 'Transport', name: 'syslog.transport', value: h.syslog?.transport ?? 'udp', options: ['udp', 'tcp', 'tls'] })}
 ${f.field({ label: 'Port', name: 'syslog.port', value: h.syslog?.port ?? 514, kind: 'int', help: '514 for UDP/TCP, 6514 for TLS' })}
 ${f.field({ label: 'Facility', name: 'syslog.facility', value: h.syslog?.facility ?? D.syslogFacility, kind: 'int', help: '0 to 23; 16 = local0' })}
+${f.field({ label: 'CA certificate (TLS)', name: 'syslog.caCertificate', value: h.syslog?.caCertificate ?? '', type: 'textarea', help: "PEM of the CA that issued the syslog server's certificate, when it is not a public CA; empty: the public CAs" })}
 </fieldset>`,
     { title: 'Health monitor and alerts', url },
   )}
@@ -556,7 +557,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
         to = h.email.to.join(', ');
       } else {
         if (!h?.syslog) throw new ValidationError([{ field: '/health/syslog', rule: 'required', message: 'no syslog server is set: apply one first' }]);
-        ch = syslogChannel(h.syslog);
+        ch = syslogChannel(h.syslog, { ca: h.syslog.caCertificate });
         to = `${h.syslog.server}:${h.syslog.port}/${h.syslog.transport}`;
       }
       const actor = actorOf(req);
@@ -599,6 +600,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
       if (ch && ch.enabled === false && (k === 'email' ? !(ch.to ?? []).length : !ch.server)) delete b[k];
     }
     if (b.syslog && b.syslog.facility === undefined) delete b.syslog.facility;
+    if (b.syslog && !b.syslog.caCertificate) delete b.syslog.caCertificate;
     if (b.bmc) {
       delete b.bmc.passwordSet;
       if (b.bmc.password === undefined && prev?.bmc && prev.bmc.host === b.bmc.host && prev.bmc.user === b.bmc.user) b.bmc.password = prev.bmc.password;

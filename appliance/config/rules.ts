@@ -111,6 +111,13 @@ export const ntpServer: Rule = (v) => {
   return labels.every((l) => LABEL.test(l)) ? null : 'must be an IPv4 address or a host name';
 };
 
+/** A server the appliance connects to (syslog): a usable IPv4 address (as host-address) or a DNS host name. */
+export const serverAddress: Rule = (v) => {
+  if (/^[0-9.]+$/.test(v)) return hostAddress(v);
+  if (v.length > 253) return 'host name must be at most 253 characters';
+  return v.split('.').every((l) => LABEL.test(l)) ? null : 'must be an IPv4 address or a host name';
+};
+
 /** Administrator user name: 1-32 of letters, digits, `.`, `_`, `-`, starting with a letter; not a reserved name. */
 export const userName: Rule = (v) => {
   if (!/^[A-Za-z][A-Za-z0-9._-]{0,31}$/.test(v)) return 'user name must start with a letter and use 1-32 letters, digits, ".", "_" or "-"';

@@ -9,7 +9,7 @@ import { SshSchema } from '../ssh/schema.ts';
 import { UsersSchema } from '../users/schema.ts';
 import { WebuiSchema } from '../webui/schema.ts';
 import { EmailSchema, emailProblems } from '../email/schema.ts';
-import { HealthSchema } from '../health/schema.ts';
+import { HealthSchema, healthProblems } from '../health/schema.ts';
 import { AclSchema, aclEntry } from '../acl/schema.ts';
 import { PortsSchema } from '../ports/schema.ts';
 import { PortalAuthSchema, portalAuthProblems } from '../portalauth/schema.ts';
@@ -24,6 +24,7 @@ export const FORMATS: Record<string, rules.Rule> = {
   ipv4: rules.ipv4,
   netmask: rules.netmask,
   'host-address': rules.hostAddress,
+  'server-address': rules.serverAddress,
   fqdn: rules.fqdn,
   email: rules.email,
   'display-text': rules.displayText,
@@ -105,6 +106,7 @@ export function check(config: unknown): FieldProblem[] {
   problems.push(...updateProblems(c.update));
   problems.push(...ldapProblems(c.ldap));
   problems.push(...proxyProblems(c.proxy));
+  problems.push(...healthProblems(c.health));
   if (c.ssh.enabled && c.ssh.port === c.webui.port) problems.push({ field: '/ssh/port', rule: 'port-conflict', message: 'SSH and System Manager cannot share a port' });
   return problems;
 }

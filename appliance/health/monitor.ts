@@ -153,7 +153,7 @@ export function channelsFor(config: { health?: HealthConfig; email?: EmailConfig
   const cfg = config.health;
   const out: Channel[] = [];
   if (cfg?.email?.enabled && config.email) out.push(emailChannel(config.email, cfg.email));
-  if (cfg?.syslog?.enabled) out.push(syslogChannel(cfg.syslog));
+  if (cfg?.syslog?.enabled) out.push(syslogChannel(cfg.syslog, { ca: cfg.syslog.caCertificate }));
   return out;
 }
 

@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { parsePemBundle } from '../certs/pki.ts';
+import type { FieldProblem } from '../errors.ts';
 
 const Subscription = Type.Union([Type.Literal('all'), Type.Literal('critical')], { description: 'Which alerts this channel gets: all (warnings, critical and their clearing) or critical only' });
 
@@ -16,10 +18,13 @@ export const HealthSyslogSchema = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Send health alerts to a remote syslog server' }),
     subscription: Subscription,
-    server: Type.String({ format: 'host-address', description: 'Syslog server (host name or IPv4 address)' }),
+    server: Type.String({ format: 'server-address', description: 'Syslog server: a host name or an IPv4 address (with TLS, the name its certificate carries)' }),
     port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Syslog server port (514 UDP/TCP, 6514 TLS)' }),
     transport: Type.Union([Type.Literal('udp'), Type.Literal('tcp'), Type.Literal('tls')], { description: 'RFC 5424 over UDP (RFC 5426), TCP (RFC 6587 octet counting) or TLS (RFC 5425)' }),
     facility: Type.Optional(Type.Integer({ minimum: 0, maximum: 23, default: 16, description: 'Syslog facility number (16 = local0)' })),
+    caCertificate: Type.Optional(
+      Type.String({ maxLength: 65536, description: "TLS only: PEM certificate(s) of the CA that issued the syslog server's certificate, when it is not a public CA (the server's name or IP address must match its certificate)" }),
+    ),
   },
   { additionalProperties: false, description: 'Alerts to a remote syslog server' },
 );
@@ -58,4 +63,17 @@ export const HEALTH_DEFAULTS = { intervalSeconds: 60, ipmiIntervalSeconds: 30, r
 export function bmcTarget(health: HealthConfig | undefined): import('../host/ipmi.ts').BmcTarget | undefined {
   const b = health?.bmc;
   return b ? { interface: 'lanplus', host: b.host, port: b.port ?? 623, user: b.user, password: b.password } : undefined;
+}
+
+/** Cross-field rules: a syslog CA certificate must parse and only goes with TLS. */
+export function healthProblems(h: HealthConfig | undefined): FieldProblem[] {
+  const ca = h?.syslog?.caCertificate;
+  if (ca === undefined) return [];
+  if (h!.syslog!.transport !== 'tls') return [{ field: '/health/syslog/caCertificate', rule: 'tls-only', message: 'a CA certificate is only used with the tls transport' }];
+  try {
+    parsePemBundle(ca);
+    return [];
+  } catch (e) {
+    return [{ field: '/health/syslog/caCertificate', rule: 'pem-certificate', message: (e as Error).message }];
+  }
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,6 +16,9 @@ import { collectHealth } from '../../appliance/health/snapshot.ts';
 import { renderMetrics } from '../../appliance/health/metrics.ts';
 import { panelLine } from '../../appliance/health/leds.ts';
 import { startSim } from '../fixtures/health/ipmisim.ts';
+import { makeCert } from '../helpers/pki.ts';
+import { sampleConfig } from '../helpers/config.ts';
+import { check } from '../../appliance/config/schema.ts';
 import { DMI, makeMachine } from '../fixtures/health/sysfs.ts';
 
 /** A real SMTP server on loopback that keeps what it receives. */
@@ -164,4 +168,33 @@ test('syslog channel: RFC 5424 over UDP and TCP to loopback listeners; Test send
   const m = /^(\d+) (.*)$/s.exec(framed)!;
   assert.equal(Number(m[1]), Buffer.byteLength(m[2]));
   assert.match(m[2], /^<133>1 .* EVENT .*Keel health alert test from core\.example\.com$/);
+});
+
+test('syslog channel over TLS (RFC 5425): the configured CA is trusted, another CA and a wrong name are refused', async (t) => {
+  const ca = makeCert({ cn: 'Syslog Test CA', ca: true });
+  const server = makeCert({ cn: 'syslog.example.com', issuer: ca, ip: ['127.0.0.1'], eku: ['serverAuth'] });
+  const got: Buffer[] = [];
+  const srv = tls.createServer({ key: server.keyPem, cert: server.certPem }, (s) => s.on('data', (d) => got.push(d)));
+  srv.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  const port = (srv.address() as net.AddressInfo).port;
+  const cfg = { enabled: true, subscription: 'all' as const, server: '127.0.0.1', port, transport: 'tls' as const, caCertificate: ca.certPem };
+  assert.deepEqual(check({ ...sampleConfig(), health: { syslog: { ...cfg, server: 'syslog.example.com' } } }), [], 'the configuration takes the CA');
+  await syslogChannel(cfg, { ca: cfg.caCertificate }).send([{ kind: 'raised', key: 'raid.md127', subject: 'md127', severity: 'critical', previous: 'ok', message: 'md127: degraded', at: Date.parse('2026-11-23T12:00:00Z') }], { hostname: 'core.example.com', panel: [] });
+  const framed = (await waitFor(() => (got.length ? Buffer.concat(got).toString() : undefined))).toString();
+  const m = /^(\d+) (.*)$/s.exec(framed)!;
+  assert.equal(Number(m[1]), Buffer.byteLength(m[2]), 'octet counting');
+  assert.match(m[2], /^<130>1 2026-11-23T12:00:00\.000Z core\.example\.com keel-health \d+ ALERT .*md127: degraded$/);
+  // Without the CA (public CAs only) and with the wrong name the TLS handshake fails: nothing is sent.
+  await assert.rejects(syslogChannel({ ...cfg, caCertificate: undefined }).test('core.example.com'), /self-signed|unable to verify|certificate/i);
+  const other = makeCert({ cn: 'Other CA', ca: true });
+  await assert.rejects(syslogChannel(cfg, { ca: other.certPem }).test('core.example.com'), /unable to verify|certificate/i);
+  await assert.rejects(syslogChannel({ ...cfg, server: 'localhost' }, { ca: ca.certPem }).test('core.example.com'), /altnames|Hostname/i);
+  assert.deepEqual(check({ ...sampleConfig(), health: { syslog: { ...cfg, server: '127.0.0.1' } } }).map((p) => [p.field, p.rule]), [['/health/syslog/server', 'server-address']]);
+  assert.deepEqual(check({ ...sampleConfig(), health: { syslog: { ...cfg, server: 'bad_name.example.com' } } }).map((p) => [p.field, p.rule]), [['/health/syslog/server', 'server-address']]);
+  assert.equal(Buffer.concat(got).toString(), framed, 'nothing more arrived');
+  // The schema names the field and the rule.
+  assert.deepEqual(check({ ...sampleConfig(), health: { syslog: { ...cfg, server: 'syslog.example.com', caCertificate: 'not a certificate' } } }).map((p) => [p.field, p.rule]), [['/health/syslog/caCertificate', 'pem-certificate']]);
+  assert.deepEqual(check({ ...sampleConfig(), health: { syslog: { ...cfg, server: 'syslog.example.com', transport: 'tcp' } } }).map((p) => [p.field, p.rule]), [['/health/syslog/caCertificate', 'tls-only']]);
 });

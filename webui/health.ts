@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
-import { listNics } from '../appliance/network/nics.ts';
+import { listNics, type Nic } from '../appliance/network/nics.ts';
 import { VERSION } from '../appliance/version.ts';
+import { ConfigState } from './state.ts';
 
 export interface InterfaceStatus {
   name: string;
@@ -56,30 +57,95 @@ function disk(host: Host): Health['disk'] {
   }
 }
 
-/** What the status page and `GET /mics/api/health` show: real values from the store, sysfs and the OS. */
-export function health(host: Host, store: Store): Health {
-  const running = store.running();
-  const startup = store.startup();
-  const config = running?.config ?? startup?.config ?? null;
-  const configured = new Map((config?.network.interfaces ?? []).map((i) => [i.name as string, i]));
-  const interfaces: InterfaceStatus[] = listNics(host).map((n) => {
-    const c = configured.get(n.name);
-    configured.delete(n.name);
-    return { name: n.name, pci: n.pci, ifname: n.ifname, mac: n.mac, address: c?.address ?? null, netmask: c?.netmask ?? null, link: link(host, n.ifname) };
-  });
-  // Configured but no such NIC: show it, so a missing controller is visible.
-  for (const c of configured.values()) {
-    interfaces.push({ name: c.name, pci: null, ifname: null, mac: null, address: c.address, netmask: c.netmask, link: { state: null, speedMbps: null } });
+/** Readings that change while the appliance runs, taken together. */
+interface Sample {
+  at: number;
+  uptimeSeconds: number;
+  memory: Health['memory'];
+  loadAverage: number[];
+  disk: Health['disk'];
+  links: Map<string, InterfaceStatus['link']>;
+}
+
+/**
+ * What the status page and `GET /mics/api/health` show, read cheaply enough for every request:
+ * facts that do not change while System Manager runs (CPU model and count) are read once, the NIC
+ * inventory (names, PCI addresses, drivers, MACs) at most once a minute (a driver may bind late),
+ * and the readings that change (load, memory, disk, link state and speed) at most once per
+ * `sampleMs`, shared by all requests. The configuration part is read on every call (from SQLite,
+ * parsed once per revision), so a change shows at once.
+ */
+export class HealthSampler {
+  private readonly host: Host;
+  private readonly state: ConfigState;
+  private readonly now: () => number;
+  private readonly sampleMs: number;
+  private readonly inventoryMs: number;
+  private cpu: { count: number; model: string } | null = null;
+  private inventory: { at: number; nics: Nic[] } | null = null;
+  private sample: Sample | null = null;
+
+  constructor(host: Host, state: ConfigState, opts: { now?: () => number; sampleMs?: number; inventoryMs?: number } = {}) {
+    this.host = host;
+    this.state = state;
+    this.now = opts.now ?? Date.now;
+    this.sampleMs = opts.sampleMs ?? 1000;
+    this.inventoryMs = opts.inventoryMs ?? 60_000;
   }
-  return {
-    hostname: config?.system.hostname ?? os.hostname(),
-    version: VERSION,
-    uptimeSeconds: Math.floor(os.uptime()),
-    uptimeOf: host.sandbox ? 'host' : 'appliance',
-    memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), systemManagerRssBytes: process.memoryUsage.rss() },
-    cpu: { count: os.availableParallelism(), model: os.cpus()[0]?.model.trim() ?? 'unknown', loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-    disk: disk(host),
-    interfaces,
-    configuration: { runningRevision: running?.revision ?? null, startupRevision: startup?.revision ?? null, unsaved: store.unsaved() },
-  };
+
+  /** The status now (readings at most `sampleMs` old). */
+  read(): Health {
+    const t = this.now();
+    this.cpu ??= { count: os.availableParallelism(), model: os.cpus()[0]?.model.trim() ?? 'unknown' };
+    let fresh = false;
+    if (!this.inventory || t - this.inventory.at >= this.inventoryMs) {
+      this.inventory = { at: t, nics: listNics(this.host) };
+      fresh = true; // a newly bound interface needs its link read too
+    }
+    const nics = this.inventory.nics;
+    if (fresh || !this.sample || t - this.sample.at >= this.sampleMs) this.sample = this.take(t, nics);
+    const s = this.sample;
+
+    const config = this.state.config();
+    const configured = new Map((config?.network.interfaces ?? []).map((i) => [i.name as string, i]));
+    const interfaces: InterfaceStatus[] = nics.map((n) => {
+      const c = configured.get(n.name);
+      configured.delete(n.name);
+      const l = n.ifname ? s.links.get(n.ifname) : undefined;
+      return { name: n.name, pci: n.pci, ifname: n.ifname, mac: n.mac, address: c?.address ?? null, netmask: c?.netmask ?? null, link: l ? { ...l } : { state: null, speedMbps: null } };
+    });
+    // Configured but no such NIC: show it, so a missing controller is visible.
+    for (const c of configured.values()) {
+      interfaces.push({ name: c.name, pci: null, ifname: null, mac: null, address: c.address, netmask: c.netmask, link: { state: null, speedMbps: null } });
+    }
+    return {
+      hostname: config?.system.hostname ?? os.hostname(),
+      version: VERSION,
+      uptimeSeconds: s.uptimeSeconds,
+      uptimeOf: this.host.sandbox ? 'host' : 'appliance',
+      memory: { ...s.memory },
+      cpu: { count: this.cpu.count, model: this.cpu.model, loadAverage: [...s.loadAverage] },
+      disk: s.disk ? { ...s.disk } : null,
+      interfaces,
+      configuration: this.state.revisions(),
+    };
+  }
+
+  private take(at: number, nics: Nic[]): Sample {
+    const links = new Map<string, InterfaceStatus['link']>();
+    for (const n of nics) if (n.ifname) links.set(n.ifname, link(this.host, n.ifname));
+    return {
+      at,
+      uptimeSeconds: Math.floor(os.uptime()),
+      memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), systemManagerRssBytes: process.memoryUsage.rss() },
+      loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      disk: disk(this.host),
+      links,
+    };
+  }
+}
+
+/** The status read once (support bundle): everything read now. */
+export function health(host: Host, store: Store): Health {
+  return new HealthSampler(host, new ConfigState(store)).read();
 }

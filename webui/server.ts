@@ -34,7 +34,7 @@ import { ValidationError, OperationalError, type FieldProblem } from '../applian
 import { log } from '../appliance/log.ts';
 import { VERSION } from '../appliance/version.ts';
 import { Sessions, tokensEqual, type Session } from './sessions.ts';
-import { health } from './health.ts';
+import { HealthSampler } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
 import { registerUpdateApi } from './update.ts';
@@ -341,6 +341,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   const tokens = new ApiTokens(store, opts.now);
   const lockouts = new Lockouts(store);
   const state = new ConfigState(store);
+  const status = new HealthSampler(host, state);
   // When each TLS connection began: a lockout-risky change is confirmed only over a newer one.
   app.server.on('secureConnection', (s: object) => socketOpenedAt.set(s, Date.now()));
   // Certificate sign-in on: ask for a client certificate from the first connection (later changes follow per request).
@@ -642,7 +643,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       security: SESSION_AUTH,
       response: { 200: HealthSchema, 401: ErrorSchema },
     },
-    handler: async () => health(host, store),
+    handler: async () => status.read(),
   });
 
   await registerApi(app, { tokens, lockouts, now: opts.now });
@@ -663,7 +664,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   // ---- Pages ----
 
-  const pages = registerPages(app, { lockouts, tokens, healthPanel: healthApi.panel });
+  const pages = registerPages(app, { lockouts, tokens, state, health: status, healthPanel: healthApi.panel });
 
   const hidden = { hide: true } as const;
   app.get('/', { config: { public: true }, schema: hidden }, (_req, reply) => reply.redirect(`${BASE}/`));

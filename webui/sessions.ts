@@ -45,11 +45,19 @@ export function tokensEqual(a: string | undefined | null, b: string | undefined 
 
 /** Server-side sessions in the store's `sessions` table (migration 1). */
 export class Sessions {
-  private readonly db: Database.Database;
   private readonly now: () => number;
+  // Prepared once: touch() runs on every request, and preparing costs more than the query.
+  private readonly sql: Record<'insert' | 'get' | 'remove' | 'seen' | 'removeUser' | 'purge', Database.Statement>;
   constructor(db: Database.Database, now: () => number = Date.now) {
-    this.db = db;
     this.now = now;
+    this.sql = {
+      insert: db.prepare('INSERT INTO sessions (id, username, csrf, source, created_at, seen_at, expires_at) VALUES (?,?,?,?,?,?,?)'),
+      get: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      remove: db.prepare('DELETE FROM sessions WHERE id = ?'),
+      seen: db.prepare('UPDATE sessions SET seen_at = ? WHERE id = ?'),
+      removeUser: db.prepare('DELETE FROM sessions WHERE username = ?'),
+      purge: db.prepare('DELETE FROM sessions WHERE expires_at <= ? OR seen_at <= ?'),
+    };
   }
 
   /** Starts a session: a random 32-byte id and CSRF token. */
@@ -58,9 +66,7 @@ export class Sessions {
     const csrf = crypto.randomBytes(32).toString('base64url');
     const t = this.now();
     const s: Session = { id, username, csrf, source, createdAt: t, seenAt: t, expiresAt: t + ABSOLUTE_TIMEOUT_MS };
-    this.db
-      .prepare('INSERT INTO sessions (id, username, csrf, source, created_at, seen_at, expires_at) VALUES (?,?,?,?,?,?,?)')
-      .run(digest(id), username, csrf, source, s.createdAt, s.seenAt, s.expiresAt);
+    this.sql.insert.run(digest(id), username, csrf, source, s.createdAt, s.seenAt, s.expiresAt);
     return s;
   }
 
@@ -68,31 +74,31 @@ export class Sessions {
   touch(id: string | undefined): Session | null {
     if (!id || id.length > 128) return null;
     const key = digest(id);
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(key) as Row | undefined;
+    const row = this.sql.get.get(key) as Row | undefined;
     if (!row) return null;
     const t = this.now();
     if (t >= row.expires_at || t - row.seen_at >= IDLE_TIMEOUT_MS) {
-      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(key);
+      this.sql.remove.run(key);
       return null;
     }
     // A write (and its fsync) per request would bound throughput; the idle clock needs no finer grain.
-    if (t - row.seen_at >= SEEN_GRANULARITY_MS) this.db.prepare('UPDATE sessions SET seen_at = ? WHERE id = ?').run(t, key);
+    if (t - row.seen_at >= SEEN_GRANULARITY_MS) this.sql.seen.run(t, key);
     return { id, username: row.username, csrf: row.csrf, source: row.source, createdAt: row.created_at, seenAt: t, expiresAt: row.expires_at };
   }
 
   /** Ends a session (sign-out). */
   destroy(id: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(digest(id));
+    this.sql.remove.run(digest(id));
   }
 
   /** Ends every session of a user (e.g. when the user is removed). Returns how many. */
   destroyUser(username: string): number {
-    return this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username).changes;
+    return this.sql.removeUser.run(username).changes;
   }
 
   /** Forgets expired sessions. Returns how many. */
   purge(): number {
     const t = this.now();
-    return this.db.prepare('DELETE FROM sessions WHERE expires_at <= ? OR seen_at <= ?').run(t, t - IDLE_TIMEOUT_MS).changes;
+    return this.sql.purge.run(t, t - IDLE_TIMEOUT_MS).changes;
   }
 }

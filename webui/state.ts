@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Store } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
 
@@ -11,8 +12,15 @@ export class ConfigState {
   private key = '';
   private roles = new Map<string, 'admin' | 'operator'>();
   private cfg: Config | null = null;
+  // Prepared once: preparing costs more than running these on every request.
+  private readonly current: Database.Statement;
+  private readonly compare: Database.Statement;
   constructor(store: Store) {
     this.store = store;
+    this.current = store.db.prepare("SELECT name, revision, updated_at FROM config_state WHERE name IN ('running','startup') ORDER BY name = 'running' DESC LIMIT 1");
+    this.compare = store.db.prepare(
+      "SELECT (SELECT revision FROM config_state WHERE name = 'running') AS running, (SELECT revision FROM config_state WHERE name = 'startup') AS startup, (SELECT json FROM config_state WHERE name = 'running') IS NOT (SELECT json FROM config_state WHERE name = 'startup') AS differ",
+    );
   }
 
   /** The role of a local user in the running configuration (saved one before the first apply), or null. */
@@ -28,9 +36,7 @@ export class ConfigState {
   }
 
   private refresh(): void {
-    const row = this.store.db
-      .prepare("SELECT name, revision, updated_at FROM config_state WHERE name IN ('running','startup') ORDER BY name = 'running' DESC LIMIT 1")
-      .get() as { name: string; revision: number; updated_at: string } | undefined;
+    const row = this.current.get() as { name: string; revision: number; updated_at: string } | undefined;
     if (!row) {
       this.key = '';
       this.cfg = null;
@@ -48,9 +54,12 @@ export class ConfigState {
 
   /** Running and saved differ. Both are stored as JSON.stringify of the same kind of object, so text equality is equality. */
   unsaved(): boolean {
-    const r = this.store.db
-      .prepare("SELECT (SELECT json FROM config_state WHERE name = 'running') IS NOT (SELECT json FROM config_state WHERE name = 'startup') AS differ")
-      .get() as { differ: number };
-    return r.differ === 1;
+    return this.revisions().unsaved;
+  }
+
+  /** The running and saved revisions (null when absent) and whether the two differ, in one query. */
+  revisions(): { runningRevision: number | null; startupRevision: number | null; unsaved: boolean } {
+    const r = this.compare.get() as { running: number | null; startup: number | null; differ: number };
+    return { runningRevision: r.running, startupRevision: r.startup, unsaved: r.differ === 1 };
   }
 }

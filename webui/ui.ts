@@ -21,7 +21,8 @@ import type { ApiTokens } from '../appliance/tokens/store.ts';
 import { scriptDiff } from '../appliance/config/apply.ts';
 import { VERSION } from '../appliance/version.ts';
 import { html, Html, formatUptime } from './pages.ts';
-import { health, type Health } from './health.ts';
+import type { Health, HealthSampler } from './health.ts';
+import type { ConfigState } from './state.ts';
 import { queryAudit } from './audit.ts';
 import { API } from './api.ts';
 import { updatesPage } from './update.ts';
@@ -639,7 +640,10 @@ ${older ? html`<p><a href="/mics/audit?${older.toString()}">Older entries</a></p
 }
 
 /** Registers the page routes (the dashboard is served at /mics/ by the server) and the script. */
-export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; tokens: ApiTokens; healthPanel?: () => Promise<Html> }): { dashboard: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> } {
+export function registerPages(
+  app: FastifyInstance,
+  deps: { lockouts: Lockouts; tokens: ApiTokens; state: ConfigState; health: HealthSampler; healthPanel?: () => Promise<Html> },
+): { dashboard: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> } {
   const { host, store } = app.keel;
   const js = fs.readFileSync(new URL('./public/app.js', import.meta.url));
   const hidden = { hide: true } as const;
@@ -651,11 +655,16 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   // Browsers ask for it on every first visit; answering keeps their consoles free of 404s.
   app.get('/favicon.ico', { config: { public: true }, schema: hidden }, (_req, reply) => reply.code(204).header('cache-control', 'max-age=86400').send());
 
-  const ctxOf = (req: FastifyRequest, path: string): PageCtx => {
-    const c = store.running()?.config ?? store.startup()!.config;
-    return { username: req.principal!.name, role: req.principal!.role, csrf: req.session!.csrf, hostname: c.system.hostname, unsaved: store.unsaved(), path };
-  };
-  const config = () => store.running()?.config ?? store.startup()!.config;
+  // The configuration parsed once per revision (pages only read it), not on every request.
+  const config = () => deps.state.config()!;
+  const ctxOf = (req: FastifyRequest, path: string): PageCtx => ({
+    username: req.principal!.name,
+    role: req.principal!.role,
+    csrf: req.session!.csrf,
+    hostname: config().system.hostname,
+    unsaved: deps.state.unsaved(),
+    path,
+  });
   const send = (reply: FastifyReply, text: string) => reply.type('text/html; charset=utf-8').send(text);
   const view = (path: string, title: string, body: (req: FastifyRequest) => Html, opts: { adminOnly?: boolean } = {}) =>
     app.get(path, { schema: hidden }, (req, reply) => {
@@ -685,6 +694,6 @@ export function registerPages(app: FastifyInstance, deps: { lockouts: Lockouts; 
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
 
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(health(host, store), config(), deps.healthPanel ? await deps.healthPanel() : html``))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``))),
   };
 }

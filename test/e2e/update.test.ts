@@ -150,7 +150,7 @@ async function job(api: Awaited<ReturnType<typeof session>>, step: 'download' | 
   for (;;) {
     await new Promise((res) => setTimeout(res, 2000));
     const st = (await api('GET', '/mics/api/v1/updates')).json();
-    if (st.job && !st.job.running) {
+    if (st.job?.kind === step && !st.job.running) {
       assert.equal(st.job.error, null, `${step} failed: ${st.job.error} (${st.job.reason})`);
       return st;
     }

@@ -43,7 +43,9 @@ const disks = (dir: string, n: number, attach: (i: number, id: string) => string
     return [`-drive`, `file=${f},if=none,id=d${i},format=qcow2,cache=unsafe`, ...attach(i, `d${i}`)];
   }).flat();
 const nics = (model: string, n: number): string[] => Array.from({ length: n }, (_, i) => ['-netdev', `user,id=x${i},net=10.${10 + i}.0.0/24,restrict=on`, '-device', `${model},netdev=x${i}`]).flat();
-const smbios = (manufacturer: string, product: string, sku?: string) => ['-smbios', `type=1,manufacturer=${manufacturer},product=${product}${sku ? `,sku=${sku}` : ''}`];
+// QEMU option values escape a comma by doubling it ("VMware, Inc.").
+const q = (v: string) => v.replace(/,/g, ',,');
+const smbios = (manufacturer: string, product: string, sku?: string) => ['-smbios', `type=1,manufacturer=${q(manufacturer)},product=${q(product)}${sku ? `,sku=${q(sku)}` : ''}`];
 
 const PLATFORMS: Platform[] = [
   { id: 'kvm', entry: 0, platform: /KVM/, nics: 2, layout: null, nic0: 'virtio-net-pci', hardware: (d) => [...disks(d, 1, (_i, id) => ['-device', `virtio-blk-pci,drive=${id}`]), ...nics('virtio-net-pci', 1)] },

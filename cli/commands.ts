@@ -17,7 +17,7 @@ import { ACL_COMPONENTS, aclOf, selfLockout, type AclComponent } from '../applia
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
-import { showHealth, showPlatform, showEnvironment, showRaid, locate } from './health.ts';
+import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
@@ -455,6 +455,7 @@ const CONFIG_NODES: N[] = [
     ],
   }),
   softwareUpdateConfig({ change, refuse }),
+  healthConfig({ change, refuse }),
 ];
 
 const IF_NODES: N[] = [
@@ -819,7 +820,7 @@ const SHOW_COMMON: N[] = [
   kw('interfaces', 'Interfaces: hardware and configuration', { run: showInterfaces }),
   kw('ip', 'IP information', { children: [kw('route', 'Routing table (from the configuration)', { run: showRoute })] }),
   kw('ntp', 'Network time', { run: showNtp }),
-  kw('health', 'Overall health and everything that is not OK', { run: showHealth }),
+  kw('health', 'Overall health and everything that is not OK', { run: showHealth, children: [kw('settings', 'Health probe, history, alert and BMC settings', { run: showHealthSettings })] }),
   kw('platform', 'The hardware or virtual platform and its expected profile', { run: showPlatform }),
   kw('environment', 'BMC sensors, chassis and front panel LEDs', { run: showEnvironment }),
   kw('raid', 'RAID arrays, RAID controller and disk health', { run: showRaid }),

@@ -2,14 +2,24 @@
  * Health in the CLI: `show health`, `show platform`, `show environment`, `show raid`,
  * `locate on|off`. Each runs one probe cycle (appliance/health) on demand, so the console shows
  * the machine as it is now, even when System Manager is not running.
+ *
+ * Configuration mode: `health interval|history|devices|alert|bmc ...` edit the `health` section
+ * (the same one System Manager's Health settings edit), checked by the one schema; `show health
+ * settings` prints it with the defaults filled in.
  */
+import { createHash } from 'node:crypto';
 import { collectHealth, type HealthSnapshot } from '../appliance/health/snapshot.ts';
 import { panelLine } from '../appliance/health/leds.ts';
 import { IpmiProbe } from '../appliance/health/ipmi.ts';
 import { localBmcPresent } from '../appliance/host/ipmi.ts';
-import { bmcTarget } from '../appliance/health/schema.ts';
+import { bmcTarget, HealthSchema, HealthEmailSchema, HealthSyslogSchema, HEALTH_DEFAULTS, type HealthConfig } from '../appliance/health/schema.ts';
+import { MASKED_PASSWORD } from '../appliance/config/script.ts';
+import type { Config } from '../appliance/config/schema.ts';
 import type { Finding, Severity } from '../appliance/health/types.ts';
+import type { Args, ArgType, Node } from './tree.ts';
 import type { Session } from './session.ts';
+import type { Handler } from './commands.ts';
+import type { ConfigHelpers } from './update.ts';
 
 const SEV: Record<Severity, string> = { ok: 'OK', warning: 'WARNING', critical: 'CRITICAL', unknown: 'UNKNOWN' };
 
@@ -113,4 +123,272 @@ export async function locate(s: Session, on: boolean): Promise<string> {
   await new IpmiProbe(s.host.proc, target).locate(on);
   s.store.audit(s.actor, `cli: locate ${on ? 'on' : 'off'}`, 'ok');
   return on ? 'Locate LED on (blue): the technician can find this appliance by it.' : 'Locate LED off.';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration mode: the health section
+
+type N = Node<Handler>;
+const kw = (k: string, help: string, more: Partial<N> = {}): N => ({ kw: k, help, ...more });
+const arg = (name: string, type: ArgType, help: string, more: Partial<N> = {}): N => ({ arg: { name, type }, help, ...more });
+
+const P = HealthSchema.properties;
+const BMC = P.bmc.properties;
+const SYSLOG = HealthSyslogSchema.properties;
+const EMAIL = HealthEmailSchema.properties;
+const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
+type Transport = (typeof TRANSPORTS)[number];
+
+// Argument types only keep a word a word (a number a number): the schema decides, so a refusal
+// names the field and its rule, as System Manager's does.
+
+/** A whole number; `?` shows the schema's range. */
+function integer(s: { minimum?: number; maximum?: number }): ArgType {
+  return {
+    placeholder: `<${s.minimum}-${s.maximum}>`,
+    rule: 'integer',
+    parse: (w) => (/^[0-9]{1,9}$/.test(w) ? { value: String(Number(w)) } : { error: 'must be a whole number' }),
+  };
+}
+function word(placeholder: string, rule: string, max: number, extra: Partial<ArgType> = {}): ArgType {
+  return { placeholder, rule, parse: (w) => (w.length >= 1 && w.length <= max ? { value: w } : { error: `must be 1-${max} characters` }), ...extra };
+}
+const recipient = word('WORD', 'email', 254);
+const serverName = word('WORD', 'server-address', 253);
+const bmcHost = word('A.B.C.D', 'host-address', 64);
+const bmcUser = word('WORD', 'bmc-user', 64);
+const bmcPassword = word('LINE', 'bmc-password', 256, { secret: true });
+
+/** The section to edit, made when missing. */
+function section(c: Config): HealthConfig {
+  return (c.health ??= {});
+}
+
+/** A section left empty by `no` forms goes, so show running-config and the diff stay quiet. */
+function tidy(c: Config): void {
+  if (c.health && Object.keys(c.health).length === 0) delete c.health;
+}
+
+const unset =
+  (h: ConfigHelpers, ...keys: (keyof HealthConfig)[]): Handler =>
+    h.change((c) => {
+      if (!c.health) return;
+      for (const k of keys) delete c.health[k];
+      tidy(c);
+    });
+
+const SYSLOG_REQUIRED = 'set the syslog server first: health alert syslog server HOST [udp|tcp|tls]';
+const EMAIL_REQUIRED = 'set the recipients first: health alert email to ADDRESS';
+
+/** `health alert email to A [B ...] [critical]`: a shut-down channel stays shut down. */
+function setEmail(c: Config, a: Args): void {
+  const to = Object.keys(a)
+    .filter((k) => /^to\d+$/.test(k))
+    .sort((x, y) => Number(x.slice(2)) - Number(y.slice(2)))
+    .map((k) => a[k]);
+  const h = section(c);
+  h.email = { enabled: h.email?.enabled ?? true, subscription: a.critical ? 'critical' : 'all', to };
+}
+
+/**
+ * `health alert syslog server HOST [udp|tcp|tls] [port N] [facility N] [critical]`: the line is
+ * the whole channel but its on/off state; the pasted CA (not on the line) stays while the
+ * transport stays TLS, the only transport that uses it.
+ */
+function setSyslog(c: Config, a: Args, s: Session): void {
+  const h = section(c);
+  const before = h.syslog ?? s.batchBase?.health?.syslog;
+  const transport = (a.transport ?? 'udp') as Transport;
+  h.syslog = {
+    enabled: h.syslog?.enabled ?? true,
+    subscription: a.critical ? 'critical' : 'all',
+    server: a.server,
+    port: a.port !== undefined ? Number(a.port) : transport === 'tls' ? 6514 : 514,
+    transport,
+    ...(a.facility !== undefined ? { facility: Number(a.facility) } : {}),
+    ...(transport === 'tls' && before?.caCertificate ? { caCertificate: before.caCertificate } : {}),
+  };
+}
+
+/** `health bmc HOST user U password P [port N]`; `********` keeps the stored password of the same BMC and user. */
+function setBmc(h: ConfigHelpers, c: Config, a: Args, s: Session): void {
+  let password = a.password;
+  if (password === MASKED_PASSWORD) {
+    const stored = c.health?.bmc ?? s.batchBase?.health?.bmc;
+    // The stored password belongs to that BMC: never hand it to another address or user.
+    if (!stored || stored.host !== a.host || stored.user !== a.user)
+      h.refuse('/health/bmc/password', 'required', `there is no stored password for user ${a.user} on ${a.host} to keep; give the password`);
+    password = stored.password;
+  }
+  section(c).bmc = { host: a.host, ...(a.port !== undefined ? { port: Number(a.port) } : {}), user: a.user, password };
+}
+
+/** Turns an alert channel off (kept, as System Manager's switch does) or on again. */
+function channelSwitch(h: ConfigHelpers, which: 'email' | 'syslog', enabled: boolean): Handler {
+  return h.change((c) => {
+    const ch = c.health?.[which];
+    if (!ch) h.refuse(`/health/${which}`, 'required', which === 'email' ? EMAIL_REQUIRED : SYSLOG_REQUIRED);
+    ch.enabled = enabled;
+  });
+}
+
+/** Reads a pasted PEM up to an empty line after the last END line. */
+async function pastePem(s: Session): Promise<string> {
+  s.io.write("Paste the PEM certificate(s) of the CA that issued the syslog server's certificate.\nEnd with an empty line.\n");
+  const lines: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const l = (await s.io.ask('')).trim();
+    if (!l && lines.some((x) => /^-----END CERTIFICATE-----$/.test(x))) break;
+    if (l) lines.push(l);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Recipient `i` of the e-mail list; the chain goes one past the schema's limit so the schema refuses, naming the field. */
+function recipients(h: ConfigHelpers, i: number): N {
+  const run = h.change((c, a) => setEmail(c, a));
+  return arg(`to${i}`, recipient, i === 1 ? 'Recipient address' : 'Another recipient address', {
+    run,
+    children: [
+      kw('critical', 'Critical alerts only (default: all, with warnings and their clearing)', { run: h.change((c, a) => setEmail(c, { ...a, critical: '1' })) }),
+      ...(i <= EMAIL.to.maxItems! ? [recipients(h, i + 1)] : []),
+    ],
+  });
+}
+
+/** The optional words after the syslog server, in their order: each may be left out. */
+function syslogTail(h: ConfigHelpers, from: number, fixed: Args): N[] {
+  const run = (more: Args = {}): Handler => h.change((c, a, s) => setSyslog(c, { ...a, ...fixed, ...more }, s));
+  const out: N[] = [];
+  if (from <= 0)
+    for (const t of TRANSPORTS)
+      out.push(kw(t, t === 'udp' ? 'UDP, RFC 5426 (default; port 514)' : t === 'tcp' ? 'TCP, RFC 6587 octet counting (port 514)' : 'TLS, RFC 5425 (port 6514); the server name must match its certificate', { run: run({ transport: t }), children: syslogTail(h, 1, { ...fixed, transport: t }) }));
+  if (from <= 1) out.push(kw('port', 'Server port (default 514, 6514 with tls)', { children: [arg('port', integer(SYSLOG.port), 'Port', { run: run(), children: syslogTail(h, 2, fixed) })] }));
+  if (from <= 2) out.push(kw('facility', `Syslog facility (default ${HEALTH_DEFAULTS.syslogFacility} = local0)`, { children: [arg('facility', integer(SYSLOG.facility), 'Facility number', { run: run(), children: syslogTail(h, 3, fixed) })] }));
+  if (from <= 3) out.push(kw('critical', 'Critical alerts only (default: all, with warnings and their clearing)', { run: run({ critical: '1' }) }));
+  return out;
+}
+
+/** The `health` configuration node. */
+export function healthConfig(h: ConfigHelpers): N {
+  const set = (fn: (x: HealthConfig, a: Args) => void): Handler => h.change((c, a) => fn(section(c), a));
+  const ipmi = (withProbes: boolean): N =>
+    kw('ipmi', `Seconds between IPMI sensor reads (default ${HEALTH_DEFAULTS.ipmiIntervalSeconds})`, {
+      children: [
+        arg('ipmi', integer(P.ipmiIntervalSeconds), 'Seconds', {
+          run: set((x, a) => Object.assign(x, { ...(withProbes ? { intervalSeconds: Number(a.seconds) } : {}), ipmiIntervalSeconds: Number(a.ipmi) })),
+        }),
+      ],
+    });
+  const maxEntries = (withDays: boolean): N =>
+    kw('max-entries', `Most health history entries kept (default ${HEALTH_DEFAULTS.maxHistory})`, {
+      children: [
+        arg('entries', integer(P.maxHistory), 'Entries', {
+          run: set((x, a) => Object.assign(x, { ...(withDays ? { retentionDays: Number(a.days) } : {}), maxHistory: Number(a.entries) })),
+        }),
+      ],
+    });
+  const bmcPort = kw('port', 'Remote BMC UDP port (default 623)', { children: [arg('port', integer(BMC.port), 'Port', { run: h.change((c, a, s) => setBmc(h, c, a, s)) })] });
+
+  return kw('health', 'Hardware health: probe intervals, history, alerts, remote BMC', {
+    no: h.change((c) => void delete c.health),
+    children: [
+      kw('interval', `Seconds between health probes (NIC, RAID, disks; default ${HEALTH_DEFAULTS.intervalSeconds})`, {
+        no: unset(h, 'intervalSeconds', 'ipmiIntervalSeconds'),
+        children: [arg('seconds', integer(P.intervalSeconds), 'Seconds', { run: set((x, a) => void (x.intervalSeconds = Number(a.seconds))), children: [ipmi(true)] }), ipmi(false)],
+      }),
+      kw('history', 'How much health history is kept', {
+        no: unset(h, 'retentionDays', 'maxHistory'),
+        children: [
+          kw('days', `Days of health history kept (default ${HEALTH_DEFAULTS.retentionDays})`, {
+            children: [arg('days', integer(P.retentionDays), 'Days', { run: set((x, a) => void (x.retentionDays = Number(a.days))), children: [maxEntries(true)] })],
+          }),
+          maxEntries(false),
+        ],
+      }),
+      kw('devices', `Managed devices this appliance is sized for: picks the row of the VM sizing check (default ${HEALTH_DEFAULTS.devices})`, {
+        no: unset(h, 'devices'),
+        children: [arg('devices', integer(P.devices), 'Managed devices', { run: set((x, a) => void (x.devices = Number(a.devices))) })],
+      }),
+      kw('alert', 'Where health alerts go', {
+        children: [
+          kw('email', 'Alert e-mails, through the SMTP server of the email settings (email server ...)', {
+            no: unset(h, 'email'),
+            children: [
+              kw('to', `Recipients (up to ${EMAIL.to.maxItems}), replaces the list`, { children: [recipients(h, 1)] }),
+              kw('shutdown', 'Stop sending alert e-mails (the recipients are kept)', { run: channelSwitch(h, 'email', false), no: channelSwitch(h, 'email', true) }),
+            ],
+          }),
+          kw('syslog', 'Alerts to a remote syslog server (RFC 5424)', {
+            no: unset(h, 'syslog'),
+            children: [
+              kw('server', 'The syslog server and how to reach it', {
+                children: [arg('server', serverName, 'Host name or IPv4 address (with tls, the name its certificate carries)', { run: h.change((c, a, s) => setSyslog(c, a, s)), children: syslogTail(h, 0, {}) })],
+              }),
+              kw('ca-certificate', "CA certificate for the syslog server's TLS certificate (when not a public CA); asks for the PEM", {
+                run: h.change(async (c, _a, s) => {
+                  const y = c.health?.syslog;
+                  if (!y) h.refuse('/health/syslog/server', 'required', SYSLOG_REQUIRED);
+                  if (y.transport !== 'tls') h.refuse('/health/syslog/caCertificate', 'tls-only', 'a CA certificate is only used with the tls transport: health alert syslog server HOST tls');
+                  if (s.candidate !== null) h.refuse('/health/syslog/caCertificate', 'interactive', 'the CA certificate is pasted interactively, not loaded from a script');
+                  y.caCertificate = await pastePem(s);
+                }),
+                no: h.change((c) => void (c.health?.syslog && delete c.health.syslog.caCertificate)),
+              }),
+              kw('shutdown', 'Stop sending alerts to syslog (the settings are kept)', { run: channelSwitch(h, 'syslog', false), no: channelSwitch(h, 'syslog', true) }),
+            ],
+          }),
+        ],
+      }),
+      kw('bmc', 'Read a remote BMC (IPMI over LAN, RMCP+) instead of the local one', {
+        no: unset(h, 'bmc'),
+        children: [
+          arg('host', bmcHost, 'BMC IPv4 address', {
+            children: [
+              kw('user', 'BMC user name', {
+                children: [
+                  arg('user', bmcUser, 'User name', {
+                    children: [
+                      kw('password', `BMC password (${MASKED_PASSWORD}: keep the stored one)`, {
+                        children: [arg('password', bmcPassword, 'Password', { run: h.change((c, a, s) => setBmc(h, c, a, s)), children: [bmcPort] })],
+                      }),
+                    ],
+                  }),
+                ],
+              }),
+            ],
+          }),
+        ],
+      }),
+    ],
+  });
+}
+
+/** A short fingerprint of a pasted PEM, as show running-config names it. */
+function pemDigest(pem: string): string {
+  return createHash('sha256').update(pem).digest('hex').slice(0, 16);
+}
+
+/** `show health settings`: the health section with the defaults filled in; never the BMC password. */
+export function showHealthSettings(s: Session): string {
+  const c = s.current();
+  const h = c?.health ?? {};
+  const D = HEALTH_DEFAULTS;
+  const val = (v: number | undefined, d: number, unit: string): string => `${v ?? d} ${unit}${v === undefined ? ' (default)' : ''}`;
+  const out = [
+    `Probe interval:    ${val(h.intervalSeconds, D.intervalSeconds, 'seconds')}; IPMI sensors ${val(h.ipmiIntervalSeconds, D.ipmiIntervalSeconds, 'seconds')}`,
+    `History:           ${val(h.retentionDays, D.retentionDays, 'days')}, at most ${val(h.maxHistory, D.maxHistory, 'entries')}`,
+    `Sized for:         ${val(h.devices, D.devices, 'managed devices')}`,
+  ];
+  const sub = (x: 'all' | 'critical'): string => (x === 'critical' ? 'critical alerts only' : 'all alerts');
+  const e = h.email;
+  out.push(`Alert e-mail:      ${e ? `${e.enabled ? '' : 'SHUT DOWN, '}${sub(e.subscription)} to ${e.to.join(', ')}` : 'not configured'}`);
+  if (e && !c?.email) out.push('                   (no SMTP server is set: email server HOST port N protocol ...)');
+  const y = h.syslog;
+  out.push(
+    `Alert syslog:      ${y ? `${y.enabled ? '' : 'SHUT DOWN, '}${sub(y.subscription)} to ${y.server}:${y.port}/${y.transport}, facility ${y.facility ?? D.syslogFacility}` : 'not configured'}`,
+  );
+  if (y?.caCertificate) out.push(`                   CA certificate sha256 ${pemDigest(y.caCertificate)}`);
+  out.push(`BMC:               ${h.bmc ? `remote ${h.bmc.host}:${h.bmc.port ?? 623}, user ${h.bmc.user}` : 'local (/dev/ipmi0)'}`);
+  return out.join('\n');
 }

@@ -45,6 +45,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.users.passwordPolicy;
   delete start.acl;
   delete start.update;
+  delete start.health;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

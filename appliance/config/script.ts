@@ -63,8 +63,33 @@ export function toScript(c: Config): string[] {
     // A PEM does not fit on a line: a comment (kept on load) names it, so a change shows in diffs.
     if (c.update.caCertificate) out.push(`! software-update ca-certificate sha256 ${createHash('sha256').update(c.update.caCertificate).digest('hex').slice(0, 16)} (paste a new one with: software-update ca-certificate)`);
   }
+  if (c.health) out.push(...healthLines(c.health));
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');
+  return out;
+}
+
+/** The `health` section as CLI lines (cli/health.ts reads them back). */
+function healthLines(h: NonNullable<Config['health']>): string[] {
+  const out: string[] = [];
+  const opt = (word: string, v: number | undefined): string => (v === undefined ? '' : ` ${word} ${v}`);
+  if (h.intervalSeconds !== undefined || h.ipmiIntervalSeconds !== undefined) out.push(`health interval${h.intervalSeconds !== undefined ? ` ${h.intervalSeconds}` : ''}${opt('ipmi', h.ipmiIntervalSeconds)}`);
+  if (h.retentionDays !== undefined || h.maxHistory !== undefined) out.push(`health history${opt('days', h.retentionDays)}${opt('max-entries', h.maxHistory)}`);
+  if (h.devices !== undefined) out.push(`health devices ${h.devices}`);
+  const critical = (x: { subscription: string }): string => (x.subscription === 'critical' ? ' critical' : '');
+  if (h.email) {
+    out.push(`health alert email to ${h.email.to.map(q).join(' ')}${critical(h.email)}`);
+    if (!h.email.enabled) out.push('health alert email shutdown');
+  }
+  const y = h.syslog;
+  if (y) {
+    out.push(`health alert syslog server ${q(y.server)} ${y.transport} port ${y.port}${opt('facility', y.facility)}${critical(y)}`);
+    if (!y.enabled) out.push('health alert syslog shutdown');
+    // Like the update CA: a PEM does not fit on a line; the comment names it and loading keeps it.
+    if (y.caCertificate) out.push(`! health alert syslog ca-certificate sha256 ${createHash('sha256').update(y.caCertificate).digest('hex').slice(0, 16)} (paste a new one with: health alert syslog ca-certificate)`);
+  }
+  // The BMC password is never shown; loading the script back keeps the stored one (same BMC and user).
+  if (h.bmc) out.push(`health bmc ${q(h.bmc.host)} user ${q(h.bmc.user)} password ${MASKED_PASSWORD}${opt('port', h.bmc.port)}`);
   return out;
 }
 

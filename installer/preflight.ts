@@ -1,7 +1,8 @@
 import type { Host } from '../appliance/host/index.ts';
 import { Disks } from '../appliance/host/disks.ts';
 import { checkProfile, profileFor } from '../appliance/health/platform.ts';
-import { judgeStorage, parseFio, STORAGE_THRESHOLDS, type FioResult } from '../appliance/health/storage-test.ts';
+import type { RandomIoRequest } from '../appliance/host/random-io.ts';
+import { judgeStorage, summarizeIo, STORAGE_THRESHOLDS, type FioResult } from '../appliance/health/storage-test.ts';
 import { notEmptyReason, type BlockDevice } from './disks.ts';
 import type { InstallFacts } from './facts.ts';
 import { hostDriver, targetDisks, type Check, type Level, type Mode, type PlanResult } from './plan.ts';
@@ -100,24 +101,10 @@ export function preflightChecks(mode: Mode, facts: InstallFacts, plan: PlanResul
   return out;
 }
 
-/** The fio command line of one side of the short storage test on a raw device (pure). */
-export function fioArgs(device: string, side: 'read' | 'write', o: { runtimeSeconds?: number; sizeMB?: number } = {}): string[] {
-  return [
-    `--name=rand${side}`,
-    `--filename=${device}`,
-    ...(side === 'read' ? ['--readonly'] : []),
-    `--rw=rand${side}`,
-    `--size=${o.sizeMB ?? 256}M`,
-    '--bs=4k',
-    '--iodepth=8',
-    '--ioengine=libaio',
-    '--direct=1',
-    `--runtime=${o.runtimeSeconds ?? 5}`,
-    '--time_based',
-    '--percentile_list=90',
-    '--randrepeat=0',
-    '--group_reporting',
-  ];
+/** One side of the short storage test on a raw device: 4 KiB, 8 in flight, O_DIRECT, the first sizeMB (pure). */
+export function storageIo(device: string, side: 'read' | 'write', o: { runtimeSeconds?: number; sizeMB?: number } = {}): RandomIoRequest {
+  // raw: the device is never created or laid out, and the read side opens it read-only.
+  return { file: device, raw: true, mode: side, sizeBytes: (o.sizeMB ?? 256) * 2 ** 20, blockSize: 4096, depth: 8, seconds: o.runtimeSeconds ?? 5, direct: true };
 }
 
 /** The storage test's findings as preflight checks: below SPEC's thresholds warns, never refuses (pure). */
@@ -129,17 +116,16 @@ export function storageChecks(read: FioResult, write: FioResult | null, device: 
 }
 
 /**
- * Runs the short storage test on the first target disk through the processes adapter: random
+ * Runs the short storage test on the first target disk through the disks adapter: random
  * read always (read-only), random write only when the disk is empty (nothing to lose). A disk that
  * holds data is measured for writes after it is wiped (see main.ts), never before.
  */
 export async function runStorageTest(host: Host, disk: BlockDevice, o: { runtimeSeconds?: number; sizeMB?: number } = {}): Promise<{ checks: Check[]; writeDeferred: boolean }> {
   const disks = new Disks(host);
-  const timeout = ((o.runtimeSeconds ?? 5) + 60) * 1000;
   try {
-    const read = parseFio(await disks.fio(fioArgs(disk.path, 'read', o), timeout), 'read');
+    const read = summarizeIo(await disks.randomIo(storageIo(disk.path, 'read', o)));
     const empty = notEmptyReason(disk) === null;
-    const write = empty ? parseFio(await disks.fio(fioArgs(disk.path, 'write', o), timeout), 'write') : null;
+    const write = empty ? summarizeIo(await disks.randomIo(storageIo(disk.path, 'write', o))) : null;
     const checks = storageChecks(read, write, disk.path);
     if (!empty) checks.push({ check: 'storage.write', level: 'ok', message: `${disk.path} random write: measured after the wipe (the disk holds data until then)` });
     return { checks, writeDeferred: !empty };

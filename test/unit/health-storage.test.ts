@@ -5,7 +5,12 @@ import path from 'node:path';
 import { mdFindings, parseMdadmDetail, parseMdstat } from '../../appliance/health/md.ts';
 import { parseControllerShowAll, parsePhysicalDrives, parseVirtualDrives, storcliFindings } from '../../appliance/health/storcli.ts';
 import { parseSmartctl, smartFindings } from '../../appliance/health/smart.ts';
-import { judgeStorage, parseFio } from '../../appliance/health/storage-test.ts';
+import crypto from 'node:crypto';
+import os from 'node:os';
+import { judgeStorage, parseBlockSize, percentileMs, runStorageTest, summarizeIo } from '../../appliance/health/storage-test.ts';
+import { createHost } from '../../appliance/host/index.ts';
+import { Disks } from '../../appliance/host/disks.ts';
+import { ValidationError } from '../../appliance/errors.ts';
 
 const FIX = path.join(import.meta.dirname, '../fixtures/health');
 const read = (p: string) => fs.readFileSync(path.join(FIX, p), 'utf8');
@@ -99,15 +104,96 @@ test('smartctl: ATA SSD ok, failing HDD, worn NVMe, SAS SSD', () => {
   assert.deepEqual([sas.model, sas.percentUsed, sas.reallocatedSectors, sas.temperatureC], ['HGST HUSMM1696ASS205', 4, 0, 32]);
 });
 
-test('fio JSON: IOPS, MB/s and 90th percentile, judged against the SPEC thresholds', () => {
-  const r = parseFio(read('fio/randread.json'), 'read');
-  const w = parseFio(read('fio/randwrite.json'), 'write');
-  assert.ok(r.iops > 0 && w.iops > 0);
-  assert.ok(r.p90Ms! > 0 && r.p90Ms! < 100);
-  const ok = judgeStorage(r, w);
-  assert.equal(ok.pass, r.iops >= 400 && r.mbps >= 3 && r.p90Ms! < 10 && w.iops >= 900 && w.mbps >= 15 && w.p90Ms! < 4);
+test('storage test numbers: 90th percentile from the latency histogram, IOPS and MB/s per second of run', () => {
+  // 90 fast operations and 10 slow ones: the 90th is the last fast one, the 91st the first slow one.
+  const lat = [{ lowNs: 1000, highNs: 1100, count: 90 }, { lowNs: 5_000_000, highNs: 5_100_000, count: 10 }];
+  assert.equal(percentileMs(lat, 90), 0.00105);
+  assert.equal(percentileMs(lat, 91), 5.05);
+  assert.equal(percentileMs(lat, 100), 5.05);
+  const ten = Array.from({ length: 10 }, (_, i) => ({ lowNs: (i + 1) * 1e6, highNs: (i + 1) * 1e6 + 2, count: 1 }));
+  assert.equal(percentileMs(ten, 90), 9.000001);
+  assert.equal(percentileMs([], 90), null);
+  const r = summarizeIo({ mode: 'read', ops: 5000, bytes: 5000 * 4096, elapsedNs: 2e9, direct: true, latency: lat });
+  assert.deepEqual(r, { iops: 2500, mbps: (5000 * 4096) / 2 / 1e6, p90Ms: 0.00105, direct: true });
+  assert.equal(parseBlockSize('4k'), 4096);
+  assert.equal(parseBlockSize('64K'), 65536);
+  assert.equal(parseBlockSize('1m'), 1 << 20);
+  assert.equal(parseBlockSize('512'), 512);
+  for (const bad of ['4x', '100', '', '0k']) assert.throws(() => parseBlockSize(bad), (e: unknown) => e instanceof ValidationError && e.problems[0].field === 'blockSize', bad);
+});
+
+test('storage test judged against the SPEC thresholds; buffered I/O is said', () => {
+  const fast = { iops: 9000, mbps: 36.9, p90Ms: 0.5 };
+  assert.equal(judgeStorage(fast, fast).pass, true);
   const slow = judgeStorage({ iops: 350, mbps: 1.4, p90Ms: 12 }, { iops: 1000, mbps: 16, p90Ms: 3 });
   assert.equal(slow.pass, false);
   assert.match(slow.findings[0].message, /350 IOPS < 400, 1.4 MB\/s < 3, 90% of operations under 12.00 ms, need < 10 ms/);
   assert.equal(slow.findings[1].severity, 'ok');
+  assert.equal(judgeStorage({ ...fast, p90Ms: null }, fast).findings[0].severity, 'warning');
+  const buffered = judgeStorage({ ...fast, direct: false }, { ...fast, direct: false });
+  assert.match(buffered.findings[0].message, /buffered I\/O \(the file system refused O_DIRECT: reads may have come from memory\)/);
+  assert.doesNotMatch(judgeStorage(fast, fast).findings[0].message, /buffered/);
+});
+
+test('storage test: bad requests name the field; a sandbox does not load the real disk', async () => {
+  const real = new Disks(createHost('/'));
+  const io = { file: '/var/tmp/keel-never-created', sizeBytes: 1 << 20, blockSize: 4096, depth: 8, seconds: 1, mode: 'read' as const };
+  for (const [bad, field] of [[{ blockSize: 1000 }, 'blockSize'], [{ depth: 0 }, 'depth'], [{ seconds: 0 }, 'seconds'], [{ sizeBytes: 100 }, 'sizeBytes'], [{ file: 'rel/x' }, 'file']] as const) {
+    await assert.rejects(real.randomIo({ ...io, ...bad }), (e: unknown) => e instanceof ValidationError && e.problems.some((p) => p.field === field), field);
+  }
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-sandbox-'));
+  try {
+    await assert.rejects(runStorageTest(createHost(root), { runtimeSeconds: 1, sizeMB: 16 }), /sandbox .* does not run it/);
+    assert.deepEqual(fs.readdirSync(root), [], 'nothing written in the sandbox');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  assert.equal(fs.existsSync(io.file), false);
+});
+
+/** A folder on a disk-backed file system: tmpfs would measure memory. */
+function diskDir(): string | null {
+  const TMPFS = 0x01021994;
+  for (const d of ['/var/tmp', os.tmpdir(), path.join(import.meta.dirname, '../..')]) {
+    try {
+      if (fs.statfsSync(d).type !== TMPFS) return d;
+    } catch {
+      // absent: try the next
+    }
+  }
+  return null;
+}
+
+const DISK = diskDir();
+test('storage test: the built-in tester reads and writes a real file, with consistent numbers', { skip: DISK ? false : 'no disk-backed folder (/var/tmp, the temp folder and the checkout are tmpfs)' }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(DISK!, 'keel-randio-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'io.bin');
+  const disks = new Disks(createHost('/'));
+  const io = { file, sizeBytes: 16 << 20, blockSize: 4096, depth: 4, seconds: 1 };
+  const sha = () => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const check = (r: Awaited<ReturnType<Disks['randomIo']>>) => {
+    const n = r.latency.reduce((a, b) => a + b.count, 0);
+    assert.ok(r.ops > 0, 'operations done');
+    assert.equal(n, r.ops, 'every operation timed once');
+    assert.equal(r.bytes, r.ops * io.blockSize);
+    assert.ok(r.elapsedNs >= 1e9 && r.elapsedNs < 3e9, `ran about the asked second (${r.elapsedNs / 1e9} s)`);
+    // Each worker's operations are disjoint intervals within the run: their latencies add up to at most depth × elapsed.
+    const busyNs = r.latency.reduce((a, b) => a + b.count * b.lowNs, 0);
+    assert.ok(busyNs <= io.depth * r.elapsedNs, `latency sum ${busyNs} ns fits in ${io.depth} x ${r.elapsedNs} ns`);
+    assert.ok(busyNs >= 0.05 * io.depth * r.elapsedNs, 'the workers spent their time in I/O, not elsewhere');
+    const s = summarizeIo(r);
+    assert.ok(Math.abs(s.iops - r.ops / (r.elapsedNs / 1e9)) < 1e-6 && Math.abs(s.iops - r.ops) / r.ops < 0.5, `IOPS ${s.iops} ≈ ${r.ops} ops in about 1 s`);
+    assert.ok(s.p90Ms !== null && s.p90Ms > 0 && s.p90Ms < 1000, `p90 ${s.p90Ms} ms`);
+    assert.equal(r.direct, true, 'O_DIRECT on a disk-backed file system');
+    return s;
+  };
+  const read = check(await disks.randomIo({ ...io, mode: 'read' }));
+  assert.equal(fs.statSync(file).size, io.sizeBytes, 'laid out in full');
+  const head = fs.readFileSync(file).subarray(0, 65536);
+  assert.ok(head.some((b) => b !== 0), 'laid out with data, not zeros');
+  const before = sha();
+  const write = check(await disks.randomIo({ ...io, mode: 'write' }));
+  assert.notEqual(sha(), before, 'the writes reached the file');
+  console.log(`built-in tester, 4 KiB, depth ${io.depth}: read ${read.iops.toFixed(0)} IOPS p90 ${read.p90Ms!.toFixed(3)} ms; write ${write.iops.toFixed(0)} IOPS p90 ${write.p90Ms!.toFixed(3)} ms`);
 });

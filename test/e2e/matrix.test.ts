@@ -53,7 +53,12 @@ const PLATFORMS: Platform[] = [
     id: 'vmware', entry: 0, platform: /VMware/, nics: 2, layout: null, nic0: 'vmxnet3',
     hardware: (d) => [...smbios('VMware, Inc.', 'VMware Virtual Platform'), '-device', 'mptsas1068,id=sas0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=sas0.0`]), ...nics('vmxnet3', 1)],
   },
-  { id: 'hyperv', entry: 0, platform: /Hyper-V/, nics: 1, layout: null, nic0: 'e1000', hardware: (d) => [...smbios('Microsoft Corporation', 'Virtual Machine'), ...disks(d, 1, (_i, id) => ['-device', `ide-hd,drive=${id},bus=ide.0`])] },
+  // Linux's ata_piix ignores IDE hard disks on a machine whose DMI says Microsoft Virtual Machine
+  // (Hyper-V shows them again through storvsc, which QEMU cannot emulate): the disk is on AHCI.
+  {
+    id: 'hyperv', entry: 0, platform: /Hyper-V/, nics: 1, layout: null, nic0: 'e1000',
+    hardware: (d) => [...smbios('Microsoft Corporation', 'Virtual Machine'), '-device', 'ahci,id=ahci0', ...disks(d, 1, (i, id) => ['-device', `ide-hd,drive=${id},bus=ahci0.${i}`])],
+  },
   {
     id: 'm2200', entry: 1, platform: /M2200/, nics: 2, layout: null, nic0: 'e1000e',
     hardware: (d) => [...smbios('Core', 'Core M2200'), '-device', 'megasas-gen2,id=r0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=r0.0`]), ...nics('e1000e', 1)],

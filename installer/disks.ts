@@ -67,10 +67,28 @@ export function hasLabel(d: BlockDevice, label: string): boolean {
   return walk(d).some((x) => x.label === label);
 }
 
+/** Why a device is not a disk Keel could install to, or null when it is one. */
+export function notCandidateReason(d: BlockDevice): string | null {
+  const inUse = (x: BlockDevice): boolean => x.mountpoints.length > 0 || (x.children ?? []).some(inUse);
+  if (/^(loop|zram|ram|fd)/.test(d.name)) return 'not a disk';
+  if (hasLabel(d, BOOT_LABEL)) return 'the boot medium';
+  if (hasLabel(d, SEED_LABEL)) return 'the seed medium';
+  if (d.type !== 'disk' || /^sr/.test(d.name)) return d.type === 'rom' || /^sr/.test(d.name) ? 'an optical drive' : `a ${d.type}`;
+  if (d.ro) return 'read-only';
+  if (d.size <= 0) return 'no medium';
+  if (inUse(d)) return 'in use (mounted)';
+  return null;
+}
+
 /** Disks Keel could install to: whole, writable disks that are not the boot medium, the seed medium, or in use. */
 export function candidateDisks(devs: BlockDevice[]): BlockDevice[] {
-  const inUse = (d: BlockDevice): boolean => d.mountpoints.length > 0 || (d.children ?? []).some(inUse);
-  return devs.filter((d) => d.type === 'disk' && !d.ro && !/^(loop|sr|zram|ram|fd)/.test(d.name) && !inUse(d) && !hasLabel(d, BOOT_LABEL) && !hasLabel(d, SEED_LABEL) && d.size > 0);
+  return devs.filter((d) => notCandidateReason(d) === null);
+}
+
+/** "sr0: the boot medium, sda: in use (mounted)": what was seen, for the message when no disk is found. */
+export function seenDevices(devs: BlockDevice[]): string {
+  const seen = devs.filter((d) => !/^(loop|zram|ram)/.test(d.name)).map((d) => `${d.name}: ${notCandidateReason(d) ?? (isUsb(d) ? 'USB or removable' : 'a disk')}`);
+  return seen.length ? seen.join(', ') : 'no block devices at all (is the disk controller supported?)';
 }
 
 /** A USB or removable-media disk (never a hardware install target). */

@@ -1,4 +1,4 @@
-import { candidateDisks, isUsb, mdArraysOn, notEmptyReason, tooSmallReason, walk, type BlockDevice } from './disks.ts';
+import { candidateDisks, seenDevices, isUsb, mdArraysOn, notEmptyReason, tooSmallReason, walk, type BlockDevice } from './disks.ts';
 import type { InstallFacts } from './facts.ts';
 
 /** The seed's four boot commands. */
@@ -95,7 +95,7 @@ export function chooseDisk(devs: BlockDevice[], wanted: string | undefined, wipe
     disk = cands.find((d) => d.path === wanted || d.name === wanted.replace(/^\/dev\//, ''));
     if (!disk) return { error: `disk ${wanted} is not an installable disk here (found: ${cands.map((d) => d.path).join(', ') || 'none'})` };
   } else {
-    if (cands.length === 0) return { error: 'no disk to install to was found (the boot medium is never used)' };
+    if (cands.length === 0) return { error: `no disk to install to was found (the boot medium is never used); seen: ${seenDevices(devs)}` };
     disk = cands[0];
     if (cands.length > 1) warnings.push(`more than one disk found (${cands.map((d) => d.path).join(', ')}); a virtual Core should have one disk - installing to ${disk.path}, the others are not touched`);
   }
@@ -161,7 +161,7 @@ function chooseHardwareTarget(facts: InstallFacts, opts: PlanOptions, checks: Ch
   }
   const bare = [...cands].sort((a, b) => a.name.localeCompare(b.name));
   if (bare.length === 0) {
-    add('refuse', 'no disk to install to was found (the boot medium, the seed medium and USB disks are never used)');
+    add('refuse', `no disk to install to was found (the boot medium, the seed medium and USB disks are never used); seen: ${seenDevices(facts.devices)}`);
     return null;
   }
   if (bare.length === 1) {

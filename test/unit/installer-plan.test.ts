@@ -157,3 +157,14 @@ test('a failing command stops the steps and names its step (sandbox processes)',
   assert.match(err.message, /mdadm --create \/dev\/md0 .*exited 1: mdadm: cannot open \/dev\/sdb3/);
   assert.ok(!proc.recorded.some((l) => l.startsWith('mkfs')), 'no file system after a failed step');
 });
+
+test('no disk: the refusal says what was seen and why each device is not a target', () => {
+  const facts = installFacts('kvm-seed-disk.json', SHAPES.kvm);
+  facts.devices = facts.devices.filter((d) => d.path !== '/dev/vda');
+  const r = planInstall('vm-install', facts, { wipe: false });
+  assert.equal(r.plan, null);
+  const refusal = levels(r, 'refuse').join('\n');
+  assert.match(refusal, /no disk to install to was found .*; seen: /);
+  assert.match(refusal, /sr0: the boot medium/);
+  assert.match(refusal, /: the seed medium/);
+});

@@ -29,7 +29,7 @@ import { runStorageTest } from '../appliance/health/storage-test.ts';
 import { HealthSchema, HEALTH_DEFAULTS, bmcTarget, type HealthConfig } from '../appliance/health/schema.ts';
 import { emailChannel, syslogChannel } from '../appliance/health/channels.ts';
 import type { Severity } from '../appliance/health/types.ts';
-import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH } from './api.ts';
+import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH, Nullable } from './api.ts';
 import { html, Html } from './pages.ts';
 import { REDACTED } from './redact.ts';
 
@@ -92,14 +92,14 @@ const Segment = Type.Object({ from: Type.String(), to: Type.String(), severity: 
 const SeriesView = Type.Object({
   key: Type.String(),
   category: Type.String(),
-  current: Type.Union([Sev, Type.Null()], { description: 'State now (null: no longer reported)' }),
-  message: Type.Union([Type.String(), Type.Null()]),
+  current: Nullable(Sev, 'State now (null: no longer reported)'),
+  message: Nullable(Type.String()),
   segments: Type.Array(Segment, { description: 'State over the window, oldest first; time before the first segment is unknown' }),
 });
 const HistoryView = Type.Object({
   since: Type.String(),
   until: Type.String(),
-  entries: Type.Array(Type.Object({ id: Type.Integer(), at: Type.String(), key: Type.String(), severity: Sev, previous: Type.Union([Sev, Type.Null()]), message: Type.String() }), { description: 'State changes and SEL events in the window, oldest first' }),
+  entries: Type.Array(Type.Object({ id: Type.Integer(), at: Type.String(), key: Type.String(), severity: Sev, previous: Nullable(Sev), message: Type.String() }), { description: 'State changes and SEL events in the window, oldest first' }),
   series: Type.Array(SeriesView, { description: 'Per key: its state over the window (for charts)' }),
   values: Type.Array(
     Type.Object({ key: Type.String(), category: Type.String(), unit: Type.String({ description: 'C, RPM or V' }), points: Type.Array(Type.Object({ at: Type.String(), value: Type.Number() })) }),
@@ -112,9 +112,9 @@ const JobView = Type.Object(
     running: Type.Boolean(),
     who: Type.String(),
     startedAt: Type.String(),
-    finishedAt: Type.Union([Type.String(), Type.Null()]),
-    result: Type.Union([Type.Unknown(), Type.Null()], { description: 'read/write IOPS, MB/s, p90 latency, pass, findings' }),
-    error: Type.Union([Type.String(), Type.Null()]),
+    finishedAt: Nullable(Type.String()),
+    result: Nullable(Type.Unknown(), 'read/write IOPS, MB/s, p90 latency, pass, findings'),
+    error: Nullable(Type.String()),
   },
   { description: 'The last on-demand storage test' },
 );
@@ -491,7 +491,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
       summary: 'Storage test status',
       description: 'The last on-demand storage test: running, or its result (poll this after starting one).',
       security: SESSION_OR_TOKEN,
-      response: { 200: Type.Object({ job: Type.Union([JobView, Type.Null()]) }), ...errors },
+      response: { 200: Type.Object({ job: Nullable(JobView) }), ...errors },
     },
     handler: async () => ({ job }),
   });
@@ -680,6 +680,9 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(HEALTH_JS),
   );
 
+  // The rendered panel, shared by the dashboards of one second (history and charts are several
+  // queries and SVGs); a new snapshot or health store is drawn at once.
+  let drawn: { at: number; snapshot: HealthSnapshot; hs: HealthStore; panel: Html } | null = null;
   return {
     panel: async () => {
       const until = Date.now();
@@ -687,7 +690,10 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
       try {
         const { snapshot, source } = await current();
         const hs = hstore();
-        return healthPanel({ snapshot, source, alerts: hs.alerts(), series: seriesOf(hs, since, until), values: samples.list(since), since, until });
+        if (drawn && drawn.snapshot === snapshot && drawn.hs === hs && until - drawn.at < 1000) return drawn.panel;
+        const panel = healthPanel({ snapshot, source, alerts: hs.alerts(), series: seriesOf(hs, since, until), values: samples.list(since), since, until });
+        drawn = { at: until, snapshot, hs, panel };
+        return panel;
       } catch (e) {
         log.warn('health panel failed', { error: (e as Error).message });
         return html`<section id="health"><h2>Health</h2><p id="health-summary" class="error">Health could not be read: ${(e as Error).message}</p></section>`;

@@ -110,6 +110,8 @@ export type Section = keyof typeof SECTIONS;
 
 // ---- shared response schemas ----
 
+/** The schema or null (TypeBox), with an optional description. */
+export const Nullable = <T extends TSchema>(t: T, description?: string) => Type.Union([t, Type.Null()], description ? { description } : {});
 export const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
 export const ErrorBody = Type.Object(
   { error: Type.String(), problems: Type.Optional(Type.Array(Problem)), requestId: Type.Optional(Type.String()) },
@@ -138,8 +140,8 @@ const ApplyBody = Type.Object(
   { description: 'Applied to the running configuration (lost at reboot unless saved)' },
 );
 const Status = Type.Object({
-  runningRevision: Type.Union([Type.Integer(), Type.Null()]),
-  startupRevision: Type.Union([Type.Integer(), Type.Null()]),
+  runningRevision: Nullable(Type.Integer()),
+  startupRevision: Nullable(Type.Integer()),
   unsaved: Type.Boolean({ description: 'Running and saved (startup) configurations differ' }),
   diff: Type.String({ description: 'Script diff from saved to running, secrets redacted' }),
   configDiff: Type.String({ description: 'Configuration document diff from saved to running, secrets redacted' }),
@@ -148,7 +150,7 @@ const UserView = Type.Object({
   name: Type.String(),
   role: Type.Union([Type.Literal('admin'), Type.Literal('operator')]),
   passwordChangedAt: Type.String(),
-  lockedUntil: Type.Union([Type.String(), Type.Null()], { description: 'Locked out of SSH and System Manager until then (null: not locked)' }),
+  lockedUntil: Nullable(Type.String(), 'Locked out of SSH and System Manager until then (null: not locked)'),
 });
 const PasswordPolicyBody = Type.Object(
   {
@@ -168,9 +170,9 @@ const TokenView = Type.Object({
   role: Type.Union([Type.Literal('admin'), Type.Literal('operator')]),
   createdBy: Type.String(),
   createdAt: Type.String(),
-  expiresAt: Type.Union([Type.String(), Type.Null()]),
-  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Nullable(Type.String()),
+  lastUsedAt: Nullable(Type.String()),
+  revokedAt: Nullable(Type.String()),
 });
 const EmailView = Type.Object(
   { ...Type.Omit(EmailSchema, ['password']).properties, passwordSet: Type.Boolean({ description: 'A password is stored (it is never returned)' }) },
@@ -185,7 +187,7 @@ const BackupText = Type.String({ minLength: 1, maxLength: 60000, description: 'T
 const BackupHeaderView = Type.Object({
   createdAt: Type.String(),
   keelVersion: Type.String(),
-  revision: Type.Union([Type.Integer(), Type.Null()]),
+  revision: Nullable(Type.Integer()),
   hostname: Type.String(),
 });
 
@@ -518,10 +520,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
   // ---- confirm timer ----
 
   const PendingView = Type.Object({
-    pending: Type.Union([
-      Type.Object({ reason: Type.String(), deadline: Type.String(), who: Type.String(), secondsLeft: Type.Integer() }),
-      Type.Null(),
-    ]),
+    pending: Nullable(Type.Object({ reason: Type.String(), deadline: Type.String(), who: Type.String(), secondsLeft: Type.Integer() })),
   });
   const pendingView = () => {
     const p = pendingConfirm() ?? pendingCert();

@@ -5,7 +5,7 @@
  * health (operators too: they change nothing). Directory users are never imported: they sign in
  * through the shared sign-in (appliance/users/signin.ts), which asks the directory.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig, plan as planConfig } from '../appliance/config/apply.ts';
@@ -15,12 +15,11 @@ import type { Store } from '../appliance/config/store.ts';
 import { LdapSchema, LDAP_TYPES, LDAP_TYPE_LABELS, DEFAULT_LDAP_HEALTH, DEFAULT_SEARCH_TIMEOUT, baseDnOf, effectiveBaseDn, userAttributeOf, type LdapConfig } from '../appliance/ldap/schema.ts';
 import { directoryOf, DirectoryUnavailable, type ServerHealth } from '../appliance/ldap/directory.ts';
 import { html, Html } from './pages.ts';
-import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH } from './api.ts';
+import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH, Nullable } from './api.ts';
 
 export const LDAP_API = `${API}/ldap`;
 export const LDAP_SCRIPT = '/mics/static/ldap.js';
 
-const Nullable = <T extends TSchema>(t: T, description?: string) => Type.Union([t, Type.Null()], description ? { description } : {});
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody };
 
 const { password: _pw, ...settingsProps } = LdapSchema.properties;

@@ -14,7 +14,7 @@ import { certificateSignIn, type CertSignIn } from '../appliance/portalauth/matc
 import { CertificateAuthSchema, DEFAULT_PORTAL_AUTH, type CertificateAuthConfig } from '../appliance/portalauth/schema.ts';
 import { printableName } from '../appliance/users/signin.ts';
 import { log } from '../appliance/log.ts';
-import { API, actorOf } from './api.ts';
+import { API, actorOf, Nullable } from './api.ts';
 
 /** Asks browsers for a client certificate only while certificate sign-in is on (takes effect for new connections). */
 export function syncClientCertRequest(app: FastifyInstance, c: Config | null): void {
@@ -75,7 +75,7 @@ export function registerPortalAuth(app: FastifyInstance): void {
         { additionalProperties: false },
       ),
       response: {
-        200: Type.Object({ ok: Type.Boolean(), user: Type.Union([Type.String(), Type.Null()]), role: Type.Union([Type.String(), Type.Null()]), identity: Type.Union([Type.String(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]), steps: Type.Array(Type.String()) }),
+        200: Type.Object({ ok: Type.Boolean(), user: Nullable(Type.String()), role: Nullable(Type.String()), identity: Nullable(Type.String()), reason: Nullable(Type.String()), steps: Type.Array(Type.String()) }),
         400: Err,
         401: Err,
         403: Err,

@@ -4,7 +4,7 @@
  * staging run in the background (one at a time, appliance-wide) and the page polls the status
  * for their progress. The repository password is write-only: it is never returned.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig } from '../appliance/config/apply.ts';
@@ -22,14 +22,13 @@ import { TRIES } from '../appliance/update/grub.ts';
 import { configuredRepository, mib, stageDownloaded } from '../appliance/update/actions.ts';
 import { currentJob, lockHolder, startJob, type JobKind } from '../appliance/update/jobs.ts';
 import { html, Html } from './pages.ts';
-import { API, actorOf, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH } from './api.ts';
+import { API, actorOf, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH, Nullable } from './api.ts';
 
 export const UPDATES_API = `${API}/updates`;
 export const UPDATE_SCRIPT = '/mics/static/update.js';
 
 // ---- schemas (the OpenAPI document is made from them) ----
 
-const Nullable = <T extends TSchema>(t: T, description?: string) => Type.Union([t, Type.Null()], description ? { description } : {});
 const Slot = Type.Union([Type.Literal('a'), Type.Literal('b')]);
 const SlotView = Type.Object({
   version: Type.String(),

@@ -5,23 +5,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHost } from '../../appliance/host/index.ts';
 import { Store } from '../../appliance/config/store.ts';
 import { applyConfig } from '../../appliance/config/apply.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { startSlapd, BIND_DN, BIND_PW, ADMINS, OPERATORS, PASSWORDS, type Slapd } from './ldap-slapd.ts';
 import { startServe } from '../helpers/serve.ts';
-
-
-function quickHash(pw: string): string {
-  const salt = crypto.randomBytes(16);
-  const k = crypto.scryptSync(pw, salt, 32, { N: 1024, r: 8, p: 1 });
-  return `$scrypt$N=1024,r=8,p=1$${salt.toString('base64')}$${k.toString('base64')}`;
-}
+import { quickHash } from '../helpers/cli.ts';
+import { sshRun, webuiSignIn } from '../helpers/ssh.ts';
 
 let root = '';
 let slapd: Slapd | null = null;
@@ -66,40 +59,17 @@ after(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-const SSH_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'NumberOfPasswordPrompts=1', '-o', 'PubkeyAuthentication=no', '-o', 'ConnectTimeout=10'];
-
-function sshRun(args: string[], user: string, password: string): { code: number; out: string } {
-  const r = spawnSync('sshpass', ['-e', 'ssh', ...SSH_OPTS, '-p', String(sshPort), `${user}@127.0.0.1`, ...args], { env: { ...process.env, SSHPASS: password }, encoding: 'utf8', timeout: 30000 });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-
-function webuiSignIn(username: string, password: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ username, password });
-    const req = https.request(
-      { host: '127.0.0.1', port: httpsPort, path: '/mics/api/session', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let data = '';
-        res.on('data', (d) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 test('directory users sign in over SSH with their password; wrong passwords and unmapped users are refused', () => {
-  const a = sshRun(['show', 'version'], 'alice', PASSWORDS.alice);
+  const a = sshRun(sshPort, 'alice', PASSWORDS.alice, ['show', 'version']);
   assert.equal(a.code, 0, a.out);
   assert.match(a.out, /Keel/);
-  const b = sshRun(['show', 'clock'], 'bob', PASSWORDS.bob);
+  const b = sshRun(sshPort, 'bob', PASSWORDS.bob, ['show', 'clock']);
   assert.equal(b.code, 0, b.out);
-  assert.notEqual(sshRun(['show', 'clock'], 'bob', 'wrong-password').code, 0);
-  assert.notEqual(sshRun(['show', 'clock'], 'carol', PASSWORDS.carol).code, 0, 'carol is in no mapped group');
+  assert.notEqual(sshRun(sshPort, 'bob', 'wrong-password', ['show', 'clock']).code, 0);
+  assert.notEqual(sshRun(sshPort, 'carol', PASSWORDS.carol, ['show', 'clock']).code, 0, 'carol is in no mapped group');
 });
 
 test('directory users sign in to System Manager over HTTPS', async () => {
-  assert.equal((await webuiSignIn('alice', PASSWORDS.alice)).status, 200);
-  assert.equal((await webuiSignIn('alice', 'nope-nope')).status, 401);
+  assert.equal((await webuiSignIn(httpsPort, 'alice', PASSWORDS.alice)).status, 200);
+  assert.equal((await webuiSignIn(httpsPort, 'alice', 'nope-nope')).status, 401);
 });

@@ -4,9 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHost } from '../../appliance/host/index.ts';
@@ -15,17 +13,13 @@ import { applyConfig } from '../../appliance/config/apply.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { Expect } from '../helpers/expect.ts';
 import { startServe } from '../helpers/serve.ts';
+import { quickHash } from '../helpers/cli.ts';
+import { SSH_OPTS, sshRun, webuiSignIn } from '../helpers/ssh.ts';
 import { updateState } from '../../appliance/update/state.ts';
 
 const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
 const PASSWORD = 'Passw0rd1';
 const ENABLE = 'Enable1';
-
-function quickHash(pw: string): string {
-  const salt = crypto.randomBytes(16);
-  const k = crypto.scryptSync(pw, salt, 32, { N: 1024, r: 8, p: 1 });
-  return `$scrypt$N=1024,r=8,p=1$${salt.toString('base64')}$${k.toString('base64')}`;
-}
 
 let root = '';
 let sysfs = '';
@@ -55,34 +49,10 @@ after(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-const SSH_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'NumberOfPasswordPrompts=1', '-o', 'PubkeyAuthentication=no', '-o', 'ConnectTimeout=10'];
-
 /** An interactive session (`ssh -tt`), signed in by sshpass. */
 function sshShell(user = 'admin', password = PASSWORD, extra: string[] = []): Expect {
   // LogLevel INFO: the OpenSSH client prints the login banner only at INFO and above (the first -o wins).
   return new Expect('sshpass', ['-e', 'ssh', '-tt', '-o', 'LogLevel=INFO', ...SSH_OPTS, ...extra, '-p', String(sshPort), `${user}@127.0.0.1`], { SSHPASS: password });
-}
-
-/** One command over `ssh host COMMAND`. */
-function sshRun(args: string[], password = PASSWORD, user = 'admin'): { code: number; out: string } {
-  const r = spawnSync('sshpass', ['-e', 'ssh', ...SSH_OPTS, '-p', String(sshPort), `${user}@127.0.0.1`, ...args], { env: { ...process.env, SSHPASS: password }, encoding: 'utf8', timeout: 30000 });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-
-function webuiSignIn(username: string, password: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ username, password });
-    const req = https.request(
-      { host: '127.0.0.1', port: httpsPort, path: '/mics/api/session', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let data = '';
-        res.on('data', (d) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 test('sign in, enable, configure, write memory; a new session sees it in show startup-config', async () => {
@@ -152,17 +122,17 @@ test('a rolled-back software update is told in the SSH login banner until acknow
 });
 
 test('a command over ssh runs in the CLI, never a system shell', () => {
-  const v = sshRun(['show', 'version']);
+  const v = sshRun(sshPort, 'admin', PASSWORD, ['show', 'version']);
   assert.equal(v.code, 0, v.out);
   assert.match(v.out, /Keel/);
-  const sh = sshRun(['/bin/sh', '-c', 'id']);
+  const sh = sshRun(sshPort, 'admin', PASSWORD, ['/bin/sh', '-c', 'id']);
   assert.notEqual(sh.code, 0);
   assert.match(sh.out, /Invalid input|Unrecognized|%/);
   assert.doesNotMatch(sh.out, /uid=/);
 });
 
 test('forwarding and subsystems are refused', () => {
-  const sftp = sshRun(['-s', 'sftp']);
+  const sftp = sshRun(sshPort, 'admin', PASSWORD, ['-s', 'sftp']);
   assert.notEqual(sftp.code, 0, 'the sftp subsystem is refused');
   const fwd = spawnSync('sshpass', ['-e', 'ssh', ...SSH_OPTS, '-o', 'ExitOnForwardFailure=yes', '-N', '-R', '0:127.0.0.1:9', '-p', String(sshPort), 'admin@127.0.0.1'], { env: { ...process.env, SSHPASS: PASSWORD }, encoding: 'utf8', timeout: 30000 });
   assert.notEqual(fwd.status, 0);
@@ -170,7 +140,7 @@ test('forwarding and subsystems are refused', () => {
 });
 
 test('an operator signs in read only', async () => {
-  const r = sshRun(['show', 'clock'], PASSWORD, 'viewer');
+  const r = sshRun(sshPort, 'viewer', PASSWORD, ['show', 'clock']);
   assert.equal(r.code, 0, r.out);
 });
 
@@ -205,12 +175,12 @@ test('an idle session is closed after the configured idle timeout', async () => 
 
 test('repeated failures lock the user out of SSH and System Manager; the console unlocks it', async () => {
   for (let i = 0; i < 4; i++) {
-    const r = sshRun(['show', 'clock'], 'wrong-Passw0rd');
+    const r = sshRun(sshPort, 'admin', 'wrong-Passw0rd', ['show', 'clock']);
     assert.notEqual(r.code, 0);
   }
-  const locked = sshRun(['show', 'clock']);
+  const locked = sshRun(sshPort, 'admin', PASSWORD, ['show', 'clock']);
   assert.notEqual(locked.code, 0, 'the right password is refused while locked out');
-  const web = await webuiSignIn('admin', PASSWORD);
+  const web = await webuiSignIn(httpsPort, 'admin', PASSWORD);
   assert.equal(web.status, 401);
   assert.match(web.body, /locked out/);
   // The local console is never locked out; an administrator there lifts the lock.
@@ -223,7 +193,7 @@ test('repeated failures lock the user out of SSH and System Manager; the console
   assert.equal(cli.status, 0, cli.stdout + cli.stderr);
   assert.match(cli.stdout, /admin\s+locked until/);
   assert.match(cli.stdout, /unlocked/i);
-  const back = sshRun(['show', 'clock']);
+  const back = sshRun(sshPort, 'admin', PASSWORD, ['show', 'clock']);
   assert.equal(back.code, 0, back.out);
 });
 

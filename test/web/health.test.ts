@@ -85,7 +85,8 @@ test('dashboard health panel, storage test, Settings > Alerts with a syslog Test
     await form.locator('button[type=submit]').click();
     const dialog = page.locator('#keel-dialog');
     await dialog.waitFor({ state: 'visible' });
-    assert.match((await dialog.locator('.dialog-diff').textContent())!, /"server": "/);
+    // The plan shows the change as CLI lines (show running-config's words).
+    assert.match((await dialog.locator('.dialog-diff').textContent())!, new RegExp(`\\+ ?health alert syslog server ${ip.replace(/\./g, '\\.')} udp port \\d+`));
     await Promise.all([page.waitForEvent('load'), dialog.locator('.dialog-ok').click()]);
     assert.equal(app.keel.store.running()!.config.health?.syslog?.server, ip);
     await page.click('button[data-channel="syslog"]');

@@ -335,7 +335,7 @@ ${o.alerts.length
 ${readings.length ? html`<div id="health-values">${readings}</div><p class="muted">Readings since System Manager started (at most 24 hours), lowest and highest in brackets.</p>` : ''}
 ${charts.length ? html`<div id="health-charts">${charts}</div><p class="muted">State: green OK, amber warning, red critical, grey unknown; grey background: no data.</p>` : html`<p id="health-charts" class="muted">No history yet: the health monitor records states as it runs.</p>`}
 <h3>Storage test</h3>
-<p>Random read and write IOPS and 90th-percentile latency against the requirements (fio, about 30 seconds of disk load).</p>
+<p>Random read and write IOPS and 90th-percentile latency against the requirements (the built-in tester: 4 KiB, 8 operations in flight, direct I/O, about 30 seconds of disk load).</p>
 <div id="storage-test" data-api="${HEALTH_API}/storage-test"><button type="button" class="admin-only js-storage-test">Run storage test</button> <output class="result" id="storage-test-result"></output></div>
 <p><a href="/mics/settings/alerts">Alert settings</a></p>
 </section>
@@ -500,7 +500,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
     schema: {
       tags: ['health'],
       summary: 'Run the storage test',
-      description: 'Random read, then random write (fio, 4 KiB, queue depth 8) on the data disk: IOPS, MB/s and 90th-percentile latency against the requirements of SPEC.md "Virtual platforms". Answers 202 at once; poll GET /health/storage-test. 409 while one runs. Administrators only; audited.',
+      description: 'Random read, then random write (the built-in tester: 4 KiB, 8 operations in flight, direct I/O) on the data disk: IOPS, MB/s and 90th-percentile latency against the requirements of SPEC.md "Virtual platforms". Answers 202 at once; poll GET /health/storage-test. 409 while one runs. Administrators only; audited.',
       security: CHANGE_AUTH,
       body: Type.Optional(
         Type.Object(

@@ -41,6 +41,10 @@ export class Serial {
       for (const w of this.waiters.splice(0)) w();
     });
   }
+  /** The next `expect` only looks at what is printed from now on. */
+  skip(): void {
+    this.mark = this.buf.length;
+  }
   /** Everything printed so far (escapes stripped). */
   all(): string {
     return this.buf;

@@ -18,6 +18,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
+import { proxyConfig } from './proxy.ts';
 import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
@@ -456,6 +457,7 @@ const CONFIG_NODES: N[] = [
   }),
   softwareUpdateConfig({ change, refuse }),
   healthConfig({ change, refuse }),
+  proxyConfig({ change, refuse }),
 ];
 
 const IF_NODES: N[] = [

@@ -46,6 +46,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.acl;
   delete start.update;
   delete start.health;
+  delete start.proxy;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

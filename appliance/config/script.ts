@@ -64,6 +64,13 @@ export function toScript(c: Config): string[] {
     if (c.update.caCertificate) out.push(`! software-update ca-certificate sha256 ${createHash('sha256').update(c.update.caCertificate).digest('hex').slice(0, 16)} (paste a new one with: software-update ca-certificate)`);
   }
   if (c.health) out.push(...healthLines(c.health));
+  if (c.proxy) {
+    const p = c.proxy;
+    // Like the SMTP password: never shown; loading the script back keeps the stored one (same proxy and user).
+    out.push(`proxy url ${q(p.url)}${p.username !== undefined ? ` username ${q(p.username)} password ${MASKED_PASSWORD}` : ''}`);
+    for (const h of p.noProxy) out.push(`proxy no-proxy ${q(h)}`);
+    if (!p.enabled) out.push('proxy shutdown');
+  }
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');
   return out;

@@ -19,6 +19,7 @@ import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { installGuestTools } from '../appliance/guest/tools.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
+import { portsConfig } from './ports.ts';
 import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
@@ -458,6 +459,7 @@ const CONFIG_NODES: N[] = [
   softwareUpdateConfig({ change, refuse }),
   healthConfig({ change, refuse }),
   proxyConfig({ change, refuse }),
+  portsConfig({ change, refuse }),
 ];
 
 const IF_NODES: N[] = [

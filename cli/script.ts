@@ -47,6 +47,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.update;
   delete start.health;
   delete start.proxy;
+  delete start.ports;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

@@ -64,6 +64,7 @@ export function toScript(c: Config): string[] {
     if (c.update.caCertificate) out.push(`! software-update ca-certificate sha256 ${createHash('sha256').update(c.update.caCertificate).digest('hex').slice(0, 16)} (paste a new one with: software-update ca-certificate)`);
   }
   if (c.health) out.push(...healthLines(c.health));
+  if (c.ports) out.push(`ports provisioning ${c.ports.provisioning}`);
   if (c.proxy) {
     const p = c.proxy;
     // Like the SMTP password: never shown; loading the script back keeps the stored one (same proxy and user).

@@ -20,6 +20,7 @@ import { installGuestTools } from '../appliance/guest/tools.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
 import { portsConfig } from './ports.ts';
+import { portalAuthConfig } from './portalauth.ts';
 import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
@@ -460,6 +461,7 @@ const CONFIG_NODES: N[] = [
   healthConfig({ change, refuse }),
   proxyConfig({ change, refuse }),
   portsConfig({ change, refuse }),
+  portalAuthConfig({ change, refuse }),
 ];
 
 const IF_NODES: N[] = [

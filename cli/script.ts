@@ -48,6 +48,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.health;
   delete start.proxy;
   delete start.ports;
+  delete start.portalAuth;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

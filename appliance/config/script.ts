@@ -65,6 +65,16 @@ export function toScript(c: Config): string[] {
   }
   if (c.health) out.push(...healthLines(c.health));
   if (c.ports) out.push(`ports provisioning ${c.ports.provisioning}`);
+  if (c.portalAuth) {
+    const x = c.portalAuth.certificate;
+    if (x) {
+      out.push(`portal-authentication certificate card ${x.cardType} map-from ${x.mapFrom} map-to ${x.mapTo}`);
+      // Like the update CA: a PEM does not fit on a line; the comment names it and loading keeps it.
+      if (x.caChain) out.push(`! portal-authentication certificate ca-chain sha256 ${createHash('sha256').update(x.caChain).digest('hex').slice(0, 16)} (paste a new one with: portal-authentication certificate ca-chain)`);
+      out.push(`${x.enabled ? 'no ' : ''}portal-authentication certificate shutdown`);
+    }
+    out.push(`${c.portalAuth.password ? '' : 'no '}portal-authentication password`);
+  }
   if (c.proxy) {
     const p = c.proxy;
     // Like the SMTP password: never shown; loading the script back keeps the stored one (same proxy and user).

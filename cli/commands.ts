@@ -21,6 +21,7 @@ import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid
 import { proxyConfig } from './proxy.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
+import { ldapConfig } from './ldap.ts';
 import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
@@ -462,6 +463,7 @@ const CONFIG_NODES: N[] = [
   proxyConfig({ change, refuse }),
   portsConfig({ change, refuse }),
   portalAuthConfig({ change, refuse }),
+  ldapConfig({ change, refuse }),
 ];
 
 const IF_NODES: N[] = [

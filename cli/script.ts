@@ -49,6 +49,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.proxy;
   delete start.ports;
   delete start.portalAuth;
+  delete start.ldap;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

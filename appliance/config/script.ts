@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from './schema.ts';
+import { DEFAULT_LDAP_HEALTH, DEFAULT_SEARCH_TIMEOUT } from '../ldap/schema.ts';
 
 /** What `show running-config` prints in place of a password the appliance must keep in clear (SMTP). */
 export const MASKED_PASSWORD = '********';
@@ -75,6 +76,7 @@ export function toScript(c: Config): string[] {
     }
     out.push(`${c.portalAuth.password ? '' : 'no '}portal-authentication password`);
   }
+  if (c.ldap) out.push(...ldapLines(c.ldap));
   if (c.proxy) {
     const p = c.proxy;
     // Like the SMTP password: never shown; loading the script back keeps the stored one (same proxy and user).
@@ -108,6 +110,24 @@ function healthLines(h: NonNullable<Config['health']>): string[] {
   }
   // The BMC password is never shown; loading the script back keeps the stored one (same BMC and user).
   if (h.bmc) out.push(`health bmc ${q(h.bmc.host)} user ${q(h.bmc.user)} password ${MASKED_PASSWORD}${opt('port', h.bmc.port)}`);
+  return out;
+}
+
+/** The `ldap` section as CLI lines (cli/ldap.ts reads them back); defaults are left out. */
+function ldapLines(l: NonNullable<Config['ldap']>): string[] {
+  // The bind password is never shown; loading the script back keeps the stored one (same bind user and servers).
+  const out = [
+    `ldap directory ${l.type} domain ${q(l.domain)} url ${q(l.url)}${l.failoverUrl ? ` failover-url ${q(l.failoverUrl)}` : ''} bind-dn ${q(l.bindDn)}${l.password ? ` password ${MASKED_PASSWORD}` : ''}`,
+  ];
+  if (l.baseDn) out.push(`ldap base-dn ${q(l.baseDn)}`);
+  if (l.searchTimeout !== DEFAULT_SEARCH_TIMEOUT) out.push(`ldap search-timeout ${l.searchTimeout}`);
+  if (l.chaseReferrals) out.push('ldap chase-referrals');
+  if (l.userAttribute) out.push(`ldap user-attribute ${q(l.userAttribute)}`);
+  for (const m of l.roleMappings) out.push(`ldap role-mapping ${q(m.group)} ${m.role}`);
+  const h = l.health;
+  const d = DEFAULT_LDAP_HEALTH;
+  if (h.interval !== d.interval || h.liveThreshold !== d.liveThreshold || h.deadThreshold !== d.deadThreshold) out.push(`ldap health-check interval ${h.interval} live-threshold ${h.liveThreshold} dead-threshold ${h.deadThreshold}`);
+  out.push(`${l.enabled ? 'no ' : ''}ldap shutdown`);
   return out;
 }
 

@@ -4,7 +4,7 @@
  * 1. build (or reuse) the ISO and its bundle (version V1 = package.json's);
  * 2. make two application-only bundles from V1's system image, signed with the TEST-ONLY key the
  *    test image trusts: V2 (only the version differs) and a deliberately broken V3 whose System
- *    Manager never starts (its confirm window is 120 s instead of 600 s, so the test waits less);
+ *    Manager never starts (its confirm window is 60 s instead of 600 s, so the test waits less);
  * 3. serve them over HTTPS with basic authentication from the host (the guest reaches the host's
  *    loopback as 10.0.2.2 through QEMU user networking), V2 first, V3 added later;
  * 4. install V1 unattended (KEEL-SEED answers), set the repository in System Manager, change a

@@ -112,3 +112,23 @@ export class GrubEnv {
     if (!this.host.proc.live) this.host.files.writeAtomic(this.file, renderGrubenv({ ...this.read(), ...vars }), 0o644);
   }
 }
+
+const BOOT_VARS = ['keel_next', 'keel_tries', 'keel_failed'] as const;
+
+/**
+ * The slot variables as GRUB left them for this boot, from the kernel command line
+ * (`keel.next= keel.tries= keel.failed=`, written by grub.cfg), or null when the command line does
+ * not carry them (a grub.cfg from before they were added). GRUB cannot save its environment on
+ * Linux md RAID (save_env refuses RAID), so on the mirrored models this is the only record of the
+ * try GRUB just counted.
+ */
+export function grubBootView(cmdline: string): Partial<Record<(typeof BOOT_VARS)[number], string>> | null {
+  const out: Partial<Record<(typeof BOOT_VARS)[number], string>> = {};
+  for (const k of BOOT_VARS) {
+    const m = new RegExp(`(?:^|\\s)keel\\.${k.slice(5)}=(\\S*)`).exec(cmdline);
+    if (!m) return null;
+    out[k] = m[1];
+  }
+  return out;
+}
+

@@ -13,7 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { WEBUI_CERT_PATH } from '../certs/webui.ts';
 import { listNics } from '../network/nics.ts';
 import { log } from '../log.ts';
-import { otherSlot, TRIES, type GrubEnv, type Slot } from './grub.ts';
+import { grubBootView, otherSlot, TRIES, type GrubEnv, type Slot } from './grub.ts';
 import { SLOT_DB_DIR, UPDATES_DIR } from './paths.ts';
 import { readState, updateState, type UpdateResult, type UpdateState, type SlotInfo } from './state.ts';
 import { audit, type UpdateContext } from './context.ts';
@@ -51,8 +51,16 @@ export async function bootCheck(
 ): Promise<BootCheckResult> {
   const now = (opts.now ?? (() => new Date()))();
   const actor = opts.actor ?? { who: 'system', source: 'boot' };
-  const env = opts.grub.read();
+  let env = opts.grub.read();
   const running = opts.runningSlot;
+  // GRUB could not save what it decided for this boot (save_env refuses md RAID): save it from Linux,
+  // so the try is counted and a fallback is seen, as on a single disk.
+  const seen = grubBootView(host.files.readText('/proc/cmdline') ?? '');
+  if (seen && unsavedGrubStep(pick(env), seen)) {
+    log.warn('software update: GRUB could not save its environment (md RAID); saving it from Linux', { was: JSON.stringify(pick(env)), now: JSON.stringify(seen) });
+    await opts.grub.set(seen as Record<string, string>);
+    env = { ...env, ...seen };
+  }
   if (env.keel_failed && env.keel_failed !== running) {
     const failed = env.keel_failed as Slot;
     const st = readState(host);
@@ -351,3 +359,18 @@ export async function notifyPending(host: Host, notify: (subject: string, text: 
   });
   return true;
 }
+
+/**
+ * True when the environment on disk is exactly one GRUB step behind what GRUB booted with: a try
+ * it counted (same staged slot, one try more on disk) or a fallback it decided (the staged slot
+ * became the failed one). Anything else (a stage made since this boot, a manual run) is left alone.
+ */
+function unsavedGrubStep(disk: Record<string, string>, seen: Partial<Record<string, string>>): boolean {
+  if (seen.keel_next && disk.keel_next === seen.keel_next && disk.keel_failed === (seen.keel_failed ?? '') && Number(disk.keel_tries) === Number(seen.keel_tries) + 1) return true;
+  return !seen.keel_next && !!seen.keel_failed && disk.keel_next === seen.keel_failed && disk.keel_failed === '';
+}
+
+function pick(env: Record<string, string>): Record<string, string> {
+  return { keel_next: env.keel_next ?? '', keel_tries: env.keel_tries ?? '', keel_failed: env.keel_failed ?? '' };
+}
+

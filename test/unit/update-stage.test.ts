@@ -233,3 +233,40 @@ test('mdstat: degraded and rebuilding arrays are problems, clean ones are not', 
   assert.match(mdstatProblem('md127 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n')!, /md127/);
   assert.match(mdstatProblem('md1 : active raid1 sdb1[2] sda1[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n      [==>.......]  recovery = 12.6% (132096/1046528) finish=0.1min speed=132096K/sec\n')!, /md1/);
 });
+
+/** GRUB on Linux md RAID: it decides, cannot save_env, and hands its view to Linux on the command line. */
+async function grubBootsOnMd(host: Host): Promise<Slot> {
+  const env = new GrubEnv(host).read();
+  const d = decideBoot(env);
+  const v = { keel_next: env.keel_next ?? '', keel_tries: env.keel_tries ?? '', keel_failed: env.keel_failed ?? '', ...(d.saved ?? {}) };
+  host.files.writeAtomic('/proc/cmdline', `BOOT_IMAGE=/live/vmlinuz boot=live keel.slot=${d.boot} keel.next=${v.keel_next} keel.tries=${v.keel_tries} keel.failed=${v.keel_failed} panic=10 quiet\n`);
+  return d.boot;
+}
+
+test('on md RAID GRUB cannot save its environment: Linux saves the try it counted, so the rollback still comes after three tries', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const b = await makeBundle(root, { version: '0.3.0' });
+  await stage(ctxFor(host, store, '0.1.0'), b.path);
+  store.close();
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    assert.equal(await grubBootsOnMd(host), 'b', `try ${attempt} boots the new slot`);
+    assert.equal(new GrubEnv(host).read().keel_tries, String(4 - attempt), 'GRUB did not save');
+    assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'trial', attempt });
+    assert.equal(new GrubEnv(host).read().keel_tries, String(3 - attempt), 'Linux saved the try');
+    // Running it again (by hand) changes nothing.
+    assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'trial', attempt });
+    assert.equal(new GrubEnv(host).read().keel_tries, String(3 - attempt));
+  }
+  assert.equal(await grubBootsOnMd(host), 'a', 'tries exhausted: back to slot a');
+  const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' });
+  assert.equal(r.kind, 'rolled-back');
+  assert.deepEqual(new GrubEnv(host).read(), { keel_slot: 'a', keel_next: '', keel_tries: '', keel_failed: '' });
+  assert.equal(await grubBootsOnMd(host), 'a');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
+  // A stage made after this boot is not undone by the boot view of the command line.
+  const s = Store.open(host);
+  t.after(() => s.db.open && s.close());
+  await stage(ctxFor(host, s, '0.1.0'), (await makeBundle(path.join(root, 'again'), { version: '0.4.0' })).path);
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
+  assert.equal(new GrubEnv(host).read().keel_next, 'b', 'still staged');
+});

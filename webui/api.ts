@@ -544,13 +544,17 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       security: CHANGE_AUTH,
       response: { 200: Type.Object({ confirmed: Type.Boolean(), reason: Type.String() }), ...errors, 409: ErrorBody },
     },
-    handler: async (req) => {
+    handler: async (req, reply) => {
       const p = pendingConfirm();
       const c = pendingCert();
       if (!p && !c) throw new HttpError(409, 'no change is waiting for confirmation');
       const opened = socketOpenedAt.get(req.raw.socket);
-      if (opened !== undefined && opened <= Math.max(p ? armedAt : 0, c?.armedAt ?? 0))
+      if (opened !== undefined && opened <= Math.max(p ? armedAt : 0, c?.armedAt ?? 0)) {
+        // A browser may reuse a connection that was busy when the change closed the idle ones: close
+        // this one after the answer, so the page's retry comes over a new connection.
+        reply.header('connection', 'close');
         throw new HttpError(409, 'confirm over a new connection: reload the page (this connection was open before the change)');
+      }
       if (p) confirmChange(store, actorOf(req));
       if (c) confirmCert(store, actorOf(req));
       return { confirmed: true, reason: [p?.reason, c?.reason].filter(Boolean).join('; ') };

@@ -300,7 +300,13 @@
       b.addEventListener('click', async () => {
         b.disabled = true;
         try {
-          await api('POST', '/mics/api/v1/config/confirm', {});
+          await api('POST', '/mics/api/v1/config/confirm', {}).catch(async (err) => {
+            // The browser reused a connection from before the change; the server closed it with
+            // that answer, so the second try comes over a new one.
+            if (err.status !== 409 || !/new connection/.test((err.body && err.body.error) || '')) throw err;
+            await new Promise((r) => setTimeout(r, 300));
+            return api('POST', '/mics/api/v1/config/confirm', {});
+          });
           location.reload();
         } catch (err) {
           b.disabled = false;

@@ -44,6 +44,16 @@ export const API = '/mics/api/v1';
 /** When each System Manager connection began (server.ts fills it): confirming needs a connection newer than the change. */
 export const socketOpenedAt = new WeakMap<object, number>();
 
+/**
+ * When the change now waiting for confirmation was made (0: none waiting). Every answer on a
+ * connection opened before it closes that connection, so the page's confirmation, which must come
+ * over a new connection, does not ride on one a browser kept from before.
+ */
+export function confirmArmedAt(): number {
+  return Math.max(pendingConfirm() ? lastArmedAt : 0, pendingCert()?.armedAt ?? 0);
+}
+let lastArmedAt = 0;
+
 /** Why a change made from `source` could lock its maker out: the shared rules plus the Portal ACL. */
 export function changeRisk(prev: Config, next: Config, source: string): string | null {
   return lockoutRisk(prev, next, source) ?? aclRisk(prev, next, source) ?? portalAuthRisk(prev, next, source);
@@ -279,6 +289,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     if (!risk) return { changed: true, revision: r.revision, units: r.units, unsaved: store.unsaved() };
     const deadline = armConfirm(host, store, cur.config, actor, risk);
     armedAt = now();
+    lastArmedAt = armedAt;
     // Close this connection after the answer, and every idle one a browser keeps in its pool: the
     // confirmation must prove that a new connection gets through.
     reply?.header('connection', 'close');

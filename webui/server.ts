@@ -36,7 +36,7 @@ import { VERSION } from '../appliance/version.ts';
 import { Sessions, tokensEqual, type Session } from './sessions.ts';
 import { HealthSampler } from './health.ts';
 import { signInPage, errorPage } from './pages.ts';
-import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt } from './api.ts';
+import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt, confirmArmedAt } from './api.ts';
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
@@ -423,6 +423,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     if (!req.url.startsWith(`${BASE}/static/`)) reply.header('cache-control', 'no-store');
     // Lets API clients (and the UI) see at once that running and saved configurations differ.
     if (req.principal && isApi(req)) reply.header('x-keel-unsaved', state.unsaved() ? 'true' : 'false');
+    const armed = confirmArmedAt();
+    if (armed) {
+      const opened = socketOpenedAt.get(req.raw.socket);
+      if (opened !== undefined && opened <= armed) reply.header('connection', 'close');
+    }
   });
 
   // Session and access: before the body is read, so anonymous requests cost nothing.

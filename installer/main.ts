@@ -8,6 +8,10 @@ import { sysinfo, procRoot } from '../appliance/host/sysinfo.ts';
 import { runStorageTest as runFileStorageTest } from '../appliance/health/storage-test.ts';
 import { grubConfig } from './layout.ts';
 import { gatherInstallFacts } from './facts.ts';
+import { candidateDisks } from './disks.ts';
+
+/** How long the installer waits for a first disk to appear. */
+const DISK_WAIT_MS = 120_000;
 import { MODES, planInstall, describeTarget, targetDisks, type Check, type Mode } from './plan.ts';
 import { preflightChecks, runStorageTest, decide, formatChecks } from './preflight.ts';
 import { runStorageSteps, bootloaderCommands, volumesOf, type Command } from './steps.ts';
@@ -134,7 +138,16 @@ export async function run(argv: string[]): Promise<number> {
 
   // --- preflight: facts, the seed, disk rules, checks, storage test. Nothing is written here.
   out.say('Checking this machine before anything is written ...');
-  const facts = await gatherInstallFacts(host);
+  let facts = await gatherInstallFacts(host);
+  // SAS HBAs and RAID controllers can present their disks well after boot (their bus scan is
+  // asynchronous): wait a while for a first disk before saying there is none.
+  for (let until = 0; candidateDisks(facts.devices).length === 0 && (until === 0 || Date.now() < until); ) {
+    if (until === 0) out.say(`No disk yet; waiting up to ${DISK_WAIT_MS / 1000} s for the disk controllers to present their disks ...`);
+    until ||= Date.now() + DISK_WAIT_MS;
+    await host.proc.run('udevadm', ['settle', '--timeout=10'], { allowFail: true });
+    await new Promise((r) => setTimeout(r, 5000));
+    facts = await gatherInstallFacts(host);
+  }
   const extra: Check[] = [];
   const seedDevice = findSeed(facts.devices);
   let medium: SeedMedium | null = null;

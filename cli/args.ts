@@ -142,3 +142,21 @@ export const serviceName: ArgType = {
 
 /** A free text line (banner). */
 export const bannerText = fromRule('LINE', 'display-text', rules.displayText, { rest: true });
+
+// Argument types for settings the schema checks: they only keep a word a word (a number a number),
+// so a refusal comes from check() and names the field and its rule, as System Manager's does.
+
+/** A whole number; `?` shows the schema's range. */
+export function schemaInteger(s: { minimum?: number; maximum?: number }): ArgType {
+  return {
+    placeholder: `<${s.minimum}-${s.maximum}>`,
+    rule: 'integer',
+    parse: (w) => (/^[0-9]{1,9}$/.test(w) ? { value: String(Number(w)) } : { error: 'must be a whole number' }),
+  };
+}
+
+/** One word of 1..max characters, checked further by the schema's `rule`. */
+export function boundedWord(placeholder: string, rule: string, max: number, extra: Partial<ArgType> = {}): ArgType {
+  return { placeholder, rule, parse: (w) => (w.length >= 1 && w.length <= max ? { value: w } : { error: `must be 1-${max} characters` }), ...extra };
+}
+

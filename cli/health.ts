@@ -18,6 +18,8 @@ import type { Config } from '../appliance/config/schema.ts';
 import type { Finding, Severity } from '../appliance/health/types.ts';
 import type { Args, ArgType, Node } from './tree.ts';
 import type { Session } from './session.ts';
+import { schemaInteger as integer, boundedWord as word } from './args.ts';
+import { pastePem } from './paste.ts';
 import type { Handler } from './commands.ts';
 import type { ConfigHelpers } from './update.ts';
 
@@ -139,20 +141,6 @@ const EMAIL = HealthEmailSchema.properties;
 const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 type Transport = (typeof TRANSPORTS)[number];
 
-// Argument types only keep a word a word (a number a number): the schema decides, so a refusal
-// names the field and its rule, as System Manager's does.
-
-/** A whole number; `?` shows the schema's range. */
-function integer(s: { minimum?: number; maximum?: number }): ArgType {
-  return {
-    placeholder: `<${s.minimum}-${s.maximum}>`,
-    rule: 'integer',
-    parse: (w) => (/^[0-9]{1,9}$/.test(w) ? { value: String(Number(w)) } : { error: 'must be a whole number' }),
-  };
-}
-function word(placeholder: string, rule: string, max: number, extra: Partial<ArgType> = {}): ArgType {
-  return { placeholder, rule, parse: (w) => (w.length >= 1 && w.length <= max ? { value: w } : { error: `must be 1-${max} characters` }), ...extra };
-}
 const recipient = word('WORD', 'email', 254);
 const serverName = word('WORD', 'server-address', 253);
 const bmcHost = word('A.B.C.D', 'host-address', 64);
@@ -232,17 +220,6 @@ function channelSwitch(h: ConfigHelpers, which: 'email' | 'syslog', enabled: boo
   });
 }
 
-/** Reads a pasted PEM up to an empty line after the last END line. */
-async function pastePem(s: Session): Promise<string> {
-  s.io.write("Paste the PEM certificate(s) of the CA that issued the syslog server's certificate.\nEnd with an empty line.\n");
-  const lines: string[] = [];
-  for (let i = 0; i < 2000; i++) {
-    const l = (await s.io.ask('')).trim();
-    if (!l && lines.some((x) => /^-----END CERTIFICATE-----$/.test(x))) break;
-    if (l) lines.push(l);
-  }
-  return lines.join('\n') + '\n';
-}
 
 /** Recipient `i` of the e-mail list; the chain goes one past the schema's limit so the schema refuses, naming the field. */
 function recipients(h: ConfigHelpers, i: number): N {
@@ -331,7 +308,7 @@ export function healthConfig(h: ConfigHelpers): N {
                   if (!y) h.refuse('/health/syslog/server', 'required', SYSLOG_REQUIRED);
                   if (y.transport !== 'tls') h.refuse('/health/syslog/caCertificate', 'tls-only', 'a CA certificate is only used with the tls transport: health alert syslog server HOST tls');
                   if (s.candidate !== null) h.refuse('/health/syslog/caCertificate', 'interactive', 'the CA certificate is pasted interactively, not loaded from a script');
-                  y.caCertificate = await pastePem(s);
+                  y.caCertificate = await pastePem(s, "Paste the PEM certificate(s) of the CA that issued the syslog server's certificate.", 2000);
                 }),
                 no: h.change((c) => void (c.health?.syslog && delete c.health.syslog.caCertificate)),
               }),

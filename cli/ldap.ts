@@ -18,6 +18,7 @@ import { MASKED_PASSWORD } from '../appliance/config/script.ts';
 import { DEFAULT_LDAP_HEALTH, DEFAULT_SEARCH_TIMEOUT, LDAP_TYPE_LABELS, LDAP_TYPES, LdapHealthSchema, LdapSchema, type LdapConfig, type LdapType } from '../appliance/ldap/schema.ts';
 import type { Args, ArgType, Node } from './tree.ts';
 import type { Session } from './session.ts';
+import { schemaInteger as integer, boundedWord as word } from './args.ts';
 import type { Handler } from './commands.ts';
 import type { ConfigHelpers } from './update.ts';
 
@@ -25,18 +26,6 @@ type N = Node<Handler>;
 const kw = (k: string, help: string, more: Partial<N> = {}): N => ({ kw: k, help, ...more });
 const arg = (name: string, type: ArgType, help: string, more: Partial<N> = {}): N => ({ arg: { name, type }, help, ...more });
 
-// Argument types only keep a word a word (a number a number): the schema decides, so a refusal
-// names the field and its rule, as System Manager's does.
-function integer(s: { minimum?: number; maximum?: number }): ArgType {
-  return {
-    placeholder: `<${s.minimum}-${s.maximum}>`,
-    rule: 'integer',
-    parse: (w) => (/^[0-9]{1,9}$/.test(w) ? { value: String(Number(w)) } : { error: 'must be a whole number' }),
-  };
-}
-function word(placeholder: string, rule: string, max: number, extra: Partial<ArgType> = {}): ArgType {
-  return { placeholder, rule, parse: (w) => (w.length >= 1 && w.length <= max ? { value: w } : { error: `must be 1-${max} characters` }), ...extra };
-}
 const domainName = word('WORD', 'fqdn', 253);
 const ldapUrl = word('URL', 'ldap-url', 2048);
 const dn = word('WORD', 'dn', 4096);

@@ -14,6 +14,7 @@ import type { Config } from '../appliance/config/schema.ts';
 import { CARD_TYPES, DEFAULT_PORTAL_AUTH, MAP_FROM, MAP_TO, type CertificateAuthConfig, type PortalAuthConfig } from '../appliance/portalauth/schema.ts';
 import type { Args, Node } from './tree.ts';
 import type { Session } from './session.ts';
+import { pastePem } from './paste.ts';
 import type { Handler } from './commands.ts';
 import type { ConfigHelpers } from './update.ts';
 
@@ -63,17 +64,6 @@ function certificate(h: ConfigHelpers, c: Config): CertificateAuthConfig {
   return x;
 }
 
-/** Reads a pasted PEM up to an empty line after the last END line. */
-async function pastePem(s: Session): Promise<string> {
-  s.io.write('Paste the PEM certificate of the CA that issues the client certificates, or its chain.\nEnd with an empty line.\n');
-  const lines: string[] = [];
-  for (let i = 0; i < 4000; i++) {
-    const l = (await s.io.ask('')).trim();
-    if (!l && lines.some((x) => /^-----END CERTIFICATE-----$/.test(x))) break;
-    if (l) lines.push(l);
-  }
-  return lines.join('\n') + '\n';
-}
 
 /** The optional words after the card, in their order: each may be left out. */
 function mappingTail(h: ConfigHelpers, from: number, fixed: Args): N[] {
@@ -104,7 +94,7 @@ export function portalAuthConfig(h: ConfigHelpers): N {
             run: h.change(async (c, _a, s) => {
               const x = certificate(h, c);
               if (s.candidate !== null) h.refuse('/portalAuth/certificate/caChain', 'interactive', 'the CA certificate is pasted interactively, not loaded from a script');
-              x.caChain = await pastePem(s);
+              x.caChain = await pastePem(s, 'Paste the PEM certificate of the CA that issues the client certificates, or its chain.');
             }),
             no: h.change((c) => void (certificate(h, c).caChain = '')),
           }),

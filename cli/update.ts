@@ -23,6 +23,7 @@ import { UpdateBusy, lockHolder, withUpdateLock } from '../appliance/update/jobs
 import type { Args, ArgType, Node } from './tree.ts';
 import type { Parsed } from './parse.ts';
 import type { Session } from './session.ts';
+import { pastePem } from './paste.ts';
 import type { Handler } from './commands.ts';
 
 type N = Node<Handler>;
@@ -77,17 +78,6 @@ function setRepository(h: ConfigHelpers, c: Config, a: Args, s: Session): void {
   };
 }
 
-/** Reads a pasted PEM up to an empty line after the last END line. */
-async function pastePem(s: Session): Promise<string> {
-  s.io.write('Paste the PEM certificate(s) of the CA that issued the repository\'s HTTPS certificate.\nEnd with an empty line.\n');
-  const lines: string[] = [];
-  for (let i = 0; i < 2000; i++) {
-    const l = (await s.io.ask('')).trim();
-    if (!l && lines.some((x) => /^-----END CERTIFICATE-----$/.test(x))) break;
-    if (l) lines.push(l);
-  }
-  return lines.join('\n') + '\n';
-}
 
 /** The `software-update` configuration node. */
 export function softwareUpdateConfig(h: ConfigHelpers): N {
@@ -113,7 +103,7 @@ export function softwareUpdateConfig(h: ConfigHelpers): N {
         run: h.change(async (c, _a, s) => {
           if (!c.update) h.refuse('/update/repository', 'required', 'set the repository first: software-update repository URL');
           if (s.candidate !== null) h.refuse('/update/caCertificate', 'interactive', 'the CA certificate is pasted interactively, not loaded from a script');
-          c.update.caCertificate = await pastePem(s);
+          c.update.caCertificate = await pastePem(s, "Paste the PEM certificate(s) of the CA that issued the repository's HTTPS certificate.", 2000);
         }),
         no: h.change((c) => void (c.update && delete c.update.caCertificate)),
       }),

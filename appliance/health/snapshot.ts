@@ -139,7 +139,9 @@ export async function collectHealth(host: Host, o: SnapshotOptions = {}): Promis
     timed('nic', () => probeNics(host, { list: o.nics, prev: o.nicPrev, sampleMs: o.nicSampleMs }), { nics: [], sample: [] }),
     timed('md', () => probeMd(host, { procfs }), [] as MdArray[]),
     isVm(platform) ? Promise.resolve([]) : timed('raid', () => probeHardwareRaid(host), [] as HealthSnapshot['raid']),
-    o.smart === false || !host.proc.live ? Promise.resolve([]) : timed('smart', () => probeSmart(host), [] as SmartDisk[]),
+    // A virtual disk has no SMART of its own (smartctl reports "not available" and a 0 C reading):
+    // the hypervisor watches the real disks, as it does the RAID.
+    isVm(platform) || o.smart === false || !host.proc.live ? Promise.resolve([]) : timed('smart', () => probeSmart(host), [] as SmartDisk[]),
   ]);
   if (nicRes.sample.length) o.onNicSample?.(nicRes.sample);
   findings.push(...nicFindings(nicRes.nics, o.expectUp ?? null));

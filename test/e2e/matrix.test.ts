@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Vm, createDisk, freePort, makeSeedIso, sshCli, ZERO_TOUCH_ANSWERS } from './qemu.ts';
 import { Serial } from './serial.ts';
@@ -39,6 +40,8 @@ interface Platform {
   preflight?: RegExp;
   /** The model's BMC: ipmi_sim with these sensors behind a KCS interface (/dev/ipmi0 in the guest). */
   bmc?: SimSensor[];
+  /** The guest agent the hypervisor talks to on its own, with no one enabling it (KVM: qemu-ga). */
+  guestAgent?: 'qemu-ga';
 }
 
 const disks = (dir: string, n: number, attach: (i: number, id: string) => string[]): string[] =>
@@ -53,7 +56,15 @@ const q = (v: string) => v.replace(/,/g, ',,');
 const smbios = (manufacturer: string, product: string, sku?: string) => ['-smbios', `type=1,manufacturer=${q(manufacturer)},product=${q(product)}${sku ? `,sku=${q(sku)}` : ''}`];
 
 const PLATFORMS: Platform[] = [
-  { id: 'kvm', entry: 0, platform: /KVM/, nics: 2, layout: null, nic0: 'virtio-net-pci', hardware: (d) => [...disks(d, 1, (_i, id) => ['-device', `virtio-blk-pci,drive=${id}`]), ...nics('virtio-net-pci', 1)] },
+  // The channel libvirt gives every KVM guest for its agent: qemu-guest-agent starts when it appears.
+  {
+    id: 'kvm', entry: 0, platform: /KVM/, nics: 2, layout: null, nic0: 'virtio-net-pci', guestAgent: 'qemu-ga',
+    hardware: (d) => [
+      ...disks(d, 1, (_i, id) => ['-device', `virtio-blk-pci,drive=${id}`]),
+      ...nics('virtio-net-pci', 1),
+      ...['-device', 'virtio-serial-pci,id=vser0', '-chardev', `socket,id=qga0,path=${path.join(d, 'qga.sock')},server=on,wait=off`, '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0'],
+    ],
+  },
   // QEMU's LSI SAS 1068 presents no target to Linux 6.12's mptsas (the host registers, no SAS port
   // is ever reported, a rescan finds nothing), so the disk is on QEMU's LSI 53C895A, the parallel
   // LSI family (sym53c8xx). A real VMware host's LSI Logic Parallel is a 53C1030 (mptspi): the
@@ -82,6 +93,23 @@ const PLATFORMS: Platform[] = [
     hardware: (d) => [...smbios('Core', 'Core M2600'), '-device', 'ahci,id=ahci0', ...disks(d, 4, (i, id) => ['-device', `ide-hd,drive=${id},bus=ahci0.${i}`]), ...nics('e1000e', 5)],
   },
 ];
+
+/** Asks the guest agent over its channel, as the hypervisor does: guest-sync must echo our id. */
+async function agentSync(socketPath: string): Promise<string> {
+  const id = Math.floor(Math.random() * 1e9);
+  const reply = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const c = net.connect(socketPath, () => c.write(`${JSON.stringify({ execute: 'guest-sync', arguments: { id } })}\n`));
+    const t = setTimeout(() => (c.destroy(), reject(new Error(`no guest-sync answer from the guest agent: ${buf}`))), 30000);
+    c.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\n')) (clearTimeout(t), c.end(), resolve(buf.trim()));
+    });
+    c.on('error', (e) => (clearTimeout(t), reject(e)));
+  });
+  assert.deepEqual(JSON.parse(reply), { return: id }, reply);
+  return `guest-sync answered (${reply})`;
+}
 
 const wanted = (process.env.KEEL_MATRIX ?? PLATFORMS.map((p) => p.id).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 const results: Record<string, unknown>[] = [];
@@ -142,6 +170,10 @@ for (const p of PLATFORMS) {
         for (const x of p.bmc) assert.match(environment, new RegExp(`^${x.name}\\s`, 'm'), `sensor ${x.name} in show environment:\n${environment}`);
       } else {
         assert.match(environment, /there is no BMC/, environment);
+      }
+      if (p.guestAgent) {
+        assert.match(platform, new RegExp(`^Guest tools: ${p.guestAgent} \\(running\\)`, 'm'), platform);
+        row.guestAgent = await agentSync(path.join(dir, 'qga.sock'));
       }
       row.ok = true;
     } catch (e) {

@@ -40,6 +40,8 @@ interface Platform {
   preflight?: RegExp;
   /** The model's BMC: ipmi_sim with these sensors behind a KCS interface (/dev/ipmi0 in the guest). */
   bmc?: SimSensor[];
+  /** The preflight must refuse this machine with this line, and leave its disks untouched. */
+  refuse?: RegExp;
   /** The guest agent the hypervisor talks to on its own, with no one enabling it (KVM: qemu-ga). */
   guestAgent?: 'qemu-ga';
 }
@@ -73,6 +75,13 @@ const PLATFORMS: Platform[] = [
     id: 'vmware', entry: 0, platform: /VMware/, nics: 2, layout: null, nic0: 'vmxnet3',
     hardware: (d) => [...smbios('VMware, Inc.', 'VMware Virtual Platform'), '-device', 'lsi53c895a,id=scsi0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=scsi0.0`]), ...nics('vmxnet3', 1)],
     preflight: /\[WARN\][^\n]*sym53c8xx is not one of the supported types/,
+  },
+  // VMware's paravirtual SCSI (QEMU's pvscsi, Linux vmw_pvscsi) under the install disk: refused
+  // before anything is written, even with the seed's force.
+  {
+    id: 'vmware-pvscsi', entry: 0, platform: /VMware/, nics: 2, layout: null, nic0: 'vmxnet3',
+    hardware: (d) => [...smbios('VMware, Inc.', 'VMware Virtual Platform'), '-device', 'pvscsi,id=pv0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=pv0.0`]), ...nics('vmxnet3', 1)],
+    refuse: /\[STOP\] controller\s+VMware paravirtual SCSI is not supported[^\n]*the install disk \/dev\/sda is on it/,
   },
   // Linux's ata_piix ignores IDE hard disks on a machine whose DMI says Microsoft Virtual Machine
   // (Hyper-V shows them again through storvsc, which QEMU cannot emulate): the disk is on AHCI.
@@ -145,6 +154,17 @@ for (const p of PLATFORMS) {
       }
       s.send('\r');
       const done = await s.expect(/Installation complete in (\d+) s|INSTALLATION (REFUSED|FAILED|STOPPED)[^\n]*/, 1800000, 'the end of the installation');
+      if (p.refuse) {
+        assert.equal(done[2], 'REFUSED', `the installer did not refuse: ${done[0]}\n${s.tail()}`);
+        assert.match(s.all(), p.refuse, 'the refusal this machine must show');
+        await s.expect(/Nothing was written\./, 60000, 'Nothing was written');
+        // -U: QEMU still holds the image; every cluster must still be unallocated.
+        const map = JSON.parse(spawnSync('qemu-img', ['map', '-U', '--output=json', path.join(dir, 'disk0.qcow2')], { encoding: 'utf8' }).stdout) as { data: boolean }[];
+        assert.ok(map.length > 0 && map.every((m) => !m.data), `the refused install wrote to the disk: ${JSON.stringify(map.filter((m) => m.data))}`);
+        row.refused = (p.refuse.exec(s.all()) ?? [''])[0].trim();
+        row.ok = true;
+        return;
+      }
       assert.ok(done[1], `the installer stopped: ${done[0]}\n${s.tail()}`);
       if (p.preflight) assert.match(s.all(), p.preflight, 'the preflight line this machine must show');
       row.installSeconds = Number(done[1]);

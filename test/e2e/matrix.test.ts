@@ -129,7 +129,7 @@ test('image', { timeout: 60 * 60 * 1000 }, () => {
 });
 
 for (const p of PLATFORMS) {
-  test(`${p.id}: unattended install, first boot without questions, platform, layout and NIC names`, { timeout: 60 * 60 * 1000, skip: wanted.includes(p.id) ? false : `KEEL_MATRIX=${wanted.join(',')}` }, async () => {
+  test(`${p.id}: ${p.refuse ? 'refused by the preflight, the disk untouched' : 'unattended install, first boot without questions, platform, layout, NIC names and BMC'}`, { timeout: 60 * 60 * 1000, skip: wanted.includes(p.id) ? false : `KEEL_MATRIX=${wanted.join(',')}` }, async () => {
     const dir = path.join(OUT, p.id);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });

@@ -34,6 +34,8 @@ interface Platform {
   nics: number;
   /** What `show raid` must show about the layout, or null for a single disk. */
   layout: RegExp | null;
+  /** What the installer must say it installs to (the disk rule it applied). */
+  target?: RegExp;
   nic0: string;
   hardware: (dir: string) => string[];
   /** A preflight line the installer must print for this machine (a warning the seed's force passes). */
@@ -90,7 +92,7 @@ const PLATFORMS: Platform[] = [
     hardware: (d) => [...smbios('Microsoft Corporation', 'Virtual Machine'), '-device', 'ahci,id=ahci0', ...disks(d, 1, (i, id) => ['-device', `ide-hd,drive=${id},bus=ahci0.${i}`])],
   },
   {
-    id: 'm2200', entry: 1, platform: /M2200/, nics: 2, layout: null, nic0: 'e1000e', bmc: M22X0_SENSORS,
+    id: 'm2200', entry: 1, platform: /M2200/, nics: 2, layout: null, nic0: 'e1000e', bmc: M22X0_SENSORS, target: /Installing to \/dev\/sda \(hardware RAID virtual drive/,
     hardware: (d) => [...smbios('Core', 'Core M2200'), '-device', 'megasas-gen2,id=r0', ...disks(d, 1, (_i, id) => ['-device', `scsi-hd,drive=${id},bus=r0.0`]), ...nics('e1000e', 1)],
   },
   {
@@ -167,6 +169,7 @@ for (const p of PLATFORMS) {
       }
       assert.ok(done[1], `the installer stopped: ${done[0]}\n${s.tail()}`);
       if (p.preflight) assert.match(s.all(), p.preflight, 'the preflight line this machine must show');
+      if (p.target) assert.match(s.all(), p.target, 'the disk rule this machine must get');
       row.installSeconds = Number(done[1]);
       row.bootToInstalledSeconds = Math.round((Date.now() - started) / 1000);
       const banner = await s.expect(/SSH host key ED25519: (SHA256:\S+)|display the End User License Agreement/, 1200000, 'the first boot');

@@ -16,7 +16,7 @@
  *
  * Timings go to .cache/e2e/update/metrics.json.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

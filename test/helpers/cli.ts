@@ -1,4 +1,5 @@
 /** A CLI session on a configured sandbox root, with scripted answers, for command tests. */
+import type { TestContext } from 'vitest';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,11 +26,11 @@ export function configured(): Config {
   return c;
 }
 
-export async function cliSession(t: { after: (fn: () => void) => void }, opts: { role?: 'admin' | 'operator'; privileged?: boolean; source?: string } = {}) {
+export async function cliSession(t: TestContext, opts: { role?: 'admin' | 'operator'; privileged?: boolean; source?: string } = {}) {
   const root = tempRoot('keel-cli-');
   const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
   const store = Store.open(host);
-  t.after(() => {
+  t.onTestFinished(() => {
     store.close();
     fs.rmSync(root, { recursive: true, force: true });
   });

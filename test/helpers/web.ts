@@ -1,4 +1,5 @@
 /** System Manager on a configured sandbox root, and a headless Chromium page, for web tests. */
+import type { TestContext } from 'vitest';
 import fs from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { createHost, type Host } from '../../appliance/host/index.ts';
@@ -20,7 +21,7 @@ let hashes: Promise<[string, string]> | null = null;
  */
 export async function configuredHost(t: T, o: { prefix?: string; edit?: (c: Config) => void } = {}): Promise<Host> {
   const root = tempRoot(o.prefix ?? 'keel-api-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
   hashes ??= Promise.all([hashSecret(WEB_PASSWORD), hashSecret(OPERATOR_PASSWORD)]);
   const [h, op] = await hashes;
@@ -36,12 +37,12 @@ export async function configuredHost(t: T, o: { prefix?: string; edit?: (c: Conf
   return host;
 }
 const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
-type T = { after: (fn: () => unknown) => void };
+type T = TestContext;
 
 /** A configured appliance (admin / WEB_PASSWORD) with System Manager listening on a free port. */
 export async function servedAppliance(t: T, o: { nics?: number; prefix?: string } = {}) {
   const root = tempRoot(o.prefix ?? 'keel-web-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host: Host = createHost(root, { sysfs: fakeSysfs(root, o.nics ?? 2) });
   const config = sampleConfig();
   config.users.local[0].passwordHash = await hashSecret(WEB_PASSWORD);
@@ -53,7 +54,7 @@ export async function servedAppliance(t: T, o: { nics?: number; prefix?: string 
   const app = await buildServer({ host, failureDelayMs: 20 });
   await app.listen({ port: 0, host: '127.0.0.1' });
   // A connection the browser opened ahead of time would hold close() until the headers timeout.
-  t.after(async () => {
+  t.onTestFinished(async () => {
     app.server.closeAllConnections?.();
     await app.close();
   });
@@ -64,7 +65,7 @@ export async function servedAppliance(t: T, o: { nics?: number; prefix?: string 
 /** A Chromium page that records console errors, warnings and page errors in `problems`. */
 export async function browserPage(t: T): Promise<{ page: Page; problems: string[] }> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
+  t.onTestFinished(() => { browser.close(); });
   // The appliance certificate is self-signed for its FQDN; the test reaches it by address.
   const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
   const problems: string[] = [];

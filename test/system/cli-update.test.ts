@@ -4,7 +4,7 @@
  * prompt, check, download, stage, show version and reload (Reboot to Install); then `keel update
  * status --json` (the same state read by another command) and a second process finding the lock.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,10 +19,10 @@ import { startRepository, prepareAppliance, REPO_USER, REPO_PASSWORD, type TestR
 
 const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
 let repo: TestRepository;
-before(async () => {
+beforeAll(async () => {
   repo = await startRepository({ payloadBytes: 8 * 2 ** 20 });
 });
-after(async () => {
+afterAll(async () => {
   await repo.close();
 });
 
@@ -47,7 +47,7 @@ function keel(args: string[], sysfs: string, input = ''): Promise<{ code: number
 
 test('keel cli on a pipe: configure the repository, check, download, stage, show version, reload says Reboot to Install', async (t) => {
   const root = tempRoot('keel-cli-update-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const sysfs = fakeSysfs(root, 2);
   const host = createHost(root, { sysfs });
   const store = Store.open(host);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -22,7 +22,7 @@ import { check } from '../../appliance/config/schema.ts';
 import { DMI, makeMachine } from '../fixtures/health/sysfs.ts';
 
 /** A real SMTP server on loopback that keeps what it receives. */
-async function smtp(t: { after: (f: () => Promise<void> | void) => void }) {
+async function smtp(t: TestContext) {
   const mails: { to: string[]; data: string }[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -38,7 +38,7 @@ async function smtp(t: { after: (f: () => Promise<void> | void) => void }) {
     },
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  t.onTestFinished(() => { new Promise<void>((r) => server.close(() => r())); });
   return { port: (server.server.address() as net.AddressInfo).port, mails };
 }
 
@@ -54,15 +54,15 @@ async function waitFor<T>(f: () => T | undefined, ms = 5000): Promise<T> {
 
 test('ipmi_sim: faults injected at run time give health state, front-panel wording and an alert e-mail; clearing clears', async (t) => {
   const sim = await startSim();
-  t.after(() => sim.stop());
+  t.onTestFinished(() => { sim.stop(); });
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-health-sys-'));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   // An M2250 as DMI describes it; processes really run (ipmitool), files stay in the temp root.
   const { sysfs, procfs } = makeMachine(root, { dmi: DMI.m2250, nics: [{ driver: 'igb' }, { driver: 'igb' }], memGB: 32, cpus: 8 });
   const host = { ...createHost('/', { sysfs }), root };
   const mail = await smtp(t);
   const db = new Database(':memory:');
-  t.after(() => db.close());
+  t.onTestFinished(() => { db.close(); });
   const smtpCfg = { from: 'keel@example.com', server: '127.0.0.1', port: mail.port, protocol: 'smtp' as const, auth: false };
   const monitor = new HealthMonitor({
     host,
@@ -137,7 +137,7 @@ test('ipmi_sim: faults injected at run time give health state, front-panel wordi
 
 test('one snapshot against ipmi_sim as `keel health --json` would print it', async (t) => {
   const sim = await startSim();
-  t.after(() => sim.stop());
+  t.onTestFinished(() => { sim.stop(); });
   const snap = await collectHealth(createHost('/'), { bmc: parseBmcUrl(sim.url), smart: false, nics: [], nicSampleMs: 10 });
   const json = JSON.parse(JSON.stringify(snap));
   assert.deepEqual(json.ipmi.sensors.map((s: { name: string }) => s.name), ['CPU Temp', 'System Temp', 'Peripheral Temp', 'FAN1', 'FAN2', 'FAN3', '12V', 'PS1 Status', 'PS2 Status', 'Chassis Intru']);
@@ -152,7 +152,7 @@ test('syslog channel: RFC 5424 over UDP and TCP to loopback listeners; Test send
   const got: string[] = [];
   udp.on('message', (m) => got.push(m.toString()));
   await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  t.after(() => udp.close());
+  t.onTestFinished(() => { udp.close(); });
   const ch = syslogChannel({ enabled: true, subscription: 'critical', server: '127.0.0.1', port: udp.address().port, transport: 'udp' });
   await ch.send([{ kind: 'raised', key: 'ipmi.sensor.FAN1', subject: 'FAN1', severity: 'critical', previous: 'ok', message: 'FAN1: 180 RPM', at: Date.parse('2026-11-23T12:00:00Z') }], { hostname: 'core.example.com', panel: [] });
   await waitFor(() => got[0]);
@@ -161,7 +161,7 @@ test('syslog channel: RFC 5424 over UDP and TCP to loopback listeners; Test send
   const tcpGot: Buffer[] = [];
   const srv = net.createServer((s) => s.on('data', (d) => tcpGot.push(d)));
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  t.onTestFinished(() => { new Promise<void>((r) => srv.close(() => r())); });
   const tcp = syslogChannel({ enabled: true, subscription: 'all', server: '127.0.0.1', port: (srv.address() as net.AddressInfo).port, transport: 'tcp' });
   await tcp.test('core.example.com');
   const framed = (await waitFor(() => (tcpGot.length ? Buffer.concat(tcpGot).toString() : undefined))).toString();
@@ -177,7 +177,7 @@ test('syslog channel over TLS (RFC 5425): the configured CA is trusted, another 
   const srv = tls.createServer({ key: server.keyPem, cert: server.certPem }, (s) => s.on('data', (d) => got.push(d)));
   srv.on('tlsClientError', () => undefined);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  t.onTestFinished(() => { new Promise<void>((r) => srv.close(() => r())); });
   const port = (srv.address() as net.AddressInfo).port;
   const cfg = { enabled: true, subscription: 'all' as const, server: '127.0.0.1', port, transport: 'tls' as const, caCertificate: ca.certPem };
   assert.deepEqual(check({ ...sampleConfig(), health: { syslog: { ...cfg, server: 'syslog.example.com' } } }), [], 'the configuration takes the CA');

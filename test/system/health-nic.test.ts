@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHost } from '../../appliance/host/index.ts';
@@ -11,7 +11,7 @@ test('NIC probe on a veth pair into a test namespace: link up, down, up again; f
   const a = `kha${process.pid % 10000}`;
   const b = `khb${process.pid % 10000}`;
   ip('netns', 'add', ns);
-  t.after(() => {
+  t.onTestFinished(() => {
     try {
       ip('link', 'del', a);
     } catch {

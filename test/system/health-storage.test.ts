@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,13 +11,15 @@ import { runStorageTest } from '../../appliance/health/storage-test.ts';
 
 const mdSupported = fs.existsSync('/proc/mdstat');
 
-test('mdadm RAID1 on loop devices: clean, degraded after --fail, rebuilding/clean after re-add', { skip: mdSupported ? false : 'kernel has no md support here (/proc/mdstat absent); run in a VM (testbench README: RAID)' }, async (t) => {
+test('mdadm RAID1 on loop devices: clean, degraded after --fail, rebuilding/clean after re-add', async (t) => {
+  const skipped = mdSupported ? false : 'kernel has no md support here (/proc/mdstat absent); run in a VM (testbench README: RAID)';
+  if (skipped) return t.skip(skipped);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-md-'));
   const loops: string[] = [];
   const md = '/dev/md/keeltest';
   const host = createHost('/');
   const disks = new Disks(host);
-  t.after(async () => {
+  t.onTestFinished(async () => {
     await disks.mdadm(['--stop', md], { allowFail: true });
     for (const l of loops) execFileSync('losetup', ['-d', l], { stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -46,7 +48,7 @@ test('mdadm RAID1 on loop devices: clean, degraded after --fail, rebuilding/clea
 
 test('storage test: built-in random read and write on a real file, judged against the thresholds', async (t) => {
   const dir = fs.mkdtempSync(path.join('/var/tmp', 'keel-storage-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const r = await runStorageTest(createHost('/'), { dir, sizeMB: 32, runtimeSeconds: 1 });
   assert.ok(r.read.iops > 0 && r.write.iops > 0);
   assert.ok(r.read.p90Ms !== null && r.write.p90Ms !== null);

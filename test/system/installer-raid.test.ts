@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -70,7 +70,7 @@ const blkid = (dev: string, tag: string): string => execFileSync('blkid', ['-p',
 
 test('single-disk layout on a loop device: wipe, GPT, six partitions, file systems with their labels', async (t) => {
   const { devs, cleanup } = loops(1, 7 * GiB);
-  t.after(cleanup);
+  t.onTestFinished(cleanup);
   const facts = await factsFor(devs);
   const r = planInstall('vm-install' as Mode, facts, { wipe: false });
   assert.ok(r.plan, r.checks.map((c) => c.message).join('\n'));
@@ -92,10 +92,12 @@ test('single-disk layout on a loop device: wipe, GPT, six partitions, file syste
   assert.match(again.checks[0].message, new RegExp(`^disk ${devs[0]} is not empty: it has a (gpt|partition) table with 6 partitions`));
 });
 
-test('md RAID1 on two loop devices: member partitions, mdadm --create, the GPT layout inside the array', { skip: mdSupported ? false : 'kernel has no md support here (/proc/mdstat absent); run in a VM' }, async (t) => {
+test('md RAID1 on two loop devices: member partitions, mdadm --create, the GPT layout inside the array', async (t) => {
+  const skipped = mdSupported ? false : 'kernel has no md support here (/proc/mdstat absent); run in a VM';
+  if (skipped) return t.skip(skipped);
   const { devs, cleanup } = loops(2, 4 * GiB);
   let md: string | null = null;
-  t.after(() => {
+  t.onTestFinished(() => {
     if (md) {
       try {
         execFileSync('mdadm', ['--stop', md], { stdio: 'ignore' });

@@ -4,7 +4,7 @@
  * counted by the shared lockout, failover while the first server is dead, and the health
  * transitions dead after N failures / live again after M successes (seed 003).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
@@ -37,17 +37,17 @@ function ldapConfig(url: string, over: Partial<LdapConfig> = {}): LdapConfig {
   };
 }
 
-async function slapd(t: { after: (fn: () => unknown) => void }): Promise<Slapd> {
+async function slapd(t: TestContext): Promise<Slapd> {
   const s = await startSlapd();
-  t.after(() => s.remove());
+  t.onTestFinished(() => { s.remove(); });
   return s;
 }
 
-function storeWith(t: { after: (fn: () => unknown) => void }, ldap: LdapConfig): Store {
+function storeWith(t: TestContext, ldap: LdapConfig): Store {
   const root = tempRoot('keel-ldap-');
   const host = createHost(root);
   const store = Store.open(host);
-  t.after(() => {
+  t.onTestFinished(() => {
     directoryOf(store).stopMonitor();
     store.close();
     fs.rmSync(root, { recursive: true, force: true });
@@ -174,14 +174,14 @@ cn: Dave Elsewhere
 sn: Elsewhere
 mail: dave@example.com
 `);
-  t.after(() => other.remove());
+  t.onTestFinished(() => { other.remove(); });
   const s = await startSlapd(`dn: ou=remote,${BASE}
 objectClass: referral
 objectClass: extensibleObject
 ou: remote
 ref: ${other.url}/ou=people,${BASE}
 `);
-  t.after(() => s.remove());
+  t.onTestFinished(() => { s.remove(); });
   const off = new LdapDirectory(() => ldapConfig(s.url));
   assert.deepEqual((await off.lookup('dave')).entries, []);
   const on = new LdapDirectory(() => ldapConfig(s.url, { chaseReferrals: true }));

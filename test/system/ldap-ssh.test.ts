@@ -3,7 +3,7 @@
  * slapd: they sign in over SSH (real OpenSSH client) and System Manager (real HTTPS) with the
  * role of their mapped groups; wrong passwords and users in no mapped group are refused.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
@@ -22,7 +22,7 @@ let serve: ChildProcess | null = null;
 let sshPort = 0;
 let httpsPort = 0;
 
-before(async () => {
+beforeAll(async () => {
   slapd = await startSlapd();
   root = tempRoot('keel-ldap-ssh-');
   const sysfs = fakeSysfs(root, 2);
@@ -53,7 +53,7 @@ before(async () => {
   ({ child: serve, sshPort, httpsPort } = await startServe(root, sysfs));
 });
 
-after(async () => {
+afterAll(async () => {
   serve?.kill('SIGTERM');
   await slapd?.remove();
   if (root) fs.rmSync(root, { recursive: true, force: true });

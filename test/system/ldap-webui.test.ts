@@ -4,7 +4,7 @@
  * directory user signs in to System Manager with the role of a nested group; a wrong password is
  * refused; the failover server answers while the first URL is dead.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
@@ -21,9 +21,9 @@ const V1 = '/mics/api/v1';
 
 test('System Manager: configure LDAP, lookup, browse, directory users sign in with their mapped roles', async (t) => {
   const s = await startSlapd();
-  t.after(() => s.remove());
+  t.onTestFinished(() => { s.remove(); });
   const root = tempRoot('keel-ldap-webui-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const c = sampleConfig();
   c.users.local[0].passwordHash = await hashSecret(PASSWORD);
@@ -32,7 +32,7 @@ test('System Manager: configure LDAP, lookup, browse, directory users sign in wi
   st.saveStartup({ who: 'test', source: 'test' });
   st.close();
   const app = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const session = async (username: string, password: string) => app.inject({ method: 'POST', url: '/mics/api/session', payload: { username, password } });
   const r = await session('admin', PASSWORD);
   const headers = { cookie: String(r.headers['set-cookie']).split(';')[0], 'x-csrf-token': JSON.parse(r.body).csrfToken };

@@ -2,7 +2,7 @@
  * The SSH CLI against the real OpenSSH client (ssh + sshpass) and ssh-audit, on loopback: a
  * `keel serve` process on a sandbox root, as the appliance runs it.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,7 +27,7 @@ let serve: ChildProcess | null = null;
 let sshPort = 0;
 let httpsPort = 0;
 
-before(async () => {
+beforeAll(async () => {
   root = tempRoot('keel-ssh-');
   sysfs = fakeSysfs(root, 2);
   const host = createHost(root, { sysfs });
@@ -44,7 +44,7 @@ before(async () => {
   ({ child: serve, sshPort, httpsPort } = await startServe(root, sysfs));
 });
 
-after(() => {
+afterAll(() => {
   serve?.kill('SIGTERM');
   fs.rmSync(root, { recursive: true, force: true });
 });

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -29,9 +29,11 @@ function fio(file: string, r: Omit<RandomIoRequest, 'file'>): FioResult {
 
 const show = (r: FioResult) => `${r.iops.toFixed(0)} IOPS, ${r.mbps.toFixed(1)} MB/s, p90 ${r.p90Ms!.toFixed(3)} ms`;
 
-test('built-in storage tester vs fio on the same file: IOPS within 0.3x-3x', { skip: !hasFio ? 'fio is not installed on this machine (apt-get install fio)' : !disk ? '/var/tmp is tmpfs: no disk to measure' : false }, async (t) => {
+test('built-in storage tester vs fio on the same file: IOPS within 0.3x-3x', async (t) => {
+  const skipped = !hasFio ? 'fio is not installed on this machine (apt-get install fio)' : !disk ? '/var/tmp is tmpfs: no disk to measure' : false;
+  if (skipped) return t.skip(skipped);
   const dir = fs.mkdtempSync(path.join('/var/tmp', 'keel-vsfio-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const file = path.join(dir, 'io.bin');
   const disks = new Disks(createHost('/'));
   const base = { sizeBytes: 64 << 20, blockSize: 4096, depth: 8, seconds: SECONDS };
@@ -52,10 +54,12 @@ test('built-in storage tester vs fio on the same file: IOPS within 0.3x-3x', { s
   console.log(lines.join('\n'));
 });
 
-test('built-in storage tester on a block device: read-only for reads, clamped to the device size, writes land', { skip: process.getuid?.() !== 0 ? 'needs root for losetup' : spawnSync('losetup', ['--version']).status !== 0 ? 'losetup is missing' : !disk ? '/var/tmp is tmpfs' : false }, async (t) => {
+test('built-in storage tester on a block device: read-only for reads, clamped to the device size, writes land', async (t) => {
+  const skipped = process.getuid?.() !== 0 ? 'needs root for losetup' : spawnSync('losetup', ['--version']).status !== 0 ? 'losetup is missing' : !disk ? '/var/tmp is tmpfs' : false;
+  if (skipped) return t.skip(skipped);
   const dir = fs.mkdtempSync(path.join('/var/tmp', 'keel-rawio-'));
   const loops: string[] = [];
-  t.after(() => {
+  t.onTestFinished(() => {
     for (const l of loops) spawnSync('losetup', ['-d', l]);
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -3,7 +3,7 @@
  * openssl): signed index, basic authentication, a download interrupted midway and resumed with
  * HTTP Range, verification, then staging of what was downloaded.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,7 +35,7 @@ let port = 0;
 let mode: 'normal' | 'cut' | 'no-range' | 'corrupt' = 'normal';
 const requests: { url: string; range?: string; status: number }[] = [];
 
-before(async () => {
+beforeAll(async () => {
   dir = tempRoot('keel-repo-');
   repo = path.join(dir, 'repo');
   fs.mkdirSync(repo);
@@ -85,18 +85,18 @@ before(async () => {
   port = (server.address() as AddressInfo).port;
 });
 
-after(async () => {
+afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((res) => server.close(() => res()));
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function appliance(t: { after: (fn: () => void) => void }) {
+async function appliance(t: TestContext) {
   const root = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const store = Store.open(host);
-  t.after(() => store.close());
+  t.onTestFinished(() => { store.close(); });
   store.commitRunning(sampleConfig(), { who: 'admin', source: 'test' }, 'wizard', '');
   store.saveStartup({ who: 'admin', source: 'test' });
   host.files.writeAtomic(WEBUI_CERT_PATH, (await makeSelfSigned('core.example.com')).certPem);

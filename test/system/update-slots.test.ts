@@ -2,7 +2,7 @@
  * Writing a slot the way the appliance does: a fresh ext4 labelled KEEL-B on a block device
  * (a loop device here), mounted, filled, synced, unmounted. Needs root, mkfs.ext4 and losetup.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +24,7 @@ test('partition slots: mkfs with the slot label, files and keel-version written,
   const loops: string[] = [];
   const mnt = path.join(dir, 'mnt');
   const check = path.join(dir, 'check');
-  t.after(() => {
+  t.onTestFinished(() => {
     for (const m of [mnt, check]) spawnSync('umount', [m]);
     for (const l of loops) spawnSync('losetup', ['-d', l]);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * configured From, the server's authentication is used, a wrong password fails with the server's
  * answer, and STARTTLS to a server with an untrusted certificate is refused, not downgraded.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { SMTPServer } from 'smtp-server';
@@ -26,7 +26,7 @@ interface Received {
   tls: boolean;
 }
 
-async function smtp(t: { after: (fn: () => unknown) => void }, opts: { tlsCert?: { certPem: string; keyPem: string } } = {}) {
+async function smtp(t: TestContext, opts: { tlsCert?: { certPem: string; keyPem: string } } = {}) {
   const got: Received[] = [];
   const server = new SMTPServer({
     secure: false,
@@ -48,14 +48,14 @@ async function smtp(t: { after: (fn: () => unknown) => void }, opts: { tlsCert?:
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.onTestFinished(() => { new Promise<void>((resolve) => server.close(() => resolve())); });
   const port = (server.server.address() as { port: number }).port;
   return { port, got };
 }
 
-async function appliance(t: { after: (fn: () => unknown) => void }) {
+async function appliance(t: TestContext) {
   const root = tempRoot('keel-mail-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const c = sampleConfig();
   c.users.local[0].passwordHash = await hashSecret(PASSWORD);
@@ -64,7 +64,7 @@ async function appliance(t: { after: (fn: () => unknown) => void }) {
   s.saveStartup({ who: 'test', source: 'test' });
   s.close();
   const app = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const r = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'admin', password: PASSWORD } });
   const headers = { cookie: String(r.headers['set-cookie']).split(';')[0], 'x-csrf-token': JSON.parse(r.body).csrfToken };
   const call = async (method: 'PUT' | 'POST', url: string, payload: object) => {

@@ -4,7 +4,7 @@
  * and the dashboard show it in the technician's words, with the alert open and the 24 h charts;
  * the fan turns again: the alert clears.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,9 +27,9 @@ const PASSWORD = 'Passw0rd!x';
 
 test('ipmi_sim behind the monitor: a stopped fan shows in the API, /metrics and the dashboard; repaired, the alert clears', async (t) => {
   const sim = await startSim();
-  t.after(() => sim.stop());
+  t.onTestFinished(() => { sim.stop(); });
   const root = tempRoot('keel-webui-health-sys-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const appHost = createHost(root, { sysfs: fakeSysfs(root, 2) });
   const config = sampleConfig();
   config.users.local[0].passwordHash = await hashSecret(PASSWORD);
@@ -39,15 +39,15 @@ test('ipmi_sim behind the monitor: a stopped fan shows in the API, /metrics and 
   await applyAtBoot(appHost, s);
   s.close();
   const app = await buildServer({ host: appHost, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
 
   // An M2250 as DMI describes it; ipmitool really runs against ipmi_sim; the history goes into System Manager's database.
   const machine = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-webui-health-machine-'));
-  t.after(() => fs.rmSync(machine, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(machine, { recursive: true, force: true }); });
   const { sysfs, procfs } = makeMachine(machine, { dmi: DMI.m2250, nics: [{ driver: 'igb' }, { driver: 'igb' }], memGB: 32, cpus: 8 });
   const monitor = new HealthMonitor({ host: { ...createHost('/', { sysfs }), root: machine }, db: app.keel.store.db, hostname: 'core.example.com', bmc: parseBmcUrl(sim.url), procfs, smart: false, nics: [], channels: [] });
   setHealthMonitor(monitor);
-  t.after(() => setHealthMonitor(null));
+  t.onTestFinished(() => { setHealthMonitor(null); });
 
   const login = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'admin', password: PASSWORD } });
   assert.equal(login.statusCode, 200, login.body);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { render, componentPorts } from '../../appliance/firewall/render.ts';
 import { aclEntry, allowList, selfLockout, aclRisk, clientIpv4 } from '../../appliance/acl/schema.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,11 +10,11 @@ import { listNics } from '../../appliance/network/nics.ts';
 import { OperationalError, ValidationError } from '../../appliance/errors.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 
-function setup(t: { after: (fn: () => void) => void }, nics = 2) {
+function setup(t: TestContext, nics = 2) {
   const root = tempRoot();
   const host = createHost(root, { sysfs: fakeSysfs(root, nics) });
   const store = Store.open(host);
-  t.after(() => {
+  t.onTestFinished(() => {
     store.close();
     fs.rmSync(root, { recursive: true, force: true });
   });

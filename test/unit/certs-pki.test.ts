@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -65,7 +65,7 @@ test('warnings: expiring soon, and names not covering the hostname', () => {
 test('a CSR made on the appliance asks for the hostname and enterpriseenrollment.<domain>; its signed certificate installs without uploading a key', async (t) => {
   assert.deepEqual(defaultNames('core.example.com'), ['core.example.com', 'enterpriseenrollment.example.com']);
   const dir = tempRoot('keel-pki-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const host = createHost(dir);
   const store = new ServiceCertificates(host);
   const csrPem = await store.request('portal', { commonName: 'core.example.com', organization: 'Example' }, defaultNames('core.example.com'));
@@ -93,7 +93,7 @@ test('a CSR made on the appliance asks for the hostname and enterpriseenrollment
 
 test('System Manager keeps an administrator\'s certificate at the next start, even when it names other hosts', async (t) => {
   const dir = tempRoot('keel-pki-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const host = createHost(dir);
   const auto = await ensureWebuiCertificate(host, 'core.example.com', '192.0.2.10');
   const leaf = makeCert({ cn: 'portal.example.com', issuer: intermediate, dns: ['portal.example.com'], eku: ['serverAuth'] });

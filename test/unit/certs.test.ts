@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -8,9 +8,9 @@ import { tempRoot } from '../helpers/config.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
-function sandbox(t: { after: (fn: () => void) => void }) {
+function sandbox(t: TestContext) {
   const root = tempRoot('keel-certs-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   return { root, host: createHost(root) };
 }
 

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, vi } from 'vitest';
 import assert from 'node:assert/strict';
 import { cliSession } from '../helpers/cli.ts';
 import { signIn, Lockouts } from '../../appliance/users/signin.ts';
@@ -73,14 +73,15 @@ test('install guest-tools enables the detected hypervisor agent, and refuses on 
 });
 
 test('over SSH, a change that could cut the session off reverts by itself unless confirmed', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  t.onTestFinished(() => { vi.useRealTimers(); });
   const { run, store } = await cliSession(t, { source: 'ssh:192.0.2.9' });
   await run('conf t', 'ip ssh server');
   const before = store.running()!.revision;
   const out = await run('ip ssh server port 2222');
   assert.match(out, /could cut off your session: SSH moves to port 2222[\s\S]*configure confirm" within 120 seconds/);
   assert.equal(store.running()!.config.ssh.port, 2222, 'applied at once');
-  t.mock.timers.tick(121_000);
+  vi.advanceTimersByTime(121_000);
   // The revert applies through the core (async): wait for it to land.
   for (let i = 0; i < 100 && store.running()!.config.ssh.port !== 22; i++) await new Promise((r) => setImmediate(r));
   assert.equal(store.running()!.config.ssh.port, 22, 'reverted');
@@ -89,7 +90,7 @@ test('over SSH, a change that could cut the session off reverts by itself unless
 
   await run('ip ssh server port 2222');
   assert.equal(await run('confirm'), 'Change kept (SSH moves to port 2222).\n');
-  t.mock.timers.tick(121_000);
+  vi.advanceTimersByTime(121_000);
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   assert.equal(store.running()!.config.ssh.port, 2222, 'a confirmed change stays');
   assert.equal(await run('confirm'), '% No change is waiting for confirmation.\n');

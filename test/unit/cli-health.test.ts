@@ -4,7 +4,7 @@
  * naming the field, `show health settings`, and the show running-config round trip (BMC password
  * masked and kept, CA named by a comment and kept).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { toScript } from '../../appliance/config/script.ts';
 import type { Config } from '../../appliance/config/schema.ts';

@@ -4,7 +4,7 @@
  * health checks, shutdown; refusals by the one schema naming the field and rule, `?` help, and
  * the show running-config round trip with every field set.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { toScript } from '../../appliance/config/script.ts';
 import type { Config } from '../../appliance/config/schema.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { MODES, rootsFor } from '../../cli/commands.ts';
 import { parse, help, complete, tokenize, applyPipe, INVALID, INCOMPLETE } from '../../cli/parse.ts';

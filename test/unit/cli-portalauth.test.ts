@@ -3,7 +3,7 @@
  * mapping, a pasted CA chain, shutdown), refusals by the one schema naming the field and rule,
  * `?` help, and the show running-config round trip (the CA named by a comment and kept).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { toScript } from '../../appliance/config/script.ts';
 import type { Config } from '../../appliance/config/schema.ts';

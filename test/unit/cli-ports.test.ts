@@ -3,7 +3,7 @@
  * the port, refusals by the one schema naming the field, `?` help, and the show running-config
  * round trip.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { toScript } from '../../appliance/config/script.ts';
 import { scriptToConfig } from '../../cli/script.ts';

@@ -3,7 +3,7 @@
  * password masked and kept, no-proxy list, shutdown), refusals by the one schema naming the
  * field, `?` help, and the show running-config round trip.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { toScript } from '../../appliance/config/script.ts';
 import type { Config } from '../../appliance/config/schema.ts';

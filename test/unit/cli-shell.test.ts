@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,10 +20,10 @@ function quickHash(pw: string): string {
   return `$scrypt$N=1024,r=8,p=1$${salt.toString('base64')}$${k.toString('base64')}`;
 }
 
-async function configuredRoot(t: { after: (fn: () => void) => void }) {
+async function configuredRoot(t: TestContext) {
   const root = tempRoot('keel-cli-shell-');
   const sysfs = fakeSysfs(root, 2);
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root, { sysfs });
   const store = Store.open(host);
   const c = sampleConfig();
@@ -74,13 +74,13 @@ test('keel cli: a wrong password three times ends with exit code 1 and is audite
   assert.equal(r.out.match(/% Login invalid/g)?.length, 3);
   assert.doesNotMatch(r.out, /Keel appliance software/);
   const store = Store.open(host);
-  t.after(() => store.close());
+  t.onTestFinished(() => { store.close(); });
   assert.equal(store.auditLog().filter((e) => e.action === 'sign in (console)' && e.outcome.startsWith('failed')).length, 3);
 });
 
 test('keel cli refuses an unconfigured appliance', async (t) => {
   const root = tempRoot('keel-cli-empty-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const r = await keelCli(root, fakeSysfs(root, 1), '');
   assert.equal(r.code, 2);
   assert.match(r.err, /not configured yet/);
@@ -90,7 +90,7 @@ test('on a terminal: TAB completes, ? answers at once keeping the line, secrets 
   const { root, host } = await configuredRoot(t);
   void root;
   const store = Store.open(host);
-  t.after(() => store.close());
+  t.onTestFinished(() => { store.close(); });
   const input = new PassThrough();
   const output = new PassThrough();
   let out = '';

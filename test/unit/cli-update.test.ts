@@ -3,7 +3,7 @@
  * repository settings through the one schema (password masked, kept, never logged), check,
  * download with progress, stage, status, show version, reload, unstage, refusals and roles.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,10 +16,10 @@ import { GrubEnv } from '../../appliance/update/grub.ts';
 import { LOCK_PATH } from '../../appliance/update/jobs.ts';
 
 let repo: TestRepository;
-before(async () => {
+beforeAll(async () => {
   repo = await startRepository();
 });
-after(async () => {
+afterAll(async () => {
   await repo.close();
 });
 
@@ -122,7 +122,7 @@ test('a corrupt download is refused with its reason; a held lock says who holds 
   const c = await appliance(t);
   await configure(c);
   repo.corrupt = true;
-  t.after(() => void (repo.corrupt = false));
+  t.onTestFinished(() => { void (repo.corrupt = false); });
   const out = await c.run('software-update download');
   assert.match(out, /% Refused \(sha256-mismatch\): the downloaded bundle does not match the sha256 in the index; it was deleted/);
   assert.equal(c.s.lastFailed, true);

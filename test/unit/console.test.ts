@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -34,9 +34,9 @@ const ANSWERS = {
   interface: 'a', address: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1', hostname: 'core.example.com', nameServer1: '192.0.2.53', ssh: 'no', ntp: 'no',
 };
 
-function setup(t: { after: (fn: () => void) => void }) {
+function setup(t: TestContext) {
   const root = tempRoot('keel-console-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   return { root, sysfs: fakeSysfs(root, 2) };
 }
 

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { HealthStore } from '../../appliance/health/monitor.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
@@ -6,9 +6,9 @@ import { checkProfile, classifyPlatform, identifyPlatform, profileFor, sizingFor
 import { tempRoot } from '../helpers/config.ts';
 import { DMI, makeMachine, type MachineSpec } from '../fixtures/health/sysfs.ts';
 
-async function machine(t: { after: (f: () => void) => void }, spec: MachineSpec) {
+async function machine(t: TestContext, spec: MachineSpec) {
   const root = tempRoot('keel-health-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const { sysfs, procfs } = makeMachine(root, spec);
   const host = createHost(root, { sysfs });
   return identifyPlatform(host, { procfs });

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -165,9 +165,11 @@ function diskDir(): string | null {
 }
 
 const DISK = diskDir();
-test('storage test: the built-in tester reads and writes a real file, with consistent numbers', { skip: DISK ? false : 'no disk-backed folder (/var/tmp, the temp folder and the checkout are tmpfs)' }, async (t) => {
+test('storage test: the built-in tester reads and writes a real file, with consistent numbers', async (t) => {
+  const skipped = DISK ? false : 'no disk-backed folder (/var/tmp, the temp folder and the checkout are tmpfs)';
+  if (skipped) return t.skip(skipped);
   const dir = fs.mkdtempSync(path.join(DISK!, 'keel-randio-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const file = path.join(dir, 'io.bin');
   const disks = new Disks(createHost('/'));
   const io = { file, sizeBytes: 16 << 20, blockSize: 4096, depth: 4, seconds: 1 };

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { planInstall, describeTarget, isVirtualDrive, type Mode } from '../../installer/plan.ts';
 import fs from 'node:fs';
@@ -142,7 +142,7 @@ test('hardware modes never use USB disks; keel.disk must name an installable dis
 
 test('a failing command stops the steps and names its step (sandbox processes)', async (t) => {
   const root = tempRoot('keel-inst-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const proc = host.proc as SandboxProcesses;
   proc.failures.set('mdadm --create', { code: 1, stdout: '', stderr: 'mdadm: cannot open /dev/sdb3: Device or resource busy' });

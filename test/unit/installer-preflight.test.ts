@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { planInstall, type Mode } from '../../installer/plan.ts';
 import { preflightChecks, decide, storageChecks, storageIo, formatChecks } from '../../installer/preflight.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,9 +18,9 @@ const GOOD = {
   interface: 'a', address: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1', hostname: 'core.example.com', nameServers: ['192.0.2.53'], ssh: 'yes', ntp: 'yes', ntpServers: ['pool.example.com'],
 };
 
-function setup(t: { after: (f: () => void) => void }) {
+function setup(t: TestContext) {
   const root = tempRoot('keel-seed-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const sysfs = fakeSysfs(root, 2);
   return { root, sysfs, host: createHost(root, { sysfs }) };
 }

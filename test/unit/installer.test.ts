@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseLsblk, candidateDisks, partitionPath } from '../../installer/disks.ts';
 import { chooseDisk } from '../../installer/main.ts';

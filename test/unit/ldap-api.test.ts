@@ -4,7 +4,7 @@
  * (kept, never returned, redacted in diffs and the audit), admin-only changes, the OpenAPI
  * document, the page, and a dead directory answering 502 with the failure counted.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -83,9 +83,9 @@ test('health thresholds: dead after N failures in a row, live after M successes;
   assert.deepEqual(d.servers().map((s) => [s.role, s.state]), [['primary', 'live'], ['failover', 'live']]);
 });
 
-async function start(t: { after: (fn: () => unknown) => void }) {
+async function start(t: TestContext) {
   const root = tempRoot('keel-ldap-api-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const c = sampleConfig();
   c.users.local[0].passwordHash = await hashSecret(PASSWORD);
@@ -95,7 +95,7 @@ async function start(t: { after: (fn: () => unknown) => void }) {
   s.saveStartup({ who: 'test', source: 'test' });
   s.close();
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const as = async (username: string, password: string) => {
     const r = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username, password } });
     assert.equal(r.statusCode, 200, r.body);

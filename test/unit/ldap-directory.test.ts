@@ -4,7 +4,7 @@
  * no such rule, so the system tests cover the walk used for other directories, and this test the
  * requests sent to AD (a recording stand-in for the connection: there is no AD server to run here).
  */
-import { test } from 'node:test';
+import { test, vi } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Client } from 'ldapts';
 import { LdapDirectory, IN_CHAIN } from '../../appliance/ldap/directory.ts';
@@ -47,7 +47,8 @@ test('AD: one in-chain membership search per mapped group, on the user entry, gr
 });
 
 test('the background checks run every interval while LDAP is on, re-time on a new interval, and stop when it is off', (t) => {
-  t.mock.timers.enable({ apis: ['setInterval'] });
+  vi.useFakeTimers({ toFake: ['setInterval'] });
+  t.onTestFinished(() => { vi.useRealTimers(); });
   const cfg: LdapConfig = {
     enabled: true,
     type: 'other',
@@ -64,19 +65,19 @@ test('the background checks run every interval while LDAP is on, re-time on a ne
   let runs = 0;
   dir.checkAll = async () => (runs++, []);
   dir.startMonitor();
-  t.mock.timers.tick(59_000);
+  vi.advanceTimersByTime(59_000);
   assert.equal(runs, 0);
-  t.mock.timers.tick(1_000);
+  vi.advanceTimersByTime(1_000);
   assert.equal(runs, 1);
-  t.mock.timers.tick(120_000);
+  vi.advanceTimersByTime(120_000);
   assert.equal(runs, 3);
   cfg.health.interval = 10;
-  t.mock.timers.tick(60_000); // the next tick notices the new interval
+  vi.advanceTimersByTime(60_000); // the next tick notices the new interval
   assert.equal(runs, 4);
-  t.mock.timers.tick(30_000);
+  vi.advanceTimersByTime(30_000);
   assert.equal(runs, 7);
   cfg.enabled = false;
-  t.mock.timers.tick(100_000);
+  vi.advanceTimersByTime(100_000);
   assert.equal(runs, 7);
   dir.stopMonitor();
 });

@@ -3,7 +3,7 @@
  * returned, kept when left out, redacted in plans), and the update repository client going through a
  * real CONNECT proxy on loopback (authentication, no-proxy list, refusal).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -52,7 +52,7 @@ test('proxy section: valid settings pass; bad URL, port, lone user name or passw
 
 test('System Manager API: /config/proxy plans and applies; the password is never returned, kept when left out, redacted in the plan', async (t) => {
   const root = tempRoot('keel-proxy-api-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root, { sysfs: fakeSysfs(root, 1) });
   const config = sampleConfig();
   config.users.local[0].passwordHash = await hashSecret(PASSWORD);
@@ -62,7 +62,7 @@ test('System Manager API: /config/proxy plans and applies; the password is never
   await applyAtBoot(host, s);
   s.close();
   const app = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const r0 = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'admin', password: PASSWORD } });
   assert.equal(r0.statusCode, 200, r0.body);
   const headers = { cookie: String(r0.headers['set-cookie']).split(';')[0], 'x-csrf-token': JSON.parse(r0.body).csrfToken };
@@ -108,7 +108,7 @@ test('update repository client: through a CONNECT proxy with its password; direc
     res.writeHead(418).end(); // any answer proves the request arrived
   });
   await new Promise<void>((r) => repo.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => (repo.closeAllConnections(), repo.close(() => r()))));
+  t.onTestFinished(() => { new Promise<void>((r) => (repo.closeAllConnections(), repo.close(() => r()))); });
   const repoPort = (repo.address() as AddressInfo).port;
 
   const tunnels: { target: string; auth: string | undefined }[] = [];
@@ -131,7 +131,7 @@ test('update repository client: through a CONNECT proxy with its password; direc
     client.on('error', () => up.destroy());
   });
   await new Promise<void>((r) => px.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => (px.closeAllConnections(), px.close(() => r()))));
+  t.onTestFinished(() => { new Promise<void>((r) => (px.closeAllConnections(), px.close(() => r()))); });
   const pxUrl = `http://127.0.0.1:${(px.address() as AddressInfo).port}`;
 
   const ctx = { trustedKeys: [] } as unknown as UpdateContext;

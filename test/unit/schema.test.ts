@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { check, validate } from '../../appliance/config/schema.ts';
 import { ValidationError } from '../../appliance/errors.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
@@ -8,7 +8,7 @@ import { hashSecret, verifySecret } from '../../appliance/users/secrets.ts';
 
 test('the store lives under <root>/var/lib/keel and migrates once', (t) => {
   const root = tempRoot();
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   let s = Store.open(host);
   assert.ok(fs.existsSync(`${root}/var/lib/keel/keel.db`));

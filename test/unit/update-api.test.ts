@@ -4,7 +4,7 @@
  * write-only), check, download and staging in the background with progress, Reboot to Install,
  * unstage, the rollback notice and its acknowledgement, roles, audit, the OpenAPI document.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,19 +22,19 @@ const OP_PASSWORD = OPERATOR_PASSWORD;
 const U = '/mics/api/v1/updates';
 let repo: TestRepository;
 
-before(async () => {
+beforeAll(async () => {
   repo = await startRepository();
 });
-after(async () => {
+afterAll(async () => {
   await repo.close();
 });
 
 type Reply = { status: number; json: any; text: string };
 
-async function start(t: { after: (fn: () => unknown) => void }) {
+async function start(t: TestContext) {
   const host = await configuredHost(t, { prefix: 'keel-upd-api-' });
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   await prepareAppliance(host);
   const signIn = async (username = 'admin', password = PASSWORD) => {
     const r = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username, password } });
@@ -194,7 +194,7 @@ test('a corrupt bundle ends the download with its refusal reason; nothing is kep
   const a = await env.signIn();
   await a('PUT', `${U}/repository`, repository());
   repo.corrupt = true;
-  t.after(() => void (repo.corrupt = false));
+  t.onTestFinished(() => { void (repo.corrupt = false); });
   assert.equal((await a('POST', `${U}/download`, {})).status, 202);
   const st = await settle(a);
   assert.equal(st.job.reason, 'sha256-mismatch');

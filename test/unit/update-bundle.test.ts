@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,7 +23,7 @@ async function refusal(p: Promise<unknown>): Promise<UpdateRefusal> {
 
 test('a bundle round-trips: manifest, signature, payload; key id is sha256 of the SPKI DER', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const b = await makeBundle(dir, { payloadBytes: 300_000 });
   const v = await verifyBundle(b.path, [TEST_KEY], { runningVersion: '0.1.0', room: 1 << 30 });
   assert.equal(v.manifest.version, '0.2.0');
@@ -45,7 +45,7 @@ test('the creation time honours SOURCE_DATE_EPOCH', () => {
 
 test('one changed byte anywhere (magic, length, manifest, signature, payload) is refused', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const b = await makeBundle(dir, { payloadBytes: 50_000 });
   const good = fs.readFileSync(b.path);
   const m = good.readUInt32BE(8);
@@ -97,7 +97,7 @@ test('one changed byte anywhere (magic, length, manifest, signature, payload) is
 
 test('truncated or extended files are size mismatches', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const b = await makeBundle(dir);
   const good = fs.readFileSync(b.path);
   const f = path.join(dir, 'x.kup');
@@ -114,7 +114,7 @@ test('truncated or extended files are size mismatches', async (t) => {
 
 test('an unknown key is refused; a trusted key id on another key signature is a bad signature', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const other = generateSigningKey();
   const b = await makeBundle(dir, { keyPem: other.privatePem });
   const e = await refusal(verifyBundle(b.path, [TEST_KEY]));
@@ -131,7 +131,7 @@ test('an unknown key is refused; a trusted key id on another key signature is a 
 
 test('version below the bundle minimum, and not enough room, are refused', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const b = await makeBundle(dir, { version: '1.4.0', minVersion: '1.2.0', payloadBytes: 10_000 });
   const e = await refusal(verifyBundle(b.path, [TEST_KEY], { runningVersion: '1.1.9' }));
   assert.equal(e.reason, 'version-too-old');
@@ -144,7 +144,7 @@ test('version below the bundle minimum, and not enough room, are refused', async
 
 test('createBundle refuses what it cannot sign or ship', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const notSquash = path.join(dir, 'x.squashfs');
   fs.writeFileSync(notSquash, 'not a squashfs');
   await assert.rejects(makeBundle(dir, { squashfs: notSquash }), /not a squashfs/);
@@ -157,7 +157,7 @@ test('createBundle refuses what it cannot sign or ship', async (t) => {
 
 test('a bundle can carry kernel, initramfs and base, or list them as carried from the running slot', async (t) => {
   const dir = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const k = path.join(dir, 'vmlinuz');
   fs.writeFileSync(k, 'kernel');
   const base = fakeSquashfs(path.join(dir, 'base.squashfs'), 5000, 'base');

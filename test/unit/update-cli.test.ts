@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ function keel(...args: string[]) {
 
 test('keel update verify exits 0 for a good bundle and 1 with the reason otherwise', async (t) => {
   const dir = tempRoot('keel-updcli-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const b = await makeBundle(dir, { version: '0.2.0', minVersion: '0.1.0' });
   let r = keel('update', 'verify', b.path, '--key', PUB, '--running', '0.1.0');
   assert.equal(r.code, 0, r.err);
@@ -51,7 +51,7 @@ test('keel update verify exits 0 for a good bundle and 1 with the reason otherwi
 
 test('keel update sign builds a bundle that verify accepts; index writes a signed index', async (t) => {
   const dir = tempRoot('keel-updcli-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const sq = fakeSquashfs(path.join(dir, 'keel.squashfs'), 10_000);
   fs.writeFileSync(path.join(dir, 'vmlinuz'), 'kernel');
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'Fixes.\n');
@@ -73,7 +73,7 @@ test('keel update sign builds a bundle that verify accepts; index writes a signe
 
 test('keel update stage and status on a sandbox root', async (t) => {
   const root = tempRoot('keel-updcli-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const store = Store.open(host);
   store.commitRunning(sampleConfig(), { who: 'admin', source: 't' }, 'wizard', '');

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -88,7 +88,7 @@ test('grubenv blocks are 1024 bytes and round-trip', () => {
 
 test('GrubEnv runs grub-editenv and, in a sandbox, keeps the block as it would', async (t) => {
   const root = tempRoot();
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const g = new GrubEnv(host);
   assert.deepEqual(g.read(), {});

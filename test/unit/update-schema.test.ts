@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Value } from '@sinclair/typebox/value';
 import { UpdateSchema, updateProblems, redactUpdate } from '../../appliance/update/schema.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,12 +21,12 @@ const HEALTHY: HealthChecks = { webui: async () => true, migrations: async () =>
 const SICK: HealthChecks = { ...HEALTHY, webui: async () => false };
 
 /** A configured sandbox appliance running `version` from slot `slot` (its live/ filled). */
-async function appliance(t: { after: (fn: () => void) => void }, opts: { certNow?: Date } = {}) {
+async function appliance(t: TestContext, opts: { certNow?: Date } = {}) {
   const root = tempRoot('keel-upd-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const store = Store.open(host);
-  t.after(() => store.db.open && store.close());
+  t.onTestFinished(() => { store.db.open && store.close(); });
   store.commitRunning(sampleConfig(), ACTOR, 'wizard', '');
   store.saveStartup(ACTOR);
   const cert = await makeSelfSigned('core.example.com', null, opts.certNow ?? new Date());
@@ -135,7 +135,7 @@ test('reboot to install: GRUB tries the new slot, the healthy new version marks 
   const boot1 = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: '0.2.0' });
   assert.deepEqual(boot1, { kind: 'trial', attempt: 1 });
   const s2 = Store.open(host);
-  t.after(() => s2.db.open && s2.close());
+  t.onTestFinished(() => { s2.db.open && s2.close(); });
   const ctx = ctxFor(host, s2, '0.2.0');
   assert.equal(status(ctx).label, 'Installing (checking the new version)');
   assert.equal(status(ctx).attempt, 1);
@@ -184,7 +184,7 @@ test('a version that never gets healthy is retried twice, then the previous slot
   assert.equal(mails.length, 1);
   assert.match(mails[0], /^Keel: software update 0\.3\.0 rolled back\nSOFTWARE UPDATE ROLLED BACK at /);
   const s = Store.open(host);
-  t.after(() => s.db.open && s.close());
+  t.onTestFinished(() => { s.db.open && s.close(); });
   assert.deepEqual(s.startup()!.config.dns.servers, ['192.0.2.53'], 'the configuration that matches 0.1.0');
   assert.equal((s.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'v3_only'").get() as { n: number }).n, 0);
   assert.ok(fs.existsSync(path.join(root, 'var/lib/keel/slots/b/keel.db.failed')), "the failed version's database is kept");
@@ -265,7 +265,7 @@ test('on md RAID GRUB cannot save its environment: Linux saves the try it counte
   assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
   // A stage made after this boot is not undone by the boot view of the command line.
   const s = Store.open(host);
-  t.after(() => s.db.open && s.close());
+  t.onTestFinished(() => { s.db.open && s.close(); });
   await stage(ctxFor(host, s, '0.1.0'), (await makeBundle(path.join(root, 'again'), { version: '0.4.0' })).path);
   assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
   assert.equal(new GrubEnv(host).read().keel_next, 'b', 'still staged');

@@ -3,7 +3,7 @@
  * the configuration schema (the optional `update` section, checked everywhere), the CLI script
  * (password masked) and System Manager's redaction.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
@@ -18,7 +18,7 @@ const rolledBack = { outcome: 'rolled-back' as const, version: '0.3.0', running:
 
 test('the console banner shows the rollback notice until it is acknowledged', async (t) => {
   const root = tempRoot('keel-banner-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root);
   const c = sampleConfig();
   assert.doesNotMatch(await banner(host, c, 0), /ROLLED BACK/);

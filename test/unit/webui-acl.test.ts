@@ -2,7 +2,7 @@
  * Portal ACL, confirm timer and password policy through the System Manager API (fastify.inject
  * with chosen client addresses; the confirm timer runs on mocked timers).
  */
-import { test } from 'node:test';
+import { test, vi, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -22,9 +22,9 @@ let hash: Promise<string> | null = null;
 
 type Res = { status: number; json: any; text: string; headers: Record<string, unknown> };
 
-async function start(t: { after: (fn: () => unknown) => void }, edit?: (c: Config) => void) {
+async function start(t: TestContext, edit?: (c: Config) => void) {
   const root = tempRoot('keel-acl-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host = createHost(root, { sysfs: fakeSysfs(root, 2) });
   hash ??= hashSecret(PASSWORD);
   const config = sampleConfig();
@@ -36,7 +36,7 @@ async function start(t: { after: (fn: () => unknown) => void }, edit?: (c: Confi
   await applyAtBoot(host, s);
   s.close();
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const signIn = async (ip: string) => {
     const r = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'admin', password: PASSWORD }, remoteAddress: ip });
     assert.equal(r.statusCode, 200, r.body);
@@ -77,7 +77,8 @@ test('an ACL that shuts out your own address is refused naming the field, unless
   assert.equal(env.store.running()!.revision, 1, 'nothing applied');
   assert.ok(env.store.auditLog().some((e) => /set acl/.test(e.action) && /self-lockout/.test(e.outcome)));
 
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  t.onTestFinished(() => { vi.useRealTimers(); });
   const forced = await call('PUT', `${V1}/config/acl?force=true`, acl);
   assert.equal(forced.status, 200, forced.text);
   assert.equal(forced.json.revision, 2);
@@ -93,10 +94,10 @@ test('an ACL that shuts out your own address is refused naming the field, unless
   const inside = await env.app.inject({ method: 'GET', url: '/mics/api/openapi.json', remoteAddress: '192.0.2.9' });
   assert.equal(inside.statusCode, 200);
 
-  t.mock.timers.tick(119_000);
+  vi.advanceTimersByTime(119_000);
   await flush();
   assert.ok(pendingConfirm(), 'still waiting at 119 s');
-  t.mock.timers.tick(1_000);
+  vi.advanceTimersByTime(1_000);
   await flush();
   assert.equal(pendingConfirm(), null);
   assert.equal(env.store.running()!.revision, 3, 'reverted as a new revision');
@@ -109,7 +110,8 @@ test('an ACL that shuts out your own address is refused naming the field, unless
 test('an ACL that keeps your address applies with the confirm timer; Confirm from a new connection keeps it', async (t) => {
   const env = await start(t);
   const call = await env.signIn('192.0.2.50');
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  t.onTestFinished(() => { vi.useRealTimers(); });
   const acl = { systemManager: ['192.0.2.0/24'], ssh: ['192.0.2.0/24'], provisioning: [] };
   const plan = await call('POST', `${V1}/config/acl/plan`, acl);
   assert.equal(plan.status, 200, plan.text);
@@ -124,7 +126,7 @@ test('an ACL that keeps your address applies with the confirm timer; Confirm fro
   assert.equal(ok.status, 200, ok.text);
   assert.deepEqual(ok.json, { confirmed: true, reason: 'the Portal ACL of System Manager changes' });
   assert.equal((await call('POST', `${V1}/config/confirm`, {})).status, 409, 'nothing is waiting any more');
-  t.mock.timers.tick(200_000);
+  vi.advanceTimersByTime(200_000);
   await flush();
   assert.equal(env.store.running()!.revision, 2, 'kept');
   assert.deepEqual(env.store.running()!.config.acl, acl);
@@ -139,7 +141,8 @@ test('an ACL that keeps your address applies with the confirm timer; Confirm fro
 test('moving System Manager or the management address applies with the confirm timer', async (t) => {
   const env = await start(t);
   const call = await env.signIn('192.0.2.50');
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  t.onTestFinished(() => { vi.useRealTimers(); });
   const put = await call('PUT', `${V1}/config/webui`, { port: 9443 });
   assert.equal(put.status, 200, put.text);
   assert.match(put.json.confirmReason, /System Manager moves to port 9443/);
@@ -148,7 +151,7 @@ test('moving System Manager or the management address applies with the confirm t
   const put2 = await call('PUT', `${V1}/config/network`, net);
   assert.equal(put2.status, 200, put2.text);
   assert.match(put2.json.confirmReason, /management interface/);
-  t.mock.timers.tick(CONFIRM_MS);
+  vi.advanceTimersByTime(CONFIRM_MS);
   await flush();
   const c = env.store.running()!.config;
   assert.equal(c.webui.port, 8443, 'both changes revert to the last configuration that let the admin in');

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -20,11 +20,11 @@ interface Client {
   call: (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any; text: string; headers: Record<string, unknown>; raw: Buffer }>;
 }
 
-async function start(t: { after: (fn: () => unknown) => void }, edit?: (c: Config) => void) {
+async function start(t: TestContext, edit?: (c: Config) => void) {
   const host = await configuredHost(t, { prefix: 'keel-api-', edit });
   (host.proc as SandboxProcesses).recorded.length = 0;
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
 
   const client = (auth: { cookie?: string; csrf?: string; bearer?: string }): Client => ({
     call: async (method, url, body, headers = {}) => {

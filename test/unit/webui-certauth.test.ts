@@ -3,7 +3,7 @@
  * (UPN and RFC822 SANs, wrong EKU, expired, not yet valid, another CA), and real TLS sign-ins
  * against System Manager listening on loopback, with password sign-in still working.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -95,9 +95,9 @@ test('configuration rules: CAC needs $EDIPI$, some way in must stay, certificate
   assert.deepEqual(check(d).map((p) => [p.field, p.rule]), [['/portalAuth/certificate/caChain', 'required']]);
 });
 
-async function serve(t: { after: (fn: () => unknown) => void }, cfg: Config) {
+async function serve(t: TestContext, cfg: Config) {
   const dir = tempRoot('keel-certauth-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const host = createHost(dir, { sysfs: fakeSysfs(dir, 1) });
   const h = await hashSecret(PASSWORD);
   for (const u of cfg.users.local) u.passwordHash = h;
@@ -108,7 +108,7 @@ async function serve(t: { after: (fn: () => unknown) => void }, cfg: Config) {
   s.close();
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const port = (app.server.address() as { port: number }).port;
   const post = (path: string, body: unknown, id?: Issued): Promise<{ status: number; json: any; cookie: string }> =>
     new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
  * System Manager certificate is served to new connections without a restart, after the server
  * checked itself over HTTPS; a failed self-check or a missing confirmation brings the previous back.
  */
-import { test } from 'node:test';
+import { test, vi, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import tls from 'node:tls';
@@ -24,9 +24,9 @@ const PASSWORD = 'Passw0rd!x';
 const V1 = '/mics/api/v1';
 const { root, intermediate } = makeCaChain('Web');
 
-async function start(t: { after: (fn: () => unknown) => void }, probe?: (port: number, fp: string, name: string) => Promise<string | null>) {
+async function start(t: TestContext, probe?: (port: number, fp: string, name: string) => Promise<string | null>) {
   const dir = tempRoot('keel-webcerts-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const host = createHost(dir, { sysfs: fakeSysfs(dir, 1) });
   const config = sampleConfig();
   config.users.local[0].passwordHash = await hashSecret(PASSWORD);
@@ -37,7 +37,7 @@ async function start(t: { after: (fn: () => unknown) => void }, probe?: (port: n
   s.close();
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5, ...(probe ? { certProbe: probe } : {}) });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const port = (app.server.address() as { port: number }).port;
   const r = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'admin', password: PASSWORD } });
   const cookie = String(r.headers['set-cookie']).split(';')[0];
@@ -109,12 +109,13 @@ test('when HTTPS does not come back healthy, the previous certificate returns by
 test('an unconfirmed System Manager certificate reverts after the confirm time', async (t) => {
   const env = await start(t);
   const before = env.app.keel.certificate.fingerprint256;
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  t.onTestFinished(() => { vi.useRealTimers(); });
   const up = await env.call('POST', `${V1}/certificates/webui/self-signed`, { names: ['core.example.com', 'enterpriseenrollment.example.com'] });
   assert.equal(up.status, 200, JSON.stringify(up.json));
   assert.notEqual(await served(env.port), before);
   assert.match(pendingCert()!.reason, /certificate changes/);
-  t.mock.timers.tick(120_000);
+  vi.advanceTimersByTime(120_000);
   assert.equal(pendingCert(), null);
   assert.equal(await served(env.port), before, 'the previous certificate is back');
   assert.equal(env.app.keel.certificate.fingerprint256, before);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import dgram from 'node:dgram';
@@ -26,11 +26,11 @@ const HOUR = 3_600_000;
 
 type Res = { status: number; json: any; text: string; headers: Record<string, unknown> };
 
-async function start(t: { after: (fn: () => unknown) => void }, edit?: (c: Config) => void) {
+async function start(t: TestContext, edit?: (c: Config) => void) {
   const host = await configuredHost(t, { prefix: 'keel-health-web-', edit });
   const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
-  t.after(() => setHealthMonitor(null));
+  t.onTestFinished(() => { app.close(); });
+  t.onTestFinished(() => { setHealthMonitor(null); });
   const call = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}, remoteAddress?: string): Promise<Res> => {
     const r = await app.inject({ method: method as 'GET', url, headers, ...(remoteAddress ? { remoteAddress } : {}), ...(body !== undefined ? { payload: body as object } : {}) });
     let json: any = null;
@@ -128,11 +128,11 @@ test('health API: snapshot from the running monitor, 24 h history as series, ope
 
 test('seriesOf: a key without changes in the window is its state since it began; a vanished key ends', (t) => {
   const dir = tempRoot('keel-health-series-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   const host = createHost(dir);
   host.files.mkdirp('/var/lib/keel', 0o700);
   const store = Store.open(host);
-  t.after(() => store.close());
+  t.onTestFinished(() => { store.close(); });
   const hs = new HealthStore(store.db);
   const now = Date.now();
   hs.record([fan('ok'), disk], now - 48 * HOUR);
@@ -290,16 +290,18 @@ test('Settings > Alerts: the health section through plan/apply; disabled empty c
 /** This machine's own non-loopback IPv4 (the syslog server setting refuses 127/8); traffic to it stays on this machine. */
 const localAddress = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
-test('channel Test: syslog over UDP and TCP reaches a listener on this machine; unset channels 400; a dead server 502; audited', { skip: localAddress ? false : 'no non-loopback IPv4 address' }, async (t) => {
+test('channel Test: syslog over UDP and TCP reaches a listener on this machine; unset channels 400; a dead server 502; audited', async (t) => {
+  const skipped = localAddress ? false : 'no non-loopback IPv4 address';
+  if (skipped) return t.skip(skipped);
   const ip = localAddress!;
   const udp = dgram.createSocket('udp4');
   await new Promise<void>((r) => udp.bind(0, ip, r));
-  t.after(() => udp.close());
+  t.onTestFinished(() => { udp.close(); });
   const udpGot = new Promise<string>((r) => udp.once('message', (m) => r(m.toString())));
   const tcpGot: string[] = [];
   const tcp = net.createServer((s) => s.on('data', (d) => tcpGot.push(d.toString())));
   await new Promise<void>((r) => tcp.listen(0, ip, r));
-  t.after(() => tcp.close());
+  t.onTestFinished(() => { tcp.close(); });
   const udpPort = (udp.address() as { port: number }).port;
   const env = await start(t, (c) => void (c.health = { syslog: { enabled: true, subscription: 'all', server: ip, port: udpPort, transport: 'udp' } }));
   const a = await env.signIn();

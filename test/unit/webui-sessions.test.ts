@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
@@ -9,9 +9,9 @@ import { tempRoot } from '../helpers/config.ts';
 
 test('sessions: random ids stored as digests, idle and absolute expiry, purge', (t) => {
   const root = tempRoot('keel-sessions-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const store = Store.open(createHost(root));
-  t.after(() => store.close());
+  t.onTestFinished(() => { store.close(); });
   let now = 1_000_000;
   const s = new Sessions(store.db, () => now);
   const a = s.create('admin', 'webui:192.0.2.5');

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,7 @@ function setLink(sysfs: string, ifname: string, state: string, speed?: number): 
 test('HealthSampler: readings shared for a second, NIC inventory for a minute, the configuration read every time', async (t) => {
   const host = await configuredHost(t, { prefix: 'keel-status-' });
   const store = Store.open(host);
-  t.after(() => store.close());
+  t.onTestFinished(() => { store.close(); });
   setLink(host.sysfs, 'ens3', 'up', 1000);
   let now = 1_000_000;
   const sampler = new HealthSampler(host, new ConfigState(store), { now: () => now });
@@ -75,7 +75,7 @@ test('GET /mics/api/health and the dashboard show a link that went down within t
   const host = await configuredHost(t, { prefix: 'keel-status-web-' });
   setLink(host.sysfs, 'ens3', 'up', 1000);
   const app = await buildServer({ host, failureDelayMs: 5 });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const s = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'admin', password: WEB_PASSWORD } });
   assert.equal(s.statusCode, 200, s.body);
   const cookie = String(s.headers['set-cookie']).split(';')[0];

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -41,11 +41,11 @@ interface Env {
 
 /** A sandbox root with a valid saved configuration, and the real server on 127.0.0.1, ephemeral port. */
 async function start(
-  t: { after: (fn: () => unknown) => void },
+  t: TestContext,
   opts: { edit?: (c: Config) => void; beforeListen?: (app: FastifyInstance) => void } = {},
 ): Promise<Env> {
   const root = tempRoot('keel-webui-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const sysfs = fakeSysfs(root, 2);
   const host = createHost(root, { sysfs });
   const config = sampleConfig();
@@ -61,7 +61,7 @@ async function start(
   const app = await buildServer({ host, failureDelayMs: 20, now: () => clock.now });
   opts.beforeListen?.(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
+  t.onTestFinished(() => { app.close(); });
   const port = (app.server.address() as { port: number }).port;
   const ca = app.keel.certificate.certPem;
 
@@ -99,7 +99,7 @@ async function start(
 
 test('does not start before the wizard has saved a configuration', async (t) => {
   const root = tempRoot('keel-webui-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   await assert.rejects(buildServer({ root }), NotConfiguredError);
   const errors: string[] = [];
   const orig = console.error;

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -53,9 +53,9 @@ function wizard(root: string, lines: string[], args: string[] = [], sysfs?: stri
   });
 }
 
-function setup(t: { after: (fn: () => void) => void }) {
+function setup(t: TestContext) {
   const root = tempRoot('keel-wizard-');
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   return root;
 }
 const nothingWritten = (root: string) => {

@@ -3,7 +3,7 @@
  * header counts down and Confirm keeps it (over a new connection); a certificate is uploaded as a
  * file on the Certificates page; no console errors.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,7 +46,7 @@ test('Portal ACL with the confirm timer, and a certificate upload, in Chromium',
   const { root: ca, intermediate } = makeCaChain('Web UI');
   const leaf = makeCert({ cn: 'core.example.com', issuer: intermediate, dns: ['core.example.com'], eku: ['serverAuth'] });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-websec-files-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
   fs.writeFileSync(path.join(dir, 'chain.pem'), leaf.certPem + intermediate.certPem + ca.certPem);
   fs.writeFileSync(path.join(dir, 'key.pem'), leaf.keyPem);
   await page.goto(`${base}/mics/certificates`);

@@ -4,7 +4,7 @@
  * session's last use in the store rather than waiting); a state-changing request without the CSRF
  * token, or with a wrong one, is answered 403 and changes nothing.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { Page } from 'playwright-core';

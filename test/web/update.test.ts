@@ -4,7 +4,7 @@
  * with polled progress, Stage for Install, "Reboot to Install", Cancel Staging, the rollback
  * notice and Acknowledge; no console errors and no CSP violations.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { updateState } from '../../appliance/update/state.ts';
 import { startRepository, prepareAppliance, REPO_USER, REPO_PASSWORD, type TestRepository } from '../helpers/update-repo.ts';
@@ -13,10 +13,10 @@ import { servedAppliance, browserPage } from '../helpers/web.ts';
 process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
 let repo: TestRepository;
-before(async () => {
+beforeAll(async () => {
   repo = await startRepository({ payloadBytes: 6 * 2 ** 20 });
 });
-after(async () => {
+afterAll(async () => {
   await repo.close();
 });
 

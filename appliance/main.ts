@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<{ run: Runner
   wizard: { help: 'the first-boot configuration wizard (--root DIR, --answers FILE)', load: () => import('./wizard/main.ts') },
   serve: { help: 'System Manager over HTTPS and the SSH CLI (--root DIR --https-port N --listen ADDR --ssh-port N)', load: () => import('./serve.ts') },
   console: { help: 'the console session: wizard on first boot, then the sign-in banner', load: () => import('./console.ts') },
+  monitor: { help: 'the health monitor process that keel serve starts and supervises (--root DIR)', load: () => import('./monitor.ts') },
   boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('./boot.ts') },
   install: { help: 'install Keel from the live ISO onto a disk (--mode vm-install, --disk, --wipe)', load: () => import('../installer/main.ts') },
   health: { help: 'one health probe cycle: platform, NICs, RAID, disks, IPMI (--root DIR --json --bmc URL)', load: () => import('./health/main.ts') },

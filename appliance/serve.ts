@@ -1,51 +1,19 @@
 /**
  * `keel serve [--root DIR] [--https-port N] [--listen ADDR] [--ssh-port N]`: the appliance's
  * network service, one process: System Manager over HTTPS (webui/server.ts) and the SSH CLI
- * (appliance/ssh/service.ts), which follows the `ip ssh server` setting by itself, and the health
- * monitor (appliance/health/monitor.ts), restarted when its settings change.
+ * (appliance/ssh/service.ts), which follows the `ip ssh server` setting by itself. The health
+ * monitor runs beside it as a child process (`keel monitor`, appliance/monitor.ts), started again
+ * if it ends, so a hung or crashed probe never stalls the management plane; System Manager reads
+ * what it records in the store.
  */
-
-/** Runs the health monitor with the settings of the running configuration, following changes. */
-class HealthFollower {
-  private monitor: HealthMonitor | null = null;
-  private key = '';
-  private timer: NodeJS.Timeout | null = null;
-  readonly host: ReturnType<typeof createHost>;
-  readonly store: Store;
-  constructor(host: ReturnType<typeof createHost>, store: Store) {
-    this.host = host;
-    this.store = store;
-  }
-  start(): void {
-    this.follow();
-    this.timer = setInterval(() => this.follow(), 10_000);
-    this.timer.unref();
-  }
-  private follow(): void {
-    const c = this.store.running()?.config;
-    if (!c) return;
-    const key = JSON.stringify([c.health ?? null, c.email ?? null, c.system.hostname, c.network.interfaces]);
-    if (key === this.key) return;
-    this.key = key;
-    this.monitor?.stop();
-    this.monitor = new HealthMonitor({ host: this.host, db: this.store.db, config: c.health, email: c.email, hostname: c.system.hostname, bmc: bmcTarget(c.health), expectUp: new Set(c.network.interfaces.filter((i) => i.enabled).map((i) => i.name)) });
-    this.monitor.start();
-    setHealthMonitor(this.monitor); // System Manager's dashboard, API and /metrics read it
-    log.info('health monitor (re)started', { intervalSeconds: c.health?.intervalSeconds ?? 60 });
-  }
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.monitor?.stop();
-    setHealthMonitor(null);
-  }
-}
 
 import { parseArgs } from 'node:util';
 import { createHost } from './host/index.ts';
 import { Store } from './config/store.ts';
 import { SshService } from './ssh/service.ts';
-import { HealthMonitor } from './health/monitor.ts';
-import { bmcTarget } from './health/schema.ts';
+import { RecordedMonitor } from './health/monitor.ts';
+import { HEALTH_DEFAULTS } from './health/schema.ts';
+import { Supervised } from './host/supervisor.ts';
 import { run as runWebui } from '../webui/server.ts';
 import { setHealthMonitor } from '../webui/health-routes.ts';
 import { log } from './log.ts';
@@ -73,14 +41,13 @@ export async function run(argv: string[]): Promise<number> {
   host.files.mkdirp('/var/lib/keel', 0o700);
   const store = Store.open(host);
   let service: SshService | null = null;
-  let health: HealthFollower | null = null;
+  let health: Supervised | null = null;
   if (store.running()) {
-    health = new HealthFollower(host, store);
-    try {
-      health.start();
-    } catch (e) {
-      log.error('health monitor not started', { error: (e as Error).message });
-    }
+    health = new Supervised('health monitor', ['monitor', '--root', ssh.root]);
+    health.start();
+    // A snapshot older than three cycles (and a minute) means the monitor is not keeping up.
+    const maxAge = () => (3 * (store.running()?.config.health?.intervalSeconds ?? HEALTH_DEFAULTS.intervalSeconds) + 60) * 1000;
+    setHealthMonitor(new RecordedMonitor(store.db, maxAge)); // System Manager's dashboard, API and /metrics read it
     service = new SshService({ host, store, port: ssh.port === undefined ? undefined : Number(ssh.port), listen: ssh.listen });
     try {
       await service.start();
@@ -94,7 +61,8 @@ export async function run(argv: string[]): Promise<number> {
     return await runWebui(rest);
   } finally {
     await service?.stop();
-    health?.stop();
+    await health?.stop();
+    setHealthMonitor(null);
     store.close();
   }
 }

@@ -55,6 +55,20 @@ export class HealthStore {
   set(name: string, value: string): void {
     this.db.prepare('INSERT INTO health_kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
   }
+  private latestRaw: string | null = null;
+  private latestParsed: HealthSnapshot | null = null;
+  /**
+   * The snapshot of the monitor's last full cycle, as it recorded it: the monitor runs in its
+   * own process (`keel monitor`) and System Manager reads it here. Parsed again only when it changed.
+   */
+  latest(): HealthSnapshot | null {
+    const raw = this.get('latest');
+    if (raw !== this.latestRaw) {
+      this.latestRaw = raw;
+      this.latestParsed = raw ? (JSON.parse(raw) as HealthSnapshot) : null;
+    }
+    return this.latestParsed;
+  }
 
   /**
    * Records findings: state changes go to history; alerts are raised, changed or cleared.
@@ -222,6 +236,7 @@ export class HealthMonitor {
     }
     this.store.prune(at, o.config?.retentionDays ?? HEALTH_DEFAULTS.retentionDays, o.config?.maxHistory ?? HEALTH_DEFAULTS.maxHistory);
     this.latest = snapshot;
+    this.store.set('latest', JSON.stringify(snapshot));
     await this.notify(notes, snapshot);
     return { snapshot, notifications: notes };
   }
@@ -290,4 +305,22 @@ export class HealthMonitor {
 /** The Test button of a channel: sends one test message now. */
 export async function testChannel(ch: Channel, hostname: string): Promise<void> {
   await ch.test(hostname);
+}
+
+/**
+ * The health monitor as its own process recorded it, for System Manager: the latest snapshot
+ * while it is recent (older than `maxAgeMs()`, the monitor is taken to be stopped or stuck and
+ * the dashboard collects on demand instead), and the recorded state, history and alerts.
+ */
+export class RecordedMonitor {
+  readonly store: HealthStore;
+  readonly maxAgeMs: () => number;
+  constructor(db: Database.Database, maxAgeMs: () => number) {
+    this.store = new HealthStore(db);
+    this.maxAgeMs = maxAgeMs;
+  }
+  get latest(): HealthSnapshot | null {
+    const s = this.store.latest();
+    return s && Date.now() - Date.parse(s.at) <= this.maxAgeMs() ? s : null;
+  }
 }

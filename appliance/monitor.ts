@@ -1,0 +1,65 @@
+/**
+ * `keel monitor [--root DIR]`: the health monitor in a process of its own. `keel serve` starts
+ * and supervises it, so a probe that hangs or crashes, or a busy cycle, never stalls System
+ * Manager or the SSH CLI; System Manager reads what this process records in the store
+ * (HealthStore: state, history, alerts and the latest snapshot).
+ */
+import { parseArgs } from 'node:util';
+import { createHost, type Host } from './host/index.ts';
+import { Store } from './config/store.ts';
+import { HealthMonitor } from './health/monitor.ts';
+import { bmcTarget } from './health/schema.ts';
+import { log } from './log.ts';
+
+/** How often the running configuration is looked at for changed health settings. */
+const FOLLOW_MS = 10_000;
+
+/** Runs the health monitor with the settings of the running configuration, following changes. */
+export class HealthFollower {
+  private monitor: HealthMonitor | null = null;
+  private key = '';
+  private timer: NodeJS.Timeout | null = null;
+  readonly host: Host;
+  readonly store: Store;
+  constructor(host: Host, store: Store) {
+    this.host = host;
+    this.store = store;
+  }
+  start(): void {
+    this.follow();
+    this.timer = setInterval(() => this.follow(), FOLLOW_MS);
+  }
+  private follow(): void {
+    const c = this.store.running()?.config;
+    if (!c) return;
+    const key = JSON.stringify([c.health ?? null, c.email ?? null, c.system.hostname, c.network.interfaces]);
+    if (key === this.key) return;
+    this.key = key;
+    this.monitor?.stop();
+    this.monitor = new HealthMonitor({ host: this.host, db: this.store.db, config: c.health, email: c.email, hostname: c.system.hostname, bmc: bmcTarget(c.health), expectUp: new Set(c.network.interfaces.filter((i) => i.enabled).map((i) => i.name)) });
+    this.monitor.start();
+    log.info('health monitor (re)started', { intervalSeconds: c.health?.intervalSeconds ?? 60 });
+  }
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.monitor?.stop();
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' } } });
+  const host = createHost(values.root!);
+  const store = Store.open(host);
+  const follower = new HealthFollower(host, store);
+  follower.start();
+  await new Promise<void>((resolve) => {
+    const end = () => resolve();
+    process.once('SIGTERM', end);
+    process.once('SIGINT', end);
+    // The supervisor (keel serve) closed our channel: it is gone, so are we.
+    process.once('disconnect', end);
+  });
+  follower.stop();
+  store.close();
+  return 0;
+}

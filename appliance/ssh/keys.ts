@@ -35,6 +35,15 @@ export function ensureHostKeys(host: Host): HostKey[] {
   return KINDS.map((k) => {
     const priv = `${SSH_KEY_DIR}/${k.file}`;
     const pub = `${priv}.pub`;
+    if (host.files.exists(priv) && !host.files.exists(pub)) {
+      // The private key is the identity clients know: a lost .pub is made again from it, never a new pair.
+      const key = ssh2.utils.parseKey(host.files.readText(priv)!);
+      if (!(key instanceof Error)) {
+        const k1 = Array.isArray(key) ? key[0] : key;
+        host.files.writeAtomic(pub, `${k1.type} ${k1.getPublicSSH().toString('base64')} keel\n`, 0o644);
+        log.warn('SSH host public key was missing; made again from the private key', { type: k.type });
+      }
+    }
     if (!host.files.exists(priv) || !host.files.exists(pub)) {
       const started = Date.now();
       const pair = ssh2.utils.generateKeyPairSync(k.type, { ...k.opts, comment: 'keel' } as never) as { private: string; public: string };

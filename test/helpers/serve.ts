@@ -12,7 +12,11 @@ export async function startServe(root: string, sysfs: string, env: Record<string
   });
   let out = '';
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`keel serve did not start:\n${out}`)), 30000);
+    const t = setTimeout(() => {
+      // Not left running behind a failed test (it would hold its ports and its monitor).
+      child.kill('SIGKILL');
+      reject(new Error(`keel serve did not start:\n${out}`));
+    }, 30000);
     const onData = (d: Buffer) => {
       out += d;
       const s = /SSH CLI: port (\d+)/.exec(out);

@@ -13,7 +13,7 @@ type Floor = { lines: number; functions: number; branches: number; statements: n
 const LAYER = process.env.KEEL_LAYER ?? 'unit';
 const floors = ((floorsJson as Record<string, Record<string, Floor> | undefined>)[LAYER] ?? {}) as Record<string, Floor | undefined>;
 
-const FOLDERS = ['appliance', 'cli', 'webui', 'installer', 'image'] as const;
+const FOLDERS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'image'] as const;
 
 export default defineConfig({
   test: {

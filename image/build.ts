@@ -136,7 +136,7 @@ function compileApp(app: string): void {
       }
     }
   };
-  for (const d of ['appliance', 'cli', 'webui', 'installer']) if (fs.existsSync(path.join(app, d))) walk(path.join(app, d));
+  for (const d of ['bin', 'appliance', 'cli', 'webui', 'installer']) if (fs.existsSync(path.join(app, d))) walk(path.join(app, d));
 }
 
 interface Ctx {

@@ -1,5 +1,5 @@
 /**
- * Prints coverage per top folder (appliance, cli, webui, installer, image) from vitest's
+ * Prints coverage per top folder (bin, appliance, cli, webui, installer, image) from vitest's
  * json-summary report, and, with --floors, writes the measured figures minus 2 points as the
  * floors that vitest.config.ts enforces (run once when coverage is deliberately re-based).
  * Usage: node scripts/coverage-summary.ts <coverage-dir> <layer> [--floors]
@@ -10,7 +10,7 @@ import path from 'node:path';
 type Counts = { total: number; covered: number };
 type Entry = { lines: Counts; statements: Counts; functions: Counts; branches: Counts };
 const METRICS = ['lines', 'statements', 'functions', 'branches'] as const;
-const FOLDERS = ['appliance', 'cli', 'webui', 'installer', 'image'];
+const FOLDERS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'image'];
 
 const [dir = 'coverage', layer = 'unit', flag] = process.argv.slice(2);
 const top = path.resolve(import.meta.dirname, '..');

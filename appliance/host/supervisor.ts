@@ -4,10 +4,13 @@
  * an IPC channel only so that it notices when its parent is gone and ends too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { log } from '../log.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+/**
+ * The `keel` entry this process was started with (bin/main.ts in a checkout, bin/main.js on the
+ * appliance, where the sources are compiled): the child runs the same code the same way.
+ */
+const MAIN = process.argv[1];
 /** Restart delay after an exit; doubled for each exit within a minute of its start, up to the cap. */
 const RESTART_MS = 1_000;
 const RESTART_MAX_MS = 30_000;

@@ -2,7 +2,7 @@ import type { Renderer } from '../config/units.ts';
 
 /**
  * The SSH CLI is served by Keel's own service inside `keel serve` (ssh2; there is no sshd on the
- * appliance). It follows the running configuration by itself (appliance/ssh/service.ts), so a
+ * appliance). It follows the running configuration by itself (cli/ssh.ts), so a
  * change never restarts System Manager; this file only records the state for other tools. The
  * firewall opens the port.
  */

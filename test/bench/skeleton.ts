@@ -14,7 +14,7 @@ const TOP = path.resolve(import.meta.dirname, '../..');
 const CACHE = path.join(TOP, '.cache');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
 const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
-const MAIN = path.join(TOP, 'appliance/main.ts');
+const MAIN = path.join(TOP, 'bin/main.ts');
 
 interface BuildRecord {
   total: number;

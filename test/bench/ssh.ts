@@ -20,7 +20,7 @@ import { hashSecret } from '../../appliance/users/secrets.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { Expect } from '../helpers/expect.ts';
 
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 const RUNS = Number(process.argv[2] ?? 10);
 const PASSWORD = 'Bench-Passw0rd1';
 const BENCH_USER = 'keelbench';

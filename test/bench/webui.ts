@@ -21,7 +21,7 @@ process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = 50;
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 
 // Child mode: a bare fastify hello-world over HTTPS with System Manager's TLS settings and certificate.
 if (process.argv[2] === '--hello') {

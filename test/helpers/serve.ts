@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 
 /** Starts `keel serve` on a configured sandbox root; resolves once both ports are listening. */
 export async function startServe(root: string, sysfs: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; sshPort: number; httpsPort: number }> {

@@ -17,7 +17,7 @@ import { applyConfig } from '../../appliance/config/apply.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { startRepository, prepareAppliance, REPO_USER, REPO_PASSWORD, type TestRepository } from '../helpers/update-repo.ts';
 
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 let repo: TestRepository;
 beforeAll(async () => {
   repo = await startRepository({ payloadBytes: 8 * 2 ** 20 });

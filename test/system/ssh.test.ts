@@ -17,7 +17,7 @@ import { quickHash } from '../helpers/cli.ts';
 import { SSH_OPTS, sshRun, webuiSignIn } from '../helpers/ssh.ts';
 import { updateState } from '../../appliance/update/state.ts';
 
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 const PASSWORD = 'Passw0rd1';
 const ENABLE = 'Enable1';
 

@@ -20,7 +20,7 @@ import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { makeCaChain, makeCert } from '../helpers/pki.ts';
 
 process.env.KEEL_LOG ??= 'silent';
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 const TESTSSL = ['/usr/bin/testssl', '/usr/bin/testssl.sh'].find((p) => fs.existsSync(p));
 
 interface Finding {

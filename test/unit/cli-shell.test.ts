@@ -12,7 +12,7 @@ import { runShell } from '../../cli/shell.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 
 process.env.KEEL_LOG = 'silent';
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 
 function quickHash(pw: string): string {
   const salt = crypto.randomBytes(16);

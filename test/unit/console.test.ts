@@ -9,7 +9,7 @@ import { tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { Q } from '../../appliance/wizard/questions.ts';
 import { VERSION } from '../../appliance/version.ts';
 
-const MAIN = path.resolve(import.meta.dirname, '../../appliance/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../../bin/main.ts');
 
 /** `keel <args>` as a child on pipes, with helpers to wait for output and type lines. */
 function keel(args: string[], sysfs: string) {

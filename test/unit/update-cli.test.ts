@@ -10,7 +10,7 @@ import { makeSelfSigned, WEBUI_CERT_PATH } from '../../appliance/certs/webui.ts'
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeBundle, fakeSquashfs, TEST_PUB_PEM } from '../fixtures/update/make.ts';
 
-const MAIN = fileURLToPath(new URL('../../appliance/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 const KEY = fileURLToPath(new URL('../fixtures/update/TEST-ONLY-signing-key.pem', import.meta.url));
 const PUB = fileURLToPath(new URL('../fixtures/update/TEST-ONLY-signing-key.pub', import.meta.url));
 

@@ -7,7 +7,7 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
-import { banner } from '../../appliance/console.ts';
+import { banner } from '../../bin/console.ts';
 import { check } from '../../appliance/config/schema.ts';
 import { toScript } from '../../appliance/config/script.ts';
 import { updateState } from '../../appliance/update/state.ts';

@@ -14,7 +14,7 @@ import { check } from '../../appliance/config/schema.ts';
 import { verifySecret } from '../../appliance/users/secrets.ts';
 import type { SandboxProcesses } from '../../appliance/host/processes.ts';
 
-const MAIN = path.resolve(import.meta.dirname, '../../appliance/main.ts');
+const MAIN = path.resolve(import.meta.dirname, '../../bin/main.ts');
 
 /** The answers of a complete, valid run, in wizard order. */
 function goodAnswers(over: Record<string, string[]> = {}): string[] {

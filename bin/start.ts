@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createHost } from './host/index.ts';
-import { Store } from './config/store.ts';
+import { createHost } from '../appliance/host/index.ts';
+import { Store } from '../appliance/config/store.ts';
 
 /**
  * `keel start` (npm start): the appliance on this machine in a sandbox root. First run: the wizard
@@ -27,11 +27,11 @@ export async function run(argv: string[]): Promise<number> {
   store.close();
   console.log(`Keel sandbox root: ${root}`);
   if (!configured) {
-    const code = await (await import('./wizard/main.ts')).run(['--root', root]);
+    const code = await (await import('../appliance/wizard/main.ts')).run(['--root', root]);
     if (code !== 0) return code;
     console.log('(sandbox: the reload was recorded, not performed; continuing as after a reboot)');
   }
-  const boot = await (await import('./boot.ts')).run(['--root', root]);
+  const boot = await (await import('../appliance/boot.ts')).run(['--root', root]);
   if (boot !== 0) return boot;
   return (await import('./serve.ts')).run(['--root', root, '--https-port', values['https-port'], '--listen', '127.0.0.1', '--ssh-port', values['ssh-port']]);
 }

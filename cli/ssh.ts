@@ -13,19 +13,19 @@
  */
 import ssh2 from 'ssh2';
 import { Writable } from 'node:stream';
-import type { Host } from '../host/index.ts';
-import type { Store } from '../config/store.ts';
-import type { Config } from '../config/schema.ts';
-import { signIn } from '../users/signin.ts';
-import { allowed } from '../acl/schema.ts';
-import { rollbackNotice } from '../update/lifecycle.ts';
-import { readState } from '../update/state.ts';
-import { ensureHostKeys } from './keys.ts';
-import { SSH_DEFAULTS } from './schema.ts';
-import { VERSION } from '../version.ts';
-import { log } from '../log.ts';
-import { runShell } from '../../cli/shell.ts';
-import { Session, type SessionUser } from '../../cli/session.ts';
+import type { Host } from '../appliance/host/index.ts';
+import type { Store } from '../appliance/config/store.ts';
+import type { Config } from '../appliance/config/schema.ts';
+import { signIn } from '../appliance/users/signin.ts';
+import { allowed } from '../appliance/acl/schema.ts';
+import { rollbackNotice } from '../appliance/update/lifecycle.ts';
+import { readState } from '../appliance/update/state.ts';
+import { ensureHostKeys } from '../appliance/ssh/keys.ts';
+import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
+import { VERSION } from '../appliance/version.ts';
+import { log } from '../appliance/log.ts';
+import { runShell } from './shell.ts';
+import { Session, type SessionUser } from './session.ts';
 
 /**
  * ssh2 offers SHA-1 `ssh-rsa` for an RSA host key whenever the list lacks it (it treats a missing

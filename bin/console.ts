@@ -1,18 +1,18 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createHost, type Host } from './host/index.ts';
-import { Store, DB_PATH } from './config/store.ts';
-import type { Config } from './config/schema.ts';
-import { signIn as sharedSignIn } from './users/signin.ts';
-import { fingerprint256, WEBUI_CERT_PATH } from './certs/webui.ts';
-import { hostKeyFingerprints } from './ssh/keys.ts';
-import { Terminal, Interrupted, EndOfInput } from './wizard/terminal.ts';
-import { runInteractive } from './wizard/main.ts';
-import { configuredElsewhere, lockHolder } from './wizard/commit.ts';
-import { VERSION } from './version.ts';
+import { createHost, type Host } from '../appliance/host/index.ts';
+import { Store, DB_PATH } from '../appliance/config/store.ts';
+import type { Config } from '../appliance/config/schema.ts';
+import { signIn as sharedSignIn } from '../appliance/users/signin.ts';
+import { fingerprint256, WEBUI_CERT_PATH } from '../appliance/certs/webui.ts';
+import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
+import { Terminal, Interrupted, EndOfInput } from '../appliance/wizard/terminal.ts';
+import { runInteractive } from '../appliance/wizard/main.ts';
+import { configuredElsewhere, lockHolder } from '../appliance/wizard/commit.ts';
+import { VERSION } from '../appliance/version.ts';
 import { runShell } from '../cli/shell.ts';
-import { rollbackNotice } from './update/lifecycle.ts';
-import { readState } from './update/state.ts';
+import { rollbackNotice } from '../appliance/update/lifecycle.ts';
+import { readState } from '../appliance/update/state.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,22 +1,22 @@
 /**
  * `keel serve [--root DIR] [--https-port N] [--listen ADDR] [--ssh-port N]`: the appliance's
  * network service, one process: System Manager over HTTPS (webui/server.ts) and the SSH CLI
- * (appliance/ssh/service.ts), which follows the `ip ssh server` setting by itself. The health
+ * (cli/ssh.ts), which follows the `ip ssh server` setting by itself. The health
  * monitor runs beside it as a child process (`keel monitor`, appliance/monitor.ts), started again
  * if it ends, so a hung or crashed probe never stalls the management plane; System Manager reads
  * what it records in the store.
  */
 
 import { parseArgs } from 'node:util';
-import { createHost } from './host/index.ts';
-import { Store } from './config/store.ts';
-import { SshService } from './ssh/service.ts';
-import { RecordedMonitor } from './health/monitor.ts';
-import { HEALTH_DEFAULTS } from './health/schema.ts';
-import { Supervised } from './host/supervisor.ts';
+import { createHost } from '../appliance/host/index.ts';
+import { Store } from '../appliance/config/store.ts';
+import { SshService } from '../cli/ssh.ts';
+import { RecordedMonitor } from '../appliance/health/monitor.ts';
+import { HEALTH_DEFAULTS } from '../appliance/health/schema.ts';
+import { Supervised } from '../appliance/host/supervisor.ts';
 import { run as runWebui } from '../webui/server.ts';
 import { setHealthMonitor } from '../webui/health-routes.ts';
-import { log } from './log.ts';
+import { log } from '../appliance/log.ts';
 
 /** Splits our own options off; the rest goes to System Manager unchanged. */
 function split(argv: string[]): { ssh: { port?: string; root: string; listen?: string }; rest: string[] } {

@@ -3,21 +3,21 @@
  * `keel`: the one appliance command. Each subcommand module exports `run(argv): Promise<number>`
  * and is loaded only when used, so the console and wizard start fast.
  */
-import { isUserFacing, ValidationError } from './errors.ts';
-import { VERSION } from './version.ts';
+import { isUserFacing, ValidationError } from '../appliance/errors.ts';
+import { VERSION } from '../appliance/version.ts';
 
 type Runner = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { help: string; load: () => Promise<{ run: Runner }> }> = {
   start: { help: 'run the appliance in a sandbox root: the wizard on first run, then System Manager', load: () => import('./start.ts') },
-  wizard: { help: 'the first-boot configuration wizard (--root DIR, --answers FILE)', load: () => import('./wizard/main.ts') },
+  wizard: { help: 'the first-boot configuration wizard (--root DIR, --answers FILE)', load: () => import('../appliance/wizard/main.ts') },
   serve: { help: 'System Manager over HTTPS and the SSH CLI (--root DIR --https-port N --listen ADDR --ssh-port N)', load: () => import('./serve.ts') },
   console: { help: 'the console session: wizard on first boot, then the sign-in banner', load: () => import('./console.ts') },
-  monitor: { help: 'the health monitor process that keel serve starts and supervises (--root DIR)', load: () => import('./monitor.ts') },
-  boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('./boot.ts') },
+  monitor: { help: 'the health monitor process that keel serve starts and supervises (--root DIR)', load: () => import('../appliance/monitor.ts') },
+  boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('../appliance/boot.ts') },
   install: { help: 'install Keel from the live ISO onto a disk (--mode vm-install, --disk, --wipe)', load: () => import('../installer/main.ts') },
-  health: { help: 'one health probe cycle: platform, NICs, RAID, disks, IPMI (--root DIR --json --bmc URL)', load: () => import('./health/main.ts') },
+  health: { help: 'one health probe cycle: platform, NICs, RAID, disks, IPMI (--root DIR --json --bmc URL)', load: () => import('../appliance/health/main.ts') },
   cli: { help: 'the appliance CLI on this terminal (--root DIR)', load: () => import('../cli/main.ts') },
-  update: { help: 'software updates: verify, sign, check, download, stage, status (keel update --help)', load: () => import('./update/main.ts') },
+  update: { help: 'software updates: verify, sign, check, download, stage, status (keel update --help)', load: () => import('../appliance/update/main.ts') },
   version: { help: 'print the version', load: async () => ({ run: async () => (console.log(`Keel ${VERSION}`), 0) }) },
 };
 

@@ -3,6 +3,7 @@
  * positions over a command tree (tree.ts). No I/O; every function returns data and never throws
  * on any input.
  */
+import { RE2JS } from 're2js';
 import { hasNo, type Args, type Node } from './tree.ts';
 
 export interface Token {
@@ -15,10 +16,19 @@ export interface Token {
 }
 
 export type PipeKind = 'include' | 'exclude' | 'begin';
+/** A user's pattern, compiled for a linear-time engine (RE2): no input can make it run long. */
+export interface LineMatcher {
+  test(line: string): boolean;
+}
 export interface Pipe {
   kind: PipeKind;
-  regex: RegExp;
+  regex: LineMatcher;
 }
+
+/** The longest command line the CLI takes (IOS allows a few hundred; PEM pastes come line by line). */
+export const MAX_LINE = 4096;
+/** The longest `| include` pattern. */
+export const MAX_PATTERN = 256;
 
 /** A command the parser accepted. */
 export interface Parsed<H> {
@@ -96,6 +106,13 @@ const PIPES: { kw: PipeKind; help: string }[] = [
   { kw: 'include', help: 'Include lines that match' },
 ];
 
+/** Why RE2 refused a pattern, in words (its messages quote the pattern back, which is enough). */
+function reason(e: unknown): string {
+  const msg = (e as Error).message ?? String(e);
+  if (/invalid or unsupported Perl syntax|invalid escape/i.test(msg)) return `${msg} (backreferences and lookaround are not supported)`;
+  return msg;
+}
+
 function parsePipe(line: string, at: number): Pipe | ParseError {
   const rest = line.slice(at + 1);
   const m = /^(\s*)(\S*)(\s*)(.*)$/s.exec(rest)!;
@@ -105,10 +122,15 @@ function parsePipe(line: string, at: number): Pipe | ParseError {
   if (hits.length !== 1) return { ok: false, kind: 'invalid', caret: kwStart, lines: [INVALID] };
   const src = m[4].trim();
   if (!src) return { ok: false, kind: 'incomplete', caret: null, lines: [INCOMPLETE] };
+  const caret = kwStart + m[2].length + m[3].length;
+  if (src.length > MAX_PATTERN) return { ok: false, kind: 'invalid', caret, lines: [INVALID, `% Bad regular expression: longer than ${MAX_PATTERN} characters`] };
   try {
-    return { kind: hits[0].kw, regex: new RegExp(src) };
+    // RE2 semantics (no backreferences or lookaround) in linear time: a user's pattern runs on
+    // the management plane's thread and must never be able to stall it.
+    const re = RE2JS.compile(src);
+    return { kind: hits[0].kw, regex: { test: (line: string) => re.test(line) } };
   } catch (e) {
-    return { ok: false, kind: 'invalid', caret: kwStart + m[2].length + m[3].length, lines: [INVALID, `% Bad regular expression: ${(e as Error).message}`] };
+    return { ok: false, kind: 'invalid', caret, lines: [INVALID, `% Bad regular expression: ${reason(e)}`] };
   }
 }
 
@@ -212,6 +234,7 @@ function redact(line: string, secrets: [number, number][]): string {
 
 /** Parses one command line against the nodes of the current mode. Never throws. */
 export function parse<H>(roots: Node<H>[], line: string): Parsed<H> | ParseError {
+  if (line.length > MAX_LINE) return { ok: false, kind: 'invalid', caret: null, lines: [INVALID, `% Line too long: a command is at most ${MAX_LINE} characters`] };
   try {
     const p = pipeIndex(line);
     const cmd = p < 0 ? line : line.slice(0, p);

@@ -5,11 +5,12 @@
  * pipe: one command per line, each echoed after its prompt so a transcript reads like a session.
  */
 import readline from 'node:readline';
-import { Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
 import { signIn } from '../appliance/users/signin.ts';
 import { Session, type SessionIO, type SessionUser } from './session.ts';
+import { MAX_LINE } from './parse.ts';
 
 type In = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 type Out = Writable & { isTTY?: boolean; columns?: number };
@@ -37,6 +38,42 @@ export interface ShellOptions {
 
 class EndOfInput extends Error {}
 
+/** Lines typed ahead and not yet run; more are dropped (a paste of a whole file is not a session). */
+const MAX_QUEUED_LINES = 1000;
+
+/**
+ * The input with every line cut at `max` characters as the bytes arrive: whatever is sent,
+ * no line longer than that is ever held in memory (the parser then refuses the cut line as too long).
+ */
+export function capLines(input: In, max: number): In {
+  let run = 0;
+  let dropping = false;
+  const t = new Transform({
+    transform(chunk: Buffer | string, _enc, cb) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const parts: Buffer[] = [];
+      let from = 0;
+      for (let i = 0; i < b.length; i++) {
+        if (b[i] === 0x0a || b[i] === 0x0d) {
+          if (dropping) from = i;
+          dropping = false;
+          run = 0;
+        } else if (++run > max + 1 && !dropping) {
+          // One character past the limit stays, so the line is seen as too long; the rest goes.
+          parts.push(b.subarray(from, i));
+          dropping = true;
+        }
+      }
+      if (!dropping) parts.push(b.subarray(from));
+      cb(null, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    },
+  }) as Transform & In;
+  t.isTTY = input.isTTY;
+  if (input.setRawMode) t.setRawMode = (raw: boolean) => input.setRawMode!(raw);
+  input.pipe(t);
+  return t;
+}
+
 /**
  * Runs one CLI session over `input`/`output` until exit, end of input or reload. Returns 0 after
  * a normal end, 1 when sign-in failed.
@@ -58,7 +95,7 @@ export async function runShell(o: ShellOptions): Promise<number> {
 
   let session: Session | null = null;
   const rl = readline.createInterface({
-    input: o.input,
+    input: capLines(o.input, MAX_LINE),
     output: out,
     terminal,
     historySize: 100,
@@ -75,7 +112,14 @@ export async function runShell(o: ShellOptions): Promise<number> {
   let ended = false;
   let wake: (() => void) | null = null;
   let asking = false;
+  let dropped = false;
   rl.on('line', (l) => {
+    if (queue.length >= MAX_QUEUED_LINES) {
+      if (!dropped) write(`% Too much typed ahead: lines after the first ${MAX_QUEUED_LINES} were dropped\n`);
+      dropped = true;
+      return;
+    }
+    dropped = false;
     queue.push(l);
     wake?.();
   });

@@ -12,7 +12,7 @@ import { toScript, redact } from '../appliance/config/script.ts';
 import * as rules from '../appliance/config/rules.ts';
 import { hashSecret, verifySecret } from '../appliance/users/secrets.ts';
 import { listNics } from '../appliance/network/nics.ts';
-import { Lockouts, lockoutPolicy, passwordPolicy } from '../appliance/users/signin.ts';
+import { Lockouts, enableLockKey, lockoutPolicy, passwordPolicy } from '../appliance/users/signin.ts';
 import { ACL_COMPONENTS, aclOf, selfLockout, type AclComponent } from '../appliance/acl/schema.ts';
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
@@ -738,18 +738,43 @@ async function guestTools(s: Session, _a: Args, p: Parsed<Handler>): Promise<str
   }
 }
 
+/** Pause after each wrong enable secret on a network session (with the lockout, it makes guessing slow). */
+export const ENABLE_FAIL_DELAY_MS = 1_000;
+
+/**
+ * `enable`: three tries at the enable secret. Over SSH each wrong secret costs a pause and counts
+ * toward a lock of `enable` for that user (the sign-in lockout's policy, kept in the store so a
+ * new session does not reset it); the consoles are never locked, as for sign-in.
+ */
 async function enable(s: Session): Promise<string> {
   const c = s.current();
   if (!c) return '% There is no configuration yet';
+  const counted = s.actor.source.startsWith('ssh:');
+  const lockouts = new Lockouts(s.store);
+  const key = enableLockKey(s.user.name);
+  const locked = counted ? lockouts.lockedUntil(key) : null;
+  if (locked) {
+    s.store.audit(s.actor, 'cli: enable', `refused: locked out until ${locked.toISOString()}`);
+    return `% Privileged mode is locked for ${s.user.name} after repeated wrong enable secrets, until ${locked.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+  }
   for (let i = 0; i < 3; i++) {
     const pw = await s.io.ask('Password: ', true);
     if (await verifySecret(pw, c.users.enableSecretHash)) {
+      if (counted) lockouts.succeed(key);
       s.mode = 'exec';
       s.store.audit(s.actor, 'cli: enable', 'ok');
       return '';
     }
+    if (!counted) continue;
+    s.store.audit(s.actor, 'cli: enable', 'refused: bad secret');
+    const until = lockouts.fail(key, s.actor.source, lockoutPolicy(c));
+    if (until) {
+      s.store.audit(s.actor, `lock out enable for ${s.user.name}`, `locked until ${until.toISOString()} after repeated wrong enable secrets`);
+      return `% Bad secrets: privileged mode is locked for ${s.user.name} until ${until.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+    }
+    await new Promise((r) => setTimeout(r, ENABLE_FAIL_DELAY_MS));
   }
-  s.store.audit(s.actor, 'cli: enable', 'refused: bad secret');
+  if (!counted) s.store.audit(s.actor, 'cli: enable', 'refused: bad secret');
   return '% Bad secrets';
 }
 

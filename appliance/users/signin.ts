@@ -41,6 +41,20 @@ export function printableName(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 64) || '-';
 }
 
+/**
+ * The name a lockout is kept under: what the directory (and our own comparison) treats as the same
+ * user is one name here too, so `ALICE`, `aLice` and `" alice"` share alice's counter and lock.
+ * LDAP compares user names case-insensitively with insignificant spaces; so does this.
+ */
+export function lockKey(username: string): string {
+  return username.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** The lockout name of the enable secret for a signed-in user (shown as such in `show login`). */
+export function enableLockKey(username: string): string {
+  return `${lockKey(username)} (enable)`;
+}
+
 export interface LockState {
   username: string;
   since: Date;
@@ -55,12 +69,13 @@ export class Lockouts {
   }
   /** The lock on `username`, if one is in force at `now`. */
   lockedUntil(username: string, now = Date.now()): Date | null {
-    const row = this.store.db.prepare('SELECT until FROM lockouts WHERE username = ? AND until > ?').get(username, now) as { until: number } | undefined;
+    const row = this.store.db.prepare('SELECT until FROM lockouts WHERE username = ? AND until > ?').get(lockKey(username), now) as { until: number } | undefined;
     return row ? new Date(row.until) : null;
   }
   /** Records a failure; returns the lock when this failure reached the limit. */
-  fail(username: string, source: string, policy: LockoutConfig, now = Date.now()): Date | null {
+  fail(name: string, source: string, policy: LockoutConfig, now = Date.now()): Date | null {
     const db = this.store.db;
+    const username = lockKey(name);
     return db.transaction(() => {
       db.prepare('INSERT INTO signin_failures (username, source, at) VALUES (?,?,?)').run(username, source, now);
       // Old failures are no longer evidence of anything; keep the table small.
@@ -75,13 +90,13 @@ export class Lockouts {
   }
   /** A successful sign-in forgets earlier failures. */
   succeed(username: string): void {
-    this.store.db.prepare('DELETE FROM signin_failures WHERE username = ?').run(username);
+    this.store.db.prepare('DELETE FROM signin_failures WHERE username = ?').run(lockKey(username));
   }
   /** Lifts a lock (an administrator's `clear lockout`, System Manager's Unlock). Returns whether one was in force. */
   unlock(username: string, actor: Actor, now = Date.now()): boolean {
     const had = this.lockedUntil(username, now) !== null;
-    this.store.db.prepare('DELETE FROM lockouts WHERE username = ?').run(username);
-    this.store.db.prepare('DELETE FROM signin_failures WHERE username = ?').run(username);
+    this.store.db.prepare('DELETE FROM lockouts WHERE username = ?').run(lockKey(username));
+    this.store.db.prepare('DELETE FROM signin_failures WHERE username = ?').run(lockKey(username));
     this.store.audit(actor, `unlock user ${printableName(username)}`, had ? 'ok' : 'ok (was not locked)');
     if (had) log.info('user unlocked', { user: printableName(username), by: actor.who });
     return had;

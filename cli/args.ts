@@ -70,26 +70,24 @@ export const pingHost: ArgType = {
   },
 };
 
-/** IANA time zone, the schema's pattern. */
+/** IANA time zone: the schema's rule (the zone database). */
 export const timezone: ArgType = {
   placeholder: 'WORD',
-  rule: 'timezone',
+  rule: 'time-zone',
   parse: (w) => {
-    if (!/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(w) || w.length > 64) return { error: 'must be an IANA time zone like UTC or Europe/Berlin' };
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: w });
-    } catch {
-      return { error: `unknown time zone "${w}"` };
-    }
-    return { value: w };
+    const e = rules.timeZone(w);
+    return e === null ? { value: w } : { error: e };
   },
 };
 
-/** Domain name (search domain): labels of letters, digits and hyphens. */
+/** Domain name (search domain): the schema's rule. */
 export const domainName: ArgType = {
   placeholder: 'WORD',
-  rule: 'domain-name',
-  parse: (w) => (w.length <= 253 && /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i.test(w) && /[a-z]/i.test(w) ? { value: w.replace(/\.$/, '') } : { error: 'must be a domain name like example.com' }),
+  rule: 'dns-domain',
+  parse: (w) => {
+    const e = rules.dnsDomain(w);
+    return e === null ? { value: w.replace(/\.$/, '') } : { error: e };
+  },
 };
 
 export function intRange(min: number, max: number, rule = 'range'): ArgType {

@@ -1,10 +1,10 @@
-import type { Renderer } from '../config/units.ts';
+import { plain, type Renderer } from '../config/units.ts';
 
 /** Time zone: /etc/timezone plus the /etc/localtime link. */
 export const render: Renderer = (c) => ({
   name: 'clock',
   files: [
-    { path: '/etc/timezone', content: `${c.clock.timezone}\n` },
+    { path: '/etc/timezone', content: `${plain(c.clock.timezone, 'time zone')}\n` },
     { path: '/etc/localtime', content: '', linkTarget: `/usr/share/zoneinfo/${c.clock.timezone}` },
   ],
   reload: [],

@@ -92,6 +92,32 @@ export const fqdn: Rule = (v) => {
   return null;
 };
 
+/** A DNS domain (the resolver's search domain): letters, digits and hyphens in dot-separated labels. */
+export const dnsDomain: Rule = (v) => {
+  if (v.length === 0) return 'must not be empty';
+  if (v.length > 253) return 'must be at most 253 characters';
+  for (const l of v.replace(/\.$/, '').split('.')) {
+    if (!LABEL.test(l)) return `must be a domain like example.com: "${l.slice(0, 64)}" is not a label of letters, digits and hyphens (1-63 characters)`;
+  }
+  return null;
+};
+
+/**
+ * A time zone of the zone database (IANA names such as UTC or Europe/Berlin), as the runtime's
+ * tzdata knows it: the same names /usr/share/zoneinfo holds on the appliance.
+ */
+export const timeZone: Rule = (v) => {
+  if (v.length === 0) return 'must not be empty';
+  if (v.length > 64) return 'must be at most 64 characters (a time zone name like Europe/Berlin)';
+  if (!/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(v)) return 'must be a time zone name like UTC or Europe/Berlin';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: v });
+  } catch {
+    return `must be a known time zone (like UTC or Europe/Berlin); "${v}" is not one`;
+  }
+  return null;
+};
+
 /** E-mail address: one @, a local part and a domain with a dot. */
 export const email: Rule = (v) =>
   /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? null : 'must be an e-mail address like admin@example.com';

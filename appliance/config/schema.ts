@@ -26,6 +26,8 @@ export const FORMATS: Record<string, rules.Rule> = {
   'host-address': rules.hostAddress,
   'server-address': rules.serverAddress,
   fqdn: rules.fqdn,
+  'dns-domain': rules.dnsDomain,
+  'time-zone': rules.timeZone,
   email: rules.email,
   'display-text': rules.displayText,
   'ntp-server': rules.ntpServer,

@@ -24,3 +24,16 @@ export interface Facts {
 }
 
 export type Renderer = (config: Config, facts: Facts) => Unit;
+
+/**
+ * A configuration value as it goes into a rendered file. The schema already constrains every
+ * such field; this is the second wall: a control character (a newline above all) in a value would
+ * add lines of the caller's choosing to a system file, so a renderer that meets one stops (a bug:
+ * validation let it through) instead of writing it.
+ */
+export function plain(value: string | number, field: string): string {
+  const s = String(value);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(s)) throw new Error(`refusing to render ${field}: the value holds a control character`);
+  return s;
+}

@@ -1,4 +1,4 @@
-import type { Renderer } from '../config/units.ts';
+import { plain, type Renderer } from '../config/units.ts';
 import type { Config } from '../config/schema.ts';
 import { aclOf, ACL_LABELS, type AclComponent } from '../acl/schema.ts';
 
@@ -9,7 +9,7 @@ export function componentPorts(c: Config): Record<AclComponent, number | null> {
 
 /** One accept rule: from anyone, or (Portal ACL) only from the listed addresses and networks. */
 function acceptRule(port: number, label: string, allow: readonly string[]): string {
-  const from = allow.length ? `ip saddr { ${allow.join(', ')} } ` : '';
+  const from = allow.length ? `ip saddr { ${allow.map((a) => plain(a, 'access list entry')).join(', ')} } ` : '';
   return `    ${from}tcp dport ${port} ct state new accept comment "${label}"\n`;
 }
 

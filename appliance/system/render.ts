@@ -1,10 +1,10 @@
-import type { Renderer } from '../config/units.ts';
+import { plain, type Renderer } from '../config/units.ts';
 
 /** Hostname and /etc/hosts. */
 export const render: Renderer = (c) => {
-  const fqdn = c.system.hostname.replace(/\.$/, '');
+  const fqdn = plain(c.system.hostname.replace(/\.$/, ''), 'hostname');
   const short = fqdn.split('.')[0];
-  const addr = c.network.interfaces[0].address;
+  const addr = plain(c.network.interfaces[0].address, 'interface address');
   return {
     name: 'hostname',
     files: [

@@ -84,7 +84,7 @@ test('invalid arguments name the rule and change nothing', async (t) => {
     ['ip route 10.0.0.1 255.0.0.0 192.0.2.254', /\(network-address\)/],
     ['ip route 10.0.0.0 255.0.0.0 203.0.113.1', /\(gateway-in-subnet\)/],
     ['ntp server bad_name!', /\(ntp-server\)/],
-    ['clock timezone Mars/Olympus', /\(timezone\): unknown time zone/],
+    ['clock timezone Mars/Olympus', /\(time-zone\): must be a known time zone/],
     ['ip ssh server port 8443', /\(port-conflict\): SSH and System Manager cannot share a port/],
     ['ip ssh server port 70000', /\(port\): must be a number from 1 to 65535/],
     ['username root role admin password Abcdefg1', /\(user-name\): user name "root" is reserved/],

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { applyConfig } from '../appliance/config/apply.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import { armConfirm, confirmChange, lockoutRisk, pendingConfirm } from '../appliance/config/confirm.ts';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { toScript, redact } from '../appliance/config/script.ts';
@@ -335,7 +336,12 @@ const CONFIG_NODES: N[] = [
                       kw('protocol', 'Encryption', {
                         children: EMAIL_PROTOCOLS.map((proto) =>
                           kw(proto, proto === 'smtp' ? 'No encryption' : proto === 'smtps' ? 'TLS from the start' : 'SMTP upgraded with STARTTLS (required)', {
-                            run: change((c, a) => void (c.email = { auth: false, from: c.email?.from ?? c.system.contactEmail, ...c.email, server: a.server, port: Number(a.port), protocol: proto })),
+                            run: change((c, a) => {
+                              const next = { auth: false, from: c.email?.from ?? c.system.contactEmail, ...c.email, server: a.server, port: Number(a.port), protocol: proto };
+                              // The stored password is only sent where it was given: a new server needs it again.
+                              if (next.password !== undefined) keptFor('email', c.email, next);
+                              c.email = next;
+                            }),
                           }),
                         ),
                       }),
@@ -368,9 +374,10 @@ const CONFIG_NODES: N[] = [
                         run: change((c, a, s) => {
                           if (!c.email) refuse('/email/server', 'required', 'set the SMTP server first: email server HOST port N protocol smtp|smtps|starttls');
                           const keep = a.password === MASKED_PASSWORD;
-                          const stored = c.email.password ?? s.batchBase?.email?.password;
+                          const { password: _old, ...next } = { ...c.email, auth: true, username: a.user };
+                          const stored = keep ? keptFor('email', c.email.password ? c.email : s.batchBase?.email, next) : undefined;
                           if (keep && !stored) refuse('/email/password', 'required', 'there is no stored SMTP password to keep; give the password');
-                          c.email = { ...c.email, auth: true, username: a.user, password: keep ? stored : a.password };
+                          c.email = { ...next, password: keep ? stored : a.password };
                         }),
                       }),
                     ],

@@ -14,6 +14,7 @@ import { IpmiProbe } from '../appliance/health/ipmi.ts';
 import { localBmcPresent } from '../appliance/host/ipmi.ts';
 import { bmcTarget, HealthSchema, HealthEmailSchema, HealthSyslogSchema, HEALTH_DEFAULTS, type HealthConfig } from '../appliance/health/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import type { Config } from '../appliance/config/schema.ts';
 import type { Finding, Severity } from '../appliance/health/types.ts';
 import type { Args, ArgType, Node } from './tree.ts';
@@ -203,10 +204,10 @@ function setBmc(h: ConfigHelpers, c: Config, a: Args, s: Session): void {
   let password = a.password;
   if (password === MASKED_PASSWORD) {
     const stored = c.health?.bmc ?? s.batchBase?.health?.bmc;
-    // The stored password belongs to that BMC: never hand it to another address or user.
-    if (!stored || stored.host !== a.host || stored.user !== a.user)
-      h.refuse('/health/bmc/password', 'required', `there is no stored password for user ${a.user} on ${a.host} to keep; give the password`);
-    password = stored.password;
+    // The stored password belongs to that BMC: never hand it to another address, port or user.
+    const kept = keptFor('bmc', stored, { host: a.host, ...(a.port !== undefined ? { port: Number(a.port) } : {}), user: a.user, password: '' });
+    if (!kept) h.refuse('/health/bmc/password', 'required', `there is no stored password for user ${a.user} on ${a.host} to keep; give the password`);
+    password = kept;
   }
   section(c).bmc = { host: a.host, ...(a.port !== undefined ? { port: Number(a.port) } : {}), user: a.user, password };
 }

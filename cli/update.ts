@@ -9,6 +9,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Config } from '../appliance/config/schema.ts';
 import { OperationalError } from '../appliance/errors.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import { UpdateSchema } from '../appliance/update/schema.ts';
 import { UpdateRefusal } from '../appliance/update/bundle.ts';
 import { updateContext, type UpdateContext } from '../appliance/update/context.ts';
@@ -66,7 +67,8 @@ function setRepository(h: ConfigHelpers, c: Config, a: Args, s: Session): void {
   let password: string | undefined;
   if (a.user !== undefined) {
     const keep = a.password === MASKED_PASSWORD;
-    const stored = c.update?.password ?? s.batchBase?.update?.password;
+    // Kept only for the same repository server and user (appliance/config/secrets.ts).
+    const stored = keep ? keptFor('update', c.update?.password ? c.update : s.batchBase?.update, { repository: a.url, username: a.user }) : undefined;
     if (keep && !stored) h.refuse('/update/password', 'required', 'there is no stored repository password to keep; give the password');
     password = keep ? stored : a.password;
   }

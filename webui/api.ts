@@ -10,6 +10,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig, plan as planConfig, scriptDiff, type Plan } from '../appliance/config/apply.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import type { Actor } from '../appliance/config/store.ts';
 import * as rules from '../appliance/config/rules.ts';
 import { SystemSchema } from '../appliance/system/schema.ts';
@@ -480,14 +481,15 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
         const body = structuredClone(req.body) as never;
         if (isEmail) {
           const e = body as EmailConfig;
-          if (e.auth && e.password === undefined && c.email?.password) e.password = c.email.password;
-          if (!e.auth) delete e.password;
+          // No password in the request keeps the stored one, only for the same server, port, protocol and user.
+          if (e.auth && e.password === undefined) e.password = keptFor('email', c.email, e);
+          if (!e.auth || e.password === undefined) delete e.password;
           c.email = e;
         } else if (isProxy) {
           // Like e-mail: no password in the request keeps the stored one while the user name stays.
           const p = body as ProxyConfig;
-          if (p.username && p.password === undefined && c.proxy?.password && c.proxy.username === p.username) p.password = c.proxy.password;
-          if (!p.username) delete p.password;
+          if (p.username && p.password === undefined) p.password = keptFor('proxy', c.proxy, p);
+          if (!p.username || p.password === undefined) delete p.password;
           c.proxy = p;
         } else (c as Record<Section, unknown>)[name] = body;
       },

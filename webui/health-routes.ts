@@ -18,6 +18,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig, plan } from '../appliance/config/apply.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import { OperationalError, ValidationError } from '../appliance/errors.ts';
 import type { ApiTokens } from '../appliance/tokens/store.ts';
 import { log } from '../appliance/log.ts';
@@ -603,7 +604,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
     if (b.syslog && !b.syslog.caCertificate) delete b.syslog.caCertificate;
     if (b.bmc) {
       delete b.bmc.passwordSet;
-      if (b.bmc.password === undefined && prev?.bmc && prev.bmc.host === b.bmc.host && prev.bmc.user === b.bmc.user) b.bmc.password = prev.bmc.password;
+      if (b.bmc.password === undefined) b.bmc.password = keptFor('bmc', prev?.bmc, b.bmc);
     }
     return b as HealthConfig;
   }

@@ -9,6 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig, plan as planConfig } from '../appliance/config/apply.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import { ValidationError } from '../appliance/errors.ts';
 import { log } from '../appliance/log.ts';
 import type { Store } from '../appliance/config/store.ts';
@@ -66,8 +67,8 @@ function view(l: LdapConfig): Static<typeof SettingsView> {
 
 /** The body in the schema's order with the stored password kept when none is sent (same URL and bind user). */
 function normalize(b: LdapConfig, old: LdapConfig | undefined): LdapConfig {
-  const keep = b.password === undefined && old && old.bindDn === b.bindDn ? old.password : undefined;
-  const password = b.password ?? keep;
+  // Kept only for the same servers and bind user (appliance/config/secrets.ts).
+  const password = b.password ?? keptFor('ldap', old, b);
   return {
     enabled: b.enabled,
     type: b.type,

@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { applyConfig } from '../appliance/config/apply.ts';
+import { keptFor } from '../appliance/config/secrets.ts';
 import { ValidationError } from '../appliance/errors.ts';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
@@ -186,8 +187,8 @@ export async function registerUpdateApi(app: FastifyInstance): Promise<void> {
     handler: async (req) => {
       const b = req.body;
       return changeRepository(req, `set software-update repository ${b.repository}${b.username ? ` username ${b.username}` : ''}`, (c) => {
-        const keep = b.username && b.password === undefined && c.update?.username === b.username ? c.update.password : undefined;
-        const password = b.password ?? keep;
+        // Kept only for the same repository server and user (appliance/config/secrets.ts).
+        const password = b.password ?? (b.username ? keptFor('update', c.update, b) : undefined);
         // In the schema's order, so that sending the same settings again changes nothing.
         c.update = {
           repository: b.repository,

@@ -119,7 +119,10 @@ test('email: set from the CLI, the password never shown, and a loaded script kee
   assert.deepEqual(back.errors, []);
   assert.deepEqual(back.config!.email, c.email, 'loading show running-config keeps the stored SMTP password');
   await run('conf t');
-  assert.equal(await run('email authentication username x password ********'), '', 'the masked password keeps the stored one');
+  assert.equal(await run('email authentication username alerts password ********'), '', 'the masked password keeps the stored one');
+  assert.match(await run('email authentication username x password ********'), /Invalid \/email\/password \(secret-destination\)/, 'never for another user');
+  assert.match(await run('email server evil.example.net port 587 protocol starttls'), /Invalid \/email\/password \(secret-destination\)/, 'never to another server');
+  assert.equal(store.running()!.config.email!.server, 'smtp.example.com');
   assert.equal(store.running()!.config.email!.password, 'S3cret pw');
   assert.match(await run('email from not-an-address'), /% Invalid/);
   await run('no email authentication');

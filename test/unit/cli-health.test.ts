@@ -131,10 +131,12 @@ test('remote BMC: password masked, kept for the same BMC and user only, never lo
   assert.equal(await c.run('health bmc 192.0.2.50 user ADMIN password Bmc-Secret9 port 624'), '');
   assert.deepEqual(health(c)!.bmc, { host: '192.0.2.50', port: 624, user: 'ADMIN', password: 'Bmc-Secret9' });
   assert.equal(await c.run('do show running-config | include bmc'), 'health bmc 192.0.2.50 user ADMIN password ******** port 624\n');
-  assert.equal(await c.run('health bmc 192.0.2.50 user ADMIN password ********'), '');
+  assert.equal(await c.run('health bmc 192.0.2.50 user ADMIN password ******** port 624'), '');
+  assert.match(await c.run('health bmc 192.0.2.50 user ADMIN password ********'), /% Invalid \/health\/bmc\/password \(secret-destination\)/, 'another port: typed again');
+  assert.equal(await c.run('health bmc 192.0.2.50 user ADMIN password Bmc-Secret9'), '');
   assert.deepEqual(health(c)!.bmc, { host: '192.0.2.50', user: 'ADMIN', password: 'Bmc-Secret9' });
-  assert.match(await c.run('health bmc 192.0.2.51 user ADMIN password ********'), /% Invalid \/health\/bmc\/password \(required\)/);
-  assert.match(await c.run('health bmc 192.0.2.50 user root password ********'), /% Invalid \/health\/bmc\/password \(required\)/);
+  assert.match(await c.run('health bmc 192.0.2.51 user ADMIN password ********'), /% Invalid \/health\/bmc\/password \(secret-destination\)/);
+  assert.match(await c.run('health bmc 192.0.2.50 user root password ********'), /% Invalid \/health\/bmc\/password \(secret-destination\)/);
   assert.match(await c.run('do show health settings'), /BMC: +remote 192\.0\.2\.50:623, user ADMIN/);
   assert.doesNotMatch(await c.run('do show health settings'), /Bmc-Secret9/);
   assert.equal(await c.run('no health bmc'), '');

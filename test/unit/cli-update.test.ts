@@ -50,8 +50,12 @@ test('repository settings: checked by the schema, password masked in the script,
   assert.deepEqual(c.store.running()!.config.update, { repository: 'https://updates.example.com/keel/', username: REPO_USER, password: REPO_PASSWORD });
   const shown = await c.run('do show running-config | include software-update');
   assert.equal(shown.trim(), `software-update repository https://updates.example.com/keel/ username ${REPO_USER} password ********`);
-  // The shown line keeps the stored password.
-  assert.equal(await c.run(`software-update repository https://mirror.example.com/keel/ username ${REPO_USER} password ********`), '');
+  // The shown line keeps the stored password (another folder on the same server is the same destination).
+  assert.equal(await c.run(`software-update repository https://updates.example.com/keel/ username ${REPO_USER} password ********`), '');
+  assert.equal(c.store.running()!.config.update!.password, REPO_PASSWORD);
+  // Another server: never with the stored password, only with one typed again.
+  assert.match(await c.run(`software-update repository https://mirror.example.com/keel/ username ${REPO_USER} password ********`), /% Invalid \/update\/password \(secret-destination\)/);
+  assert.equal(await c.run(`software-update repository https://mirror.example.com/keel/ username ${REPO_USER} password ${REPO_PASSWORD}`), '');
   assert.equal(c.store.running()!.config.update!.password, REPO_PASSWORD);
   assert.equal(c.store.running()!.config.update!.repository, 'https://mirror.example.com/keel/');
   // The CA: pasted, kept when the URL changes, shown as a comment, removed with no.

@@ -294,9 +294,15 @@ test('e-mail settings: the password is kept, never returned', async (t) => {
   const got = await a.call('GET', `${V1}/config/email`);
   assert.deepEqual(got.json, { from: e.from, server: e.server, port: 587, protocol: 'starttls', auth: true, username: 'alerts', passwordSet: true });
   const { password: _p, ...noPw } = e;
-  const again = await a.call('PUT', `${V1}/config/email`, { ...noPw, port: 465, protocol: 'smtps' });
+  const again = await a.call('PUT', `${V1}/config/email`, { ...noPw, from: 'keel@example.com' });
   assert.equal(again.status, 200, again.text);
-  assert.equal(env.store.running()!.config.email!.password, 'S3cret-smtp', 'left out: kept');
+  assert.equal(env.store.running()!.config.email!.password, 'S3cret-smtp', 'left out, same server, port, protocol and user: kept');
+  // Another port and protocol (or server, or user): the stored password is not sent there unless typed again.
+  const moved = await a.call('PUT', `${V1}/config/email`, { ...noPw, port: 465, protocol: 'smtps' });
+  assert.equal(moved.status, 400, moved.text);
+  assert.equal(moved.json.problems[0].field, '/email/password');
+  assert.equal(env.store.running()!.config.email!.port, 587, 'nothing changed');
+  assert.equal((await a.call('PUT', `${V1}/config/email`, { ...e, port: 465, protocol: 'smtps' })).status, 200, 'with the password typed again');
   const plan = await a.call('POST', `${V1}/config/email/plan`, { ...e, password: 'Other-pass' });
   assert.doesNotMatch(plan.text, /S3cret|Other-pass/);
   assert.match(plan.json.configDiff, /"password": "<redacted>"/);

@@ -6,12 +6,15 @@
  *   change take effect within a couple of seconds without restarting System Manager. Sessions
  *   already open when SSH is turned off or moved stay open until they end.
  * - Password sign-in against the local users through the shared sign-in (lockout shared with
- *   System Manager, audited). At most 3 tries per connection, 60 s to sign in.
+ *   System Manager, audited). At most 3 tries per connection, 20 s from connect to signed in.
+ * - Connections that have not signed in are bounded per address and in all, so idle or slow
+ *   connections from one address never keep an administrator from another out.
  * - Modern algorithms only (curve25519, AES-GCM / ChaCha20-Poly1305 / AES-CTR with
  *   encrypt-then-MAC SHA-2, Ed25519 and RSA-SHA2 host keys, strict key exchange).
  * - Idle timeout, a limit on open sessions, no forwarding, no subsystems (sftp), no agent, no X11.
  */
 import ssh2 from 'ssh2';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
@@ -48,7 +51,13 @@ export const SSH_ALGORITHMS = {
 };
 
 const MAX_TRIES = 3;
-const LOGIN_GRACE_MS = 60_000;
+/** From the TCP connect to signed in (the banner exchange included): OpenSSH's LoginGraceTime is 120 s; a person needs far less. */
+const LOGIN_GRACE_MS = 20_000;
+/** Connections not signed in yet, from one address and in all; signed-in sessions have their own limit. */
+const PREAUTH_PER_ADDRESS = 8;
+const PREAUTH_TOTAL = 48;
+/** Every connection, signed in or not (a bound on sockets and memory). */
+const MAX_CONNECTIONS = 128;
 const FAIL_DELAY_MS = 1000;
 
 export interface SshServiceOptions {
@@ -81,7 +90,13 @@ function wanted(config: Config | undefined, override: number | undefined): { ena
 /** The SSH CLI service; `start()` it once, `stop()` at shutdown. */
 export class SshService {
   readonly o: SshServiceOptions;
-  private server: ssh2.Server | null = null;
+  private server: net.Server | null = null;
+  /** Connections not signed in yet, by address. */
+  private readonly preauth = new Map<string, number>();
+  private preauthTotal = 0;
+  private connections = 0;
+  /** What to call when the connection from ip:port signs in (its grace timer and pre-auth count end). */
+  private readonly pending = new Map<string, () => void>();
   private listening: { port: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private reconciling: Promise<void> = Promise.resolve();
@@ -161,9 +176,10 @@ export class SshService {
 
   private async open(port: number): Promise<void> {
     const listen = this.o.listen ?? (this.o.host.sandbox ? '127.0.0.1' : '0.0.0.0');
-    const srv = new ssh2.Server(this.cfg, (client, info) => this.onClient(client, info));
-    // Connections that have not signed in yet are bounded too (a flood cannot exhaust memory).
-    srv.maxConnections = 64;
+    const ssh = new ssh2.Server(this.cfg, (client, info) => this.onClient(client, info));
+    // Our own listener admits each TCP connection (bounds per address, the grace timer from the
+    // first byte on) before ssh2 sees it: ssh2 would wait for a client's banner forever.
+    const srv = net.createServer((socket) => this.admit(socket, ssh));
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen(port, listen, () => {
@@ -181,6 +197,43 @@ export class SshService {
     log.info('SSH service listening', { listen, port: this.port });
   }
 
+  /** Admits a TCP connection, or drops it when its address or everyone has too many not signed in. */
+  private admit(socket: net.Socket, ssh: ssh2.Server): void {
+    const ip = socket.remoteAddress ?? '?';
+    const mine = this.preauth.get(ip) ?? 0;
+    if (mine >= PREAUTH_PER_ADDRESS || this.preauthTotal >= PREAUTH_TOTAL || this.connections >= MAX_CONNECTIONS) {
+      log.warn('SSH connection dropped: too many not signed in', { source: `ssh:${ip}`, fromAddress: mine, total: this.preauthTotal });
+      socket.destroy();
+      return;
+    }
+    this.connections++;
+    this.preauth.set(ip, mine + 1);
+    this.preauthTotal++;
+    const key = `${ip}:${socket.remotePort}`;
+    let signedIn = false;
+    const release = () => {
+      if (signedIn) return;
+      signedIn = true;
+      clearTimeout(grace);
+      this.pending.delete(key);
+      const n = (this.preauth.get(ip) ?? 1) - 1;
+      if (n > 0) this.preauth.set(ip, n);
+      else this.preauth.delete(ip);
+      this.preauthTotal--;
+    };
+    const grace = setTimeout(() => {
+      log.warn('SSH sign-in timed out', { source: `ssh:${ip}` });
+      socket.destroy();
+    }, LOGIN_GRACE_MS);
+    grace.unref();
+    this.pending.set(key, release);
+    socket.once('close', () => {
+      release();
+      this.connections--;
+    });
+    ssh.injectSocket(socket);
+  }
+
   private onClient(client: ssh2.Connection, info: ssh2.ClientInfo): void {
     const source = `ssh:${info.ip}`;
     const store = this.o.store;
@@ -194,13 +247,8 @@ export class SshService {
     }
     let user: SessionUser | null = null;
     let tries = 0;
-    const grace = setTimeout(() => {
-      log.warn('SSH sign-in timed out', { source });
-      client.end();
-    }, LOGIN_GRACE_MS);
-    grace.unref();
+    const signedIn = this.pending.get(`${info.ip}:${info.port}`);
     client.on('error', (e: Error) => log.warn('SSH connection error', { source, error: e.message }));
-    client.on('close', () => clearTimeout(grace));
 
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'password') return ctx.reject(['password']);
@@ -208,7 +256,7 @@ export class SshService {
         const r = await signIn(store, { username: ctx.username, password: ctx.password, source, surface: 'ssh' });
         if (r.ok) {
           user = r.user;
-          clearTimeout(grace);
+          signedIn?.();
           return ctx.accept();
         }
         tries++;

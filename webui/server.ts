@@ -125,30 +125,55 @@ export function tlsOptions(pair: { keyPem: string; certPem: string }) {
   return { key: pair.keyPem, cert: pair.certPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: CIPHERS, honorCipherOrder: true } as const;
 }
 
-/** Runs password checks at most `max` at a time (scrypt needs 32 MiB each); refuses when `maxQueue` wait. */
+/**
+ * Runs password checks at most `max` at a time (scrypt needs 32 MiB each). Waiting checks queue
+ * per source address and are served round-robin, so a flood from one address waits behind itself
+ * and never in front of an administrator signing in from another; a source may have at most
+ * `perSource` waiting and all sources together `maxQueue`, beyond which the answer is 503.
+ */
 class Gate {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Waiting checks by source, in round-robin order (a source served goes to the back). */
+  private readonly queues = new Map<string, (() => void)[]>();
+  private waiting = 0;
   private readonly max: number;
   private readonly maxQueue: number;
-  constructor(max: number, maxQueue: number) {
+  private readonly perSource: number;
+  constructor(max: number, maxQueue: number, perSource: number) {
     this.max = max;
     this.maxQueue = maxQueue;
+    this.perSource = perSource;
   }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async run<T>(source: string, fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.max) {
-      if (this.waiting.length >= this.maxQueue) throw new BusyError();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      const q = this.queues.get(source) ?? [];
+      if (q.length >= this.perSource || this.waiting >= this.maxQueue) throw new BusyError();
+      await new Promise<void>((resolve) => {
+        q.push(resolve);
+        this.queues.set(source, q);
+        this.waiting++;
+      });
     } else {
       this.active++;
     }
     try {
       return await fn();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.next();
     }
+  }
+  private next(): void {
+    const first = this.queues.entries().next();
+    if (first.done) {
+      this.active--;
+      return;
+    }
+    const [source, q] = first.value;
+    const wake = q.shift()!;
+    this.waiting--;
+    this.queues.delete(source);
+    if (q.length) this.queues.set(source, q);
+    wake();
   }
 }
 
@@ -316,7 +341,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   }
   const { sessions, certificate } = ctx;
   const css = fs.readFileSync(new URL('./public/style.css', import.meta.url));
-  const gate = new Gate(2, 32);
+  // Two scrypt checks at once; 64 may wait, at most 4 of them from one address.
+  const gate = new Gate(2, 64, 4);
   let aclLoggedAt = 0;
 
   const app = Fastify({
@@ -545,7 +571,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       store.audit({ who: printable(username), source }, 'sign in (System Manager)', 'refused: password sign-in is turned off');
       return { error: 'Password sign-in is turned off: sign in with your certificate.' };
     }
-    const r = await sharedSignIn(store, { username, password, source, surface: 'webui', verify: (check) => gate.run(check) });
+    const r = await sharedSignIn(store, { username, password, source, surface: 'webui', verify: (check) => gate.run(source, check) });
     if (r.ok) return { name: r.user.name };
     await sleep(failureDelayMs);
     if (r.reason === 'locked') return { error: `This user is locked out after repeated failed sign-ins until ${r.until.toISOString().replace('T', ' ').slice(0, 16)} UTC. An administrator can unlock it.` };

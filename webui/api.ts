@@ -684,10 +684,20 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
     label: (req) => `delete user ${printableName(req.params.name)}`,
   });
-  // Sessions of a deleted user end with the deletion (a session is checked against the users on every request too).
+  // Sessions of a deleted user end with the deletion (a session is checked against the users on every
+  // request too), and so do the API tokens the user made; a role change to operator ends the tokens.
+  // A password change ends the user's other sessions (sessions opened before it are refused); the
+  // session that changed its own password is renewed.
   app.addHook('onResponse', async (req, reply) => {
-    if (req.method === 'DELETE' && req.routeOptions.url === `${API}/users/:name` && reply.statusCode === 200) {
-      app.keel.sessions.destroyUser((req.params as { name: string }).name);
+    if (req.routeOptions.url !== `${API}/users/:name` || reply.statusCode !== 200) return;
+    const name = (req.params as { name: string }).name;
+    if (req.method === 'DELETE') {
+      app.keel.sessions.destroyUser(name);
+      tokens.revokeMadeBy(name, `the user ${printableName(name)} was deleted`);
+    } else if (req.method === 'PUT') {
+      const body = req.body as { role?: string; password?: string };
+      if (body.role === 'operator') tokens.revokeMadeBy(name, `the user ${printableName(name)} is no longer an administrator`);
+      if (body.password !== undefined && req.session && req.session.username === name) app.keel.sessions.renew(req.session.id);
     }
   });
 
@@ -795,7 +805,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
         {
           name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$', description: 'What the token is for (1-40 letters, digits, . _ -)' }),
           role: Role,
-          expiresDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Expires after this many days (default: never)' })),
+          expiresDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Expires after this many days (default: 90)' })),
         },
         { additionalProperties: false },
       ),

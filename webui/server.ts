@@ -364,7 +364,14 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   app.decorate('keel', ctx);
   app.decorateRequest('session', null);
   app.decorateRequest('principal', null);
-  const tokens = new ApiTokens(store, opts.now);
+  // A token lives only while its maker is still an administrator (a local one; a directory
+  // administrator's tokens live while the directory is in use, as their role is read at sign-in).
+  const tokens = new ApiTokens(store, opts.now, (by) => {
+    const c = state.config();
+    const local = c?.users.local.find((u) => u.name === by);
+    if (local) return local.role === 'admin';
+    return c?.ldap?.enabled === true && !by.startsWith('token:');
+  });
   const lockouts = new Lockouts(store);
   const state = new ConfigState(store);
   const status = new HealthSampler(host, state);
@@ -476,7 +483,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
     if (req.session) {
       const role = state.roleOf(req.session.username) ?? directoryOf(store).roleOf(req.session.username);
-      if (role) req.principal = { name: req.session.username, role, via: 'session' };
+      // A password change ends the sessions opened before it (the one that made it is renewed).
+      const changed = state.config()?.users.local.find((u) => u.name === req.session!.username)?.passwordChangedAt;
+      const stale = changed !== undefined && Date.parse(changed) > req.session.createdAt;
+      if (role && !stale) req.principal = { name: req.session.username, role, via: 'session' };
       else {
         sessions.destroy(req.session.id);
         req.session = null;

@@ -47,7 +47,7 @@ export function tokensEqual(a: string | undefined | null, b: string | undefined 
 export class Sessions {
   private readonly now: () => number;
   // Prepared once: touch() runs on every request, and preparing costs more than the query.
-  private readonly sql: Record<'insert' | 'get' | 'remove' | 'seen' | 'removeUser' | 'purge', Database.Statement>;
+  private readonly sql: Record<'insert' | 'get' | 'remove' | 'seen' | 'removeUser' | 'renew' | 'purge', Database.Statement>;
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.now = now;
     this.sql = {
@@ -56,6 +56,7 @@ export class Sessions {
       remove: db.prepare('DELETE FROM sessions WHERE id = ?'),
       seen: db.prepare('UPDATE sessions SET seen_at = ? WHERE id = ?'),
       removeUser: db.prepare('DELETE FROM sessions WHERE username = ?'),
+      renew: db.prepare('UPDATE sessions SET created_at = ? WHERE id = ?'),
       purge: db.prepare('DELETE FROM sessions WHERE expires_at <= ? OR seen_at <= ?'),
     };
   }
@@ -92,6 +93,10 @@ export class Sessions {
   }
 
   /** Ends every session of a user (e.g. when the user is removed). Returns how many. */
+  /** Marks a session as opened now (it survives the password change its own user just made in it). */
+  renew(id: string): void {
+    this.sql.renew.run(this.now(), digest(id));
+  }
   destroyUser(username: string): number {
     return this.sql.removeUser.run(username).changes;
   }

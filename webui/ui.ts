@@ -544,7 +544,7 @@ ${actionForm({
   result: 'token',
   body: html`${field({ label: 'Name (what it is for)', name: 'name' })}
 ${field({ label: 'Role', name: 'role', value: 'operator', options: ['operator', 'admin'] })}
-${field({ label: 'Expires after (days)', name: 'expiresDays', kind: 'int', optional: true, help: 'Empty: never' })}`,
+${field({ label: 'Expires after (days)', name: 'expiresDays', kind: 'int', optional: true, help: 'Empty: 90 days' })}`,
 })}
 <p class="muted">Send the token as <code>Authorization: Bearer TOKEN</code>. It is shown once; only a digest is stored.</p>
 </section>`;

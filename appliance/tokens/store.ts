@@ -35,6 +35,9 @@ interface Row {
 
 const TOKEN = /^keel_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
+/** A token made without an expiry lasts this long: a forgotten automation secret does not live for ever. */
+export const DEFAULT_TOKEN_DAYS = 90;
+
 function digest(secret: string): Buffer {
   return crypto.createHash('sha256').update(secret).digest();
 }
@@ -47,9 +50,15 @@ function info(r: Row): TokenInfo {
 export class ApiTokens {
   readonly store: Store;
   private readonly now: () => number;
-  constructor(store: Store, now: () => number = Date.now) {
+  private readonly creatorAllowed: (name: string, role: TokenRole) => boolean;
+  /**
+   * `creatorAllowed` says whether the user who made a token may still hold it (still there, still
+   * an administrator): a token never outlives its maker's account or role.
+   */
+  constructor(store: Store, now: () => number = Date.now, creatorAllowed: (name: string, role: TokenRole) => boolean = () => true) {
     this.store = store;
     this.now = now;
+    this.creatorAllowed = creatorAllowed;
     store.db.exec(`CREATE TABLE IF NOT EXISTS api_tokens (
       id TEXT PRIMARY KEY,
       name TEXT NOT NULL,
@@ -68,11 +77,11 @@ export class ApiTokens {
     const id = crypto.randomBytes(8).toString('hex');
     const secret = crypto.randomBytes(32).toString('base64url');
     const at = new Date(this.now());
-    const expires = expiresDays ? new Date(at.getTime() + expiresDays * 86400_000).toISOString() : null;
+    const expires = new Date(at.getTime() + (expiresDays ?? DEFAULT_TOKEN_DAYS) * 86400_000).toISOString();
     this.store.db
       .prepare('INSERT INTO api_tokens (id, name, role, digest, created_by, created_at, expires_at) VALUES (?,?,?,?,?,?,?)')
       .run(id, name, role, digest(secret).toString('hex'), actor.who, at.toISOString(), expires);
-    this.store.audit(actor, `create API token ${id} "${printableName(name)}" role ${role}${expires ? ` expires ${expires}` : ''}`, 'ok');
+    this.store.audit(actor, `create API token ${id} "${printableName(name)}" role ${role} expires ${expires}`, 'ok');
     log.info('API token created', { id, role, by: actor.who });
     return { token: `keel_${id}_${secret}`, info: this.get(id)! };
   }
@@ -94,6 +103,18 @@ export class ApiTokens {
     return n > 0;
   }
 
+  /** Revokes every live token a user made (the user was deleted or is no longer an administrator). */
+  revokeMadeBy(username: string, why: string): number {
+    const rows = this.store.db.prepare('SELECT id FROM api_tokens WHERE created_by = ? AND revoked_at IS NULL').all(username) as { id: string }[];
+    for (const r of rows) this.revokeRow(r.id, why);
+    return rows.length;
+  }
+  private revokeRow(id: string, why: string): void {
+    const n = this.store.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(this.now()).toISOString(), id).changes;
+    if (!n) return;
+    this.store.audit({ who: 'keel', source: 'tokens' }, `revoke API token ${id}`, `ok: ${why}`);
+    log.info('API token revoked', { id, why });
+  }
   /** The live token a bearer value names, or null (unknown, wrong secret, revoked or expired). */
   verify(bearer: string | undefined): TokenInfo | null {
     const m = TOKEN.exec(bearer ?? '');
@@ -104,6 +125,10 @@ export class ApiTokens {
     if (!r || !ok || r.revoked_at) return null;
     const t = this.now();
     if (r.expires_at && Date.parse(r.expires_at) <= t) return null;
+    if (!this.creatorAllowed(r.created_by, r.role)) {
+      this.revokeRow(r.id, `its maker ${printableName(r.created_by)} is no longer an administrator`);
+      return null;
+    }
     // Last use to the minute is enough, and keeps the database quiet under load.
     if (!r.last_used_at || t - Date.parse(r.last_used_at) > 60_000) {
       r.last_used_at = new Date(t).toISOString();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHost, type Host } from '../appliance/host/index.ts';
+import { reconcileApply } from '../appliance/config/apply.ts';
 import { Store, DB_PATH } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
 import { signIn as sharedSignIn } from '../appliance/users/signin.ts';
@@ -148,6 +149,7 @@ async function signIn(host: Host, first: Terminal, firstConfig: Config, certWait
       t.close();
       const store = Store.open(host);
       try {
+        await reconcileApply(host, store);
         await runShell({ input: process.stdin, output: process.stdout, host, store, user: { name: u.name, role: u.role }, source: `cli:${ttyName()}` });
       } finally {
         store.close();

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { createHost } from '../appliance/host/index.ts';
 import { Store } from '../appliance/config/store.ts';
+import { reconcileApply } from '../appliance/config/apply.ts';
 import { SshService } from '../cli/ssh.ts';
 import { RecordedMonitor } from '../appliance/health/monitor.ts';
 import { HEALTH_DEFAULTS } from '../appliance/health/schema.ts';
@@ -40,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const host = createHost(ssh.root);
   host.files.mkdirp('/var/lib/keel', 0o700);
   const store = Store.open(host);
+  await reconcileApply(host, store);
   let service: SshService | null = null;
   let health: Supervised | null = null;
   if (store.running()) {

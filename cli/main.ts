@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createHost } from '../appliance/host/index.ts';
+import { reconcileApply } from '../appliance/config/apply.ts';
 import { Store } from '../appliance/config/store.ts';
 import { runShell } from './shell.ts';
 
@@ -29,6 +30,8 @@ export async function run(argv: string[]): Promise<number> {
       console.error('keel cli: this appliance is not configured yet; run the first-boot wizard (keel wizard)');
       return 2;
     }
+    // A change another CLI process was writing when it died is undone first (the OS matches running-config).
+    await reconcileApply(host, store);
     const source = values.source ?? `cli:${ttyName()}`;
     // --user only fills in the name: the password is still asked and checked.
     return await runShell({ input: process.stdin, output: process.stdout, host, store, source, loginName: values.user });

@@ -13,6 +13,26 @@ import { render as clock } from '../clock/render.ts';
 import { render as ssh } from '../ssh/render.ts';
 import { render as firewall } from '../firewall/render.ts';
 import { log } from '../log.ts';
+import { processAlive } from '../host/processes.ts';
+import { TEMP_FILE } from '../host/files.ts';
+
+/**
+ * The apply journal: one row while a change is being written into the OS, cleared in the same
+ * transaction that commits its revision. A row left behind by a process that died means the OS
+ * files may hold a configuration that was never committed; reconcileApply() puts them back.
+ */
+const JOURNAL_SQL = 'CREATE TABLE IF NOT EXISTS apply_journal (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, started_at INTEGER NOT NULL, summary TEXT NOT NULL)';
+/** No apply takes this long: a journal row older than this is stale even if its pid was reused. */
+const JOURNAL_STALE_MS = 10 * 60_000;
+
+function journal(store: Store) {
+  store.db.exec(JOURNAL_SQL);
+  return {
+    begin: (summary: string) => store.db.prepare('INSERT OR REPLACE INTO apply_journal (id, pid, started_at, summary) VALUES (1, ?, ?, ?)').run(process.pid, Date.now(), summary.slice(0, 200)),
+    clear: () => store.db.prepare('DELETE FROM apply_journal').run(),
+    pending: () => store.db.prepare('SELECT pid, started_at AS startedAt, summary FROM apply_journal').get() as { pid: number; startedAt: number; summary: string } | undefined,
+  };
+}
 
 /** Every setting's renderer, in the order their services should take a change. */
 export const RENDERERS: Renderer[] = [system, clock, dns, network, ntp, firewall, ssh];
@@ -91,6 +111,8 @@ export async function applyConfig(host: Host, store: Store, next: Config, actor:
   const diff = scriptDiff(before, next);
   const snaps = new Map(units.flatMap((u) => u.files.map((f) => [f.path, host.files.snapshot(f.path)] as const)));
   const reloaded: string[] = [];
+  const j = journal(store);
+  j.begin(summary);
   try {
     for (const u of units) {
       if (!(await writeUnit(host, u))) continue;
@@ -104,11 +126,17 @@ export async function applyConfig(host: Host, store: Store, next: Config, actor:
         for (const [cmd, ...args] of u.reload) await host.proc.run(cmd, args, { allowFail: true });
       }
     }
+    j.clear();
     store.audit(actor, `apply: ${summary}`, `failed, previous configuration kept: ${(err as Error).message}`);
     log.warn('apply failed; previous configuration restored', { summary, error: (err as Error).message });
     throw err;
   }
-  const revision = store.commitRunning(next, actor, summary, diff);
+  // The revision and the end of the journal are one transaction: a crash leaves either both or neither.
+  const revision = store.db.transaction(() => {
+    const r = store.commitRunning(next, actor, summary, diff);
+    j.clear();
+    return r;
+  })();
   store.audit(actor, `apply: ${summary} (revision ${revision})`, 'ok');
   log.info('configuration applied', { revision, who: actor.who, source: actor.source, units: reloaded });
   return { revision, units: reloaded };
@@ -122,11 +150,50 @@ export async function applyAtBoot(host: Host, store: Store): Promise<boolean> {
   const s = store.startup();
   if (!s) return false;
   store.resetRunningToStartup();
+  // Everything is rendered from startup now: a change interrupted before this boot is moot.
+  journal(store).clear();
   const cfg = validate(s.config);
   for (const u of renderAll(cfg, gatherFacts(host))) {
+    for (const f of u.files) sweepTemps(host, f.path);
     await writeUnit(host, u);
     for (const [cmd, ...args] of u.boot ?? []) await host.proc.run(cmd, args, { allowFail: true });
   }
   log.info('startup configuration rendered', { revision: s.revision });
   return true;
+}
+
+/**
+ * At the start of every process that can change the configuration: if a change was being
+ * written into the OS by a process that is gone (killed, power cut), the OS files may be ahead
+ * of running-config. They are rendered again from running-config, the services whose files this
+ * changes are reloaded, and the writer's leftover temporary files are removed. Returns whether
+ * anything had to be done. A change in progress in a live process is left alone.
+ */
+export async function reconcileApply(host: Host, store: Store): Promise<boolean> {
+  const j = journal(store);
+  const p = j.pending();
+  if (!p) return false;
+  if (p.pid !== process.pid && processAlive(p.pid) && Date.now() - p.startedAt < JOURNAL_STALE_MS) return false;
+  const running = store.running();
+  if (running) {
+    const units = renderAll(validate(running.config), gatherFacts(host));
+    for (const u of units) {
+      for (const f of u.files) sweepTemps(host, f.path);
+      if (!(await writeUnit(host, u))) continue;
+      for (const [cmd, ...args] of u.reload) await host.proc.run(cmd, args, { allowFail: true });
+    }
+  }
+  j.clear();
+  store.audit({ who: 'keel', source: 'start' }, `undo an interrupted change: ${p.summary}`, `ok: the OS files match running-config${running ? ` (revision ${running.revision})` : ''} again`);
+  log.warn('a change was interrupted before it was committed; the OS files were put back to running-config', { summary: p.summary, revision: running?.revision ?? null });
+  return true;
+}
+
+/** Removes the temporary files our writer left beside `path` (only ours: `.keel-XXXXXXXX.tmp`, `.keel-check`). */
+function sweepTemps(host: Host, path: string): void {
+  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  for (const name of host.files.list(dir)) {
+    if ((name.startsWith(`${base}.keel-`) && TEMP_FILE.test(name)) || name === `${base}.keel-check`) host.files.remove(`${dir}/${name}`);
+  }
 }

@@ -11,6 +11,19 @@ export interface FileSpec {
   linkTarget?: string;
 }
 
+/** The temporary files writeAtomic and symlinkAtomic make beside their target (and leave only if killed mid-write). */
+export const TEMP_FILE = /\.keel-[0-9a-f]{8}\.tmp$/;
+
+/** fsyncs a directory, so a rename in it survives a power cut (the file's own fsync does not cover its name). */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * Files adapter: every read and write of OS files goes through here. All paths are absolute
  * appliance paths (`/etc/hostname`); `root` maps them into a sandbox folder when it is not `/`.
@@ -74,6 +87,7 @@ export class Files {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, target);
+    syncDir(path.dirname(target));
     return true;
   }
   /** Points `p` at `target` (atomically, via rename); false when it already does. */
@@ -88,6 +102,7 @@ export class Files {
     const tmp = `${real}.keel-${crypto.randomBytes(4).toString('hex')}.tmp`;
     fs.symlinkSync(target, tmp);
     fs.renameSync(tmp, real);
+    syncDir(path.dirname(real));
     return true;
   }
   /** The current state of a file, for restoring it if an apply fails. */

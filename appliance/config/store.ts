@@ -1,3 +1,6 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Sealer } from './sealed.ts';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Host } from '../host/index.ts';
@@ -72,21 +75,57 @@ export interface Revision {
 }
 
 export const DB_PATH = '/var/lib/keel/keel.db';
+/** The key that seals the stored passwords (appliance/config/sealed.ts): root only, beside the database. */
+export const SECRETS_KEY_PATH = '/var/lib/keel/secrets.key';
 
 /** The configuration store: running and startup configurations, numbered revisions, audit log. */
 export class Store {
   readonly db: Database.Database;
-  constructor(file: string) {
+  private readonly sealer: Sealer;
+  constructor(file: string, key: Buffer) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
+    this.sealer = new Sealer(key);
     this.migrate();
+    this.sealPlain();
   }
 
-  /** Opens (creating if needed) the store of a host: `<root>/var/lib/keel/keel.db`. */
+  /**
+   * Opens (creating if needed) the store of a host: `<root>/var/lib/keel/keel.db` and its WAL
+   * files, root only (0600) like the secrets key beside them, which is made on first open.
+   */
   static open(host: Host): Store {
     host.files.mkdirp(path.dirname(DB_PATH), 0o700);
-    return new Store(host.files.real(DB_PATH));
+    let key = host.files.read(SECRETS_KEY_PATH);
+    if (!key || key.length !== 32) {
+      key = crypto.randomBytes(32);
+      host.files.writeAtomic(SECRETS_KEY_PATH, key, 0o600);
+    }
+    const file = host.files.real(DB_PATH);
+    // Made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
+    if (!host.files.exists(DB_PATH)) host.files.writeAtomic(DB_PATH, Buffer.alloc(0), 0o600);
+    const store = new Store(file, key);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        fs.chmodSync(f, 0o600);
+      } catch {
+        // -wal and -shm exist only while a connection has them open
+      }
+    }
+    return store;
+  }
+
+  /** Seals secrets stored in the clear before sealing existed (idempotent; old revisions included). */
+  private sealPlain(): void {
+    const rows = [
+      ...(this.db.prepare('SELECT name AS k, json FROM config_state').all() as { k: string; json: string }[]).map((r) => ({ ...r, table: 'config_state', col: 'name' })),
+      ...(this.db.prepare('SELECT id AS k, json FROM revisions').all() as { k: string; json: string }[]).map((r) => ({ ...r, table: 'revisions', col: 'id' })),
+    ].filter((r) => this.sealer.hasPlain(r.json));
+    if (!rows.length) return;
+    this.db.transaction(() => {
+      for (const r of rows) this.db.prepare(`UPDATE ${r.table} SET json = ? WHERE ${r.col} = ?`).run(this.sealer.toStored(this.sealer.fromStored(r.json)), r.k);
+    })();
   }
 
   private readonly stmts = new Map<string, Database.Statement>();
@@ -116,7 +155,7 @@ export class Store {
 
   private state(name: 'running' | 'startup'): { revision: number; config: Config } | null {
     const row = this.stmt('SELECT revision, json FROM config_state WHERE name = ?').get(name) as { revision: number; json: string } | undefined;
-    return row ? { revision: row.revision, config: JSON.parse(row.json) as Config } : null;
+    return row ? { revision: row.revision, config: this.sealer.fromStored(row.json) } : null;
   }
   /** The configuration in effect now (lost at reboot unless saved). */
   running(): { revision: number; config: Config } | null {
@@ -140,7 +179,7 @@ export class Store {
   /** Records a new revision and makes it the running configuration, atomically. Returns its number. */
   commitRunning(config: Config, actor: Actor, summary: string, diff: string): number {
     const at = new Date().toISOString();
-    const json = JSON.stringify(config);
+    const json = this.sealer.toStored(config);
     return this.db.transaction(() => {
       const id = Number(
         this.db
@@ -161,7 +200,7 @@ export class Store {
     const at = new Date().toISOString();
     this.db
       .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'startup\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
-      .run(r.revision, JSON.stringify(r.config), at);
+      .run(r.revision, this.sealer.toStored(r.config), at);
     this.audit(actor, `save running-config to startup-config (revision ${r.revision})`, 'ok');
     return r.revision;
   }
@@ -172,7 +211,7 @@ export class Store {
     if (!s) return;
     this.db
       .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
-      .run(s.revision, JSON.stringify(s.config), new Date().toISOString());
+      .run(s.revision, this.sealer.toStored(s.config), new Date().toISOString());
   }
 
   revisions(limit = 100): Revision[] {
@@ -180,7 +219,7 @@ export class Store {
   }
   revisionConfig(id: number): Config | null {
     const row = this.stmt('SELECT json FROM revisions WHERE id = ?').get(id) as { json: string } | undefined;
-    return row ? (JSON.parse(row.json) as Config) : null;
+    return row ? this.sealer.fromStored(row.json) : null;
   }
 
   /** Appends to the audit log. Never pass secrets in `action`. */

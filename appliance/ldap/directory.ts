@@ -60,6 +60,20 @@ const attrs = (e: Entry): Record<string, string[]> => {
 
 const sameDn = (a: string, b: string) => a.replace(/\s*,\s*/g, ',').toLowerCase() === b.replace(/\s*,\s*/g, ',').toLowerCase();
 
+/** Whether `url` has the scheme and host of one of `servers` (the port may differ, as with AD's global catalog). */
+export function sameServer(url: string, servers: (string | undefined)[]): boolean {
+  const key = (u: string) => {
+    try {
+      const x = new URL(u);
+      return `${x.protocol}//${x.hostname.toLowerCase()}`;
+    } catch {
+      return null;
+    }
+  };
+  const k = key(url);
+  return k !== null && servers.some((s) => s !== undefined && key(s) === k);
+}
+
 /** One directory configuration's servers, their health and the operations on them. */
 export class LdapDirectory {
   readonly config: () => LdapConfig | undefined;
@@ -222,7 +236,10 @@ export class LdapDirectory {
         if (!m) continue;
         const other = this.client(c, m[1]);
         try {
-          await other.bind(c.bindDn, c.password ?? '');
+          // The bind password goes only where it was given: the same scheme and host as a
+          // configured server. Anywhere else (or ldap:// for an ldaps:// server) is asked anonymously.
+          if (sameServer(m[1], [c.url, c.failoverUrl])) await other.bind(c.bindDn, c.password ?? '');
+          else log.info('LDAP referral to another server followed without credentials', { referral: m[1] });
           const rr = await other.search(decodeURIComponent(m[2].split('?')[0]) || base, { scope: opts.scope, filter: opts.filter, attributes: opts.attributes, sizeLimit: opts.sizeLimit ?? 0, timeLimit: c.searchTimeout });
           out.push(...rr.searchEntries);
         } catch (e) {

@@ -108,3 +108,25 @@ test('SMTP, proxy, update repository, BMC: another server, port or user without 
     evil.close();
   }
 });
+
+test('LDAP referrals: to another host (or down from ldaps to ldap) they are followed without the bind password', async (t) => {
+  const evil = await listener();
+  t.onTestFinished(() => evil.close());
+  const { LdapDirectory, sameServer } = await import('../../appliance/ldap/directory.ts');
+  const s = await startSlapd(`dn: ou=remote,dc=example,dc=com
+objectClass: referral
+objectClass: extensibleObject
+ou: remote
+ref: ldap://localhost:${evil.port}/ou=people,dc=example,dc=com
+`);
+  t.onTestFinished(() => { s.remove(); });
+  const dir = new LdapDirectory(() => ({ ...(ldapSection(s.url) as never as import('../../appliance/ldap/schema.ts').LdapConfig), chaseReferrals: true, password: BIND_PW }));
+  // The listener never answers: the lookup gives up on it after the search timeout, never with the password.
+  await dir.lookup('dave').catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.doesNotMatch(evil.got(), new RegExp(BIND_PW), 'the bind password went to the referral');
+  assert.doesNotMatch(evil.got(), /keel-bind/, 'not even the bind user');
+  assert.equal(sameServer('ldap://ldap.example.com:3268', ['ldap://LDAP.example.com']), true, 'same scheme and host');
+  assert.equal(sameServer('ldap://ldap.example.com', ['ldaps://ldap.example.com']), false, 'no downgrade to ldap://');
+  assert.equal(sameServer('ldap://other.example.com', ['ldap://ldap.example.com']), false);
+});

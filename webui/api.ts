@@ -867,7 +867,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
     handler: async (req, reply) => {
       const r = running();
-      const text = encryptBackup(r.config, req.body.passphrase, { keelVersion: VERSION, revision: r.revision, now: new Date(now()) });
+      const text = await encryptBackup(r.config, req.body.passphrase, { keelVersion: VERSION, revision: r.revision, now: new Date(now()) });
       store.audit(actorOf(req), `export configuration backup (revision ${r.revision})`, 'ok');
       const stamp = new Date(now()).toISOString().slice(0, 19).replace(/[:T]/g, '-');
       return reply
@@ -877,9 +877,9 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
   });
 
-  const restore = (req: FastifyRequest<{ Body: { backup: string; passphrase: string } }>): { header: BackupHeader; config: Config } => {
+  const restore = async (req: FastifyRequest<{ Body: { backup: string; passphrase: string } }>): Promise<{ header: BackupHeader; config: Config }> => {
     try {
-      return decryptBackup(req.body.backup, req.body.passphrase);
+      return await decryptBackup(req.body.backup, req.body.passphrase);
     } catch (e) {
       if (e instanceof ValidationError) store.audit(actorOf(req), 'restore configuration backup', `refused: ${e.problems.map((p) => `${p.field} (${p.rule})`).join(', ')}`);
       throw e;
@@ -899,7 +899,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       response: { 200: Type.Object({ backup: BackupHeaderView, ...PlanBody.properties }), ...errors },
     },
     handler: async (req) => {
-      const { header, config } = restore(req);
+      const { header, config } = await restore(req);
       return { backup: headerView(header), ...planOf(running().config, config) };
     },
   });
@@ -915,7 +915,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       response: { 200: Type.Object({ backup: BackupHeaderView, ...ApplyBody.properties }), ...errors, 502: ErrorBody },
     },
     handler: async (req) => {
-      const { header, config } = restore(req);
+      const { header, config } = await restore(req);
       const r = await change(req, `restore backup of ${header.createdAt} (revision ${header.revision ?? 'none'}, ${header.hostname})`, (c) => {
         for (const k of Object.keys(c) as (keyof Config)[]) delete c[k];
         Object.assign(c, config);

@@ -35,8 +35,17 @@ export interface BackupFile extends BackupHeader {
   data: string;
 }
 
-function key(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Buffer {
-  return crypto.scryptSync(passphrase.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * 1024 * 1024 });
+/**
+ * The most work a backup file may ask of the key derivation: twice what Keel writes (a file's
+ * parameters are the sender's choice, and scrypt's cost is theirs to set otherwise).
+ */
+export const KDF_LIMIT = { N: 65536, r: 8, p: 1 };
+
+/** The key, derived off the event loop (libuv's thread pool): a restore never stalls System Manager. */
+function key(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    crypto.scrypt(passphrase.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * 1024 * 1024 }, (err, k) => (err ? reject(err) : resolve(k))),
+  );
 }
 
 function aad(h: BackupHeader): Buffer {
@@ -49,7 +58,7 @@ function refuse(field: string, rule: string, message: string): never {
 }
 
 /** Encrypts a configuration into a backup file (JSON text). */
-export function encryptBackup(config: Config, passphrase: string, meta: { keelVersion: string; revision: number | null; now?: Date }): string {
+export async function encryptBackup(config: Config, passphrase: string, meta: { keelVersion: string; revision: number | null; now?: Date }): Promise<string> {
   if ([...passphrase].length < MIN_PASSPHRASE) refuse('/passphrase', 'min-length', `the passphrase must be at least ${MIN_PASSPHRASE} characters`);
   const salt = crypto.randomBytes(16);
   const iv = crypto.randomBytes(12);
@@ -64,7 +73,7 @@ export function encryptBackup(config: Config, passphrase: string, meta: { keelVe
     cipher: 'aes-256-gcm',
     iv: iv.toString('base64'),
   };
-  const c = crypto.createCipheriv('aes-256-gcm', key(passphrase, salt, KDF), iv);
+  const c = crypto.createCipheriv('aes-256-gcm', await key(passphrase, salt, KDF), iv);
   c.setAAD(aad(header));
   const data = Buffer.concat([c.update(JSON.stringify({ config }), 'utf8'), c.final()]);
   const file: BackupFile = { ...header, tag: c.getAuthTag().toString('base64'), data: data.toString('base64') };
@@ -76,7 +85,7 @@ export function encryptBackup(config: Config, passphrase: string, meta: { keelVe
  * schema. A wrong passphrase and a damaged file are told apart only as far as GCM allows (both fail
  * authentication). Throws ValidationError naming the field and rule.
  */
-export function decryptBackup(text: string, passphrase: string): { header: BackupHeader; config: Config } {
+export async function decryptBackup(text: string, passphrase: string): Promise<{ header: BackupHeader; config: Config }> {
   let f: BackupFile;
   try {
     f = JSON.parse(text) as BackupFile;
@@ -87,10 +96,11 @@ export function decryptBackup(text: string, passphrase: string): { header: Backu
   if (f.version !== 1) refuse('/backup', 'version', `backup format version ${String(f.version)} is not supported by this Keel`);
   if (f.cipher !== 'aes-256-gcm' || f.kdf?.name !== 'scrypt') refuse('/backup', 'cipher', 'unsupported cipher or key derivation');
   const { N, r, p } = f.kdf;
-  if (![N, r, p].every(Number.isInteger) || N > 1 << 20 || r > 32 || p > 16 || (N & (N - 1)) !== 0) refuse('/backup', 'kdf', 'key derivation parameters out of range');
+  if (![N, r, p].every(Number.isInteger) || N < 2 || N > KDF_LIMIT.N || r < 1 || r > KDF_LIMIT.r || p < 1 || p > KDF_LIMIT.p || (N & (N - 1)) !== 0)
+    refuse('/backup', 'kdf', `key derivation parameters out of range (at most N=${KDF_LIMIT.N}, r=${KDF_LIMIT.r}, p=${KDF_LIMIT.p}, as Keel writes them)`);
   let plain: string;
   try {
-    const d = crypto.createDecipheriv('aes-256-gcm', key(passphrase, Buffer.from(f.kdf.salt, 'base64'), f.kdf), Buffer.from(f.iv, 'base64'));
+    const d = crypto.createDecipheriv('aes-256-gcm', await key(passphrase, Buffer.from(f.kdf.salt, 'base64'), f.kdf), Buffer.from(f.iv, 'base64'));
     d.setAAD(aad(f));
     d.setAuthTag(Buffer.from(f.tag, 'base64'));
     plain = Buffer.concat([d.update(Buffer.from(f.data, 'base64')), d.final()]).toString('utf8');

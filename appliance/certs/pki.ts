@@ -166,6 +166,21 @@ export interface ServerCertCheck {
 }
 
 /**
+ * The server keys System Manager accepts: RSA of 2048 bits or more, or EC on P-256 or P-384 (what
+ * every browser and the appliance's TLS settings support with a security margin). Ed25519 has no
+ * browser support for server certificates; P-192, P-224 and short RSA keys are too weak.
+ */
+export function serverKeyProblem(key: crypto.KeyObject): { rule: string; message: string } | null {
+  const d = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'rsa') return (d?.modulusLength ?? 0) >= 2048 ? null : { rule: 'key-size', message: `the RSA key has ${d?.modulusLength} bits; at least 2048 are needed` };
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = d?.namedCurve ?? 'unknown';
+    return ['prime256v1', 'secp384r1'].includes(curve) ? null : { rule: 'key-type', message: `the EC key is on curve ${curve}; use P-256 or P-384 (or RSA of 2048 bits or more)` };
+  }
+  return { rule: 'key-type', message: `a ${key.asymmetricKeyType ?? 'unknown'} key is not accepted for the server certificate; use RSA of 2048 bits or more, or EC P-256 or P-384` };
+}
+
+/**
  * Checks a server certificate (with its chain) against its private key before it is installed:
  * key matches, at least RSA 2048 / EC 256, serverAuth extended key usage, valid now, chain complete
  * up to a root. Names not covering `hostname` are a warning, not an error (the admin may know better).
@@ -194,8 +209,8 @@ export function checkServerCertificate(certPem: string, keyPem: string, opts: { 
     out('key-match', 'no certificate in the file matches the private key (was the request made with another key?)');
     return { problems, warnings, chainPem: '', leaf: null };
   }
-  const d = leaf.publicKey.asymmetricKeyDetails;
-  if (leaf.publicKey.asymmetricKeyType === 'rsa' && (d?.modulusLength ?? 0) < 2048) out('key-size', `the RSA key has ${d?.modulusLength} bits; at least 2048 are needed`);
+  const problem = serverKeyProblem(leaf.publicKey);
+  if (problem) out(problem.rule, problem.message);
   if (leaf.ca) out('not-ca', 'this is a CA certificate, not a server certificate');
   if (!hasEku(leaf, OID_SERVER_AUTH)) out('server-auth', 'the certificate is not valid for server authentication (its extended key usage lacks serverAuth)');
   if (Date.parse(leaf.validFrom) > now.getTime()) out('not-yet-valid', `the certificate is not valid before ${new Date(leaf.validFrom).toISOString()}`);

@@ -72,3 +72,28 @@ test('renderers refuse a control character even if validation were bypassed (def
   d.ntp.servers = ['ntp.example\nserver 203.0.113.66'];
   assert.throws(() => renderAll(d, { nics: [] }), /NTP server/);
 });
+
+test('server certificate keys: RSA >= 2048 and EC P-256/P-384 only; P-192, P-224, Ed25519 and RSA-1024 are refused', async () => {
+  const crypto = await import('node:crypto');
+  const { serverKeyProblem, checkServerCertificate } = await import('../../appliance/certs/pki.ts');
+  const pub = (type: string, opts: object) => (crypto.generateKeyPairSync as (t: string, o: object) => { publicKey: import('node:crypto').KeyObject })(type, opts).publicKey;
+  assert.equal(serverKeyProblem(pub('rsa', { modulusLength: 2048 })), null);
+  assert.equal(serverKeyProblem(pub('ec', { namedCurve: 'prime256v1' })), null);
+  assert.equal(serverKeyProblem(pub('ec', { namedCurve: 'secp384r1' })), null);
+  assert.match(serverKeyProblem(pub('ec', { namedCurve: 'prime192v1' }))!.message, /curve prime192v1; use P-256 or P-384/);
+  assert.match(serverKeyProblem(pub('ec', { namedCurve: 'secp224r1' }))!.message, /P-256 or P-384/);
+  assert.match(serverKeyProblem(pub('ed25519', {}))!.message, /ed25519 key is not accepted/);
+  assert.match(serverKeyProblem(pub('rsa', { modulusLength: 1024 }))!.message, /1024 bits; at least 2048/);
+  // The whole upload check, with a real certificate on P-192 made by OpenSSL.
+  const { spawnSync } = await import('node:child_process');
+  const dir = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'keel-p192-'));
+  try {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime192v1', '-nodes', '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`, '-days', '30', '-subj', '/CN=core.example.com', '-addext', 'extendedKeyUsage=serverAuth', '-addext', 'subjectAltName=DNS:core.example.com'], { encoding: 'utf8' });
+    if (r.status === 0) {
+      const check = checkServerCertificate(fs.readFileSync(`${dir}/c.pem`, 'utf8'), fs.readFileSync(`${dir}/k.pem`, 'utf8'), { hostname: 'core.example.com' });
+      assert.ok(check.problems.some((p) => p.rule === 'key-type' && /prime192v1/.test(p.message)), JSON.stringify(check.problems));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

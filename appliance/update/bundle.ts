@@ -233,6 +233,11 @@ export interface VerifyOptions {
 
 /** Reads and checks the signed header of a bundle; the payload is not read. */
 async function readSigned(file: string, trusted: TrustedKey[]): Promise<{ manifest: Manifest; key: TrustedKey; payloadOffset: number; fileSize: number }> {
+  // Looked at before it is opened: opening a FIFO (or a device) would wait, or read, for ever.
+  const st = await fs.promises.stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw new UpdateRefusal('malformed', `cannot read ${file}: ${e.code ?? e.message}`);
+  });
+  if (!st.isFile()) throw new UpdateRefusal('malformed', `${file} is not a regular file`);
   const fh = await fs.promises.open(file, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new UpdateRefusal('malformed', `cannot read ${file}: ${e.code ?? e.message}`);
   });

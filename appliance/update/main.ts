@@ -9,6 +9,7 @@ import { createHost } from '../host/index.ts';
 import { Store } from '../config/store.ts';
 import { isUserFacing } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { compareVersions } from './versions.ts';
 import { UpdateRefusal, createBundle, verifyBundle, SLOT_FILES } from './bundle.ts';
 import { generateSigningKey, loadTrustedKeys, publicKeyFromPem } from './keys.ts';
 import { updateContext, type UpdateContext } from './context.ts';
@@ -107,9 +108,15 @@ export async function run(argv: string[]): Promise<number> {
         const keys = v.key?.length ? v.key.map((k) => publicKeyFromPem(fs.readFileSync(k, 'utf8'), k)) : loadTrustedKeys(host);
         const b = await verifyBundle(positionals[0], keys, { runningVersion: v.running ?? VERSION });
         const m = b.manifest;
-        console.log(`OK: Keel ${m.version} (upgrades from ${m.minVersion}), built ${m.created}, ${(m.size / 2 ** 20).toFixed(1)} MiB payload: ${m.files.map((f) => `${f.name}${f.offset === undefined ? ' (carried)' : ''}`).join(', ')}`);
+        const running = v.running ?? VERSION;
+        const order = compareVersions(m.version, running);
+        const what = `Keel ${m.version} (upgrades from ${m.minVersion}), built ${m.created}, ${(m.size / 2 ** 20).toFixed(1)} MiB payload: ${m.files.map((f) => `${f.name}${f.offset === undefined ? ' (carried)' : ''}`).join(', ')}`;
+        // Genuine, but not an update for this appliance: said so, and not OK (stage would refuse it too).
+        if (order < 0) console.log(`Older than running: ${what}; this appliance runs ${running}, so it will not be installed`);
+        else if (order === 0) console.log(`Same version as running: ${what}; there is nothing to install`);
+        else console.log(`OK: ${what}`);
         console.log(`signed by key ${b.key.id} (${b.key.source})`);
-        return 0;
+        return order > 0 ? 0 : 1;
       }
       case 'sign': {
         const keyFile = v.key?.[0] ?? process.env.KEEL_UPDATE_KEY;

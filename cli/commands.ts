@@ -787,6 +787,38 @@ async function enable(s: Session): Promise<string> {
 
 /** Where `show tech-support` writes its bundles. */
 export const SUPPORT_DIR = '/var/lib/keel/support';
+/**
+ * Support bundles kept: the newest 20 and at most 100 MiB in all; an operator keeps at most 3 of
+ * their own (a read-only user must not be able to fill the data partition, nor push out the
+ * bundles an administrator made). The oldest go first.
+ */
+export const SUPPORT_MAX_FILES = 20;
+export const SUPPORT_MAX_BYTES = 100 * 2 ** 20;
+export const SUPPORT_OPERATOR_FILES = 3;
+
+function pruneSupport(s: Session, keep: string): void {
+  const all = s.host.files
+    .list(SUPPORT_DIR)
+    .filter((n) => /^tech-support-.*\.txt$/.test(n))
+    .map((n) => ({ path: `${SUPPORT_DIR}/${n}`, name: n, bytes: s.host.files.read(`${SUPPORT_DIR}/${n}`)?.length ?? 0 }))
+    // Oldest first, by the time stamp that ends every name (2026-12-05T09-20-00-123Z.txt).
+    .sort((a, b) => a.name.slice(-28).localeCompare(b.name.slice(-28)));
+  const mine = `tech-support-${s.user.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
+  const drop = new Set<string>();
+  if (s.user.role !== 'admin') {
+    const own = all.filter((f) => f.name.startsWith(mine));
+    for (const f of own.slice(0, Math.max(0, own.length - SUPPORT_OPERATOR_FILES))) drop.add(f.path);
+  }
+  let left = all.filter((f) => !drop.has(f.path));
+  let bytes = left.reduce((n, f) => n + f.bytes, 0);
+  while (left.length > 1 && (left.length > SUPPORT_MAX_FILES || bytes > SUPPORT_MAX_BYTES)) {
+    const oldest = left.find((f) => f.path !== keep)!;
+    drop.add(oldest.path);
+    bytes -= oldest.bytes;
+    left = left.filter((f) => f !== oldest);
+  }
+  for (const p of drop) s.host.files.remove(p);
+}
 
 /**
  * `show tech-support`: the state an engineer needs, in one text file with every secret redacted
@@ -847,9 +879,10 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
     section('show archive', showArchive(s, {})) +
     section('show logging', showLogging(s)) +
     section('commands run by Keel (last 200)', cmdLog || '(none)');
-  const file = `${SUPPORT_DIR}/tech-support-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
+  const file = `${SUPPORT_DIR}/tech-support-${s.user.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
   s.host.files.mkdirp(SUPPORT_DIR, 0o700);
   s.host.files.writeAtomic(file, body.replace(/\$scrypt\$[^\s"]+/g, '<redacted>'), 0o600);
+  pruneSupport(s, file);
   s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${file}`);
   return `Support bundle written to ${file} (${Buffer.byteLength(body)} bytes, secrets redacted)`;
 }

@@ -78,6 +78,17 @@ export const DB_PATH = '/var/lib/keel/keel.db';
 /** The key that seals the stored passwords (appliance/config/sealed.ts): root only, beside the database. */
 export const SECRETS_KEY_PATH = '/var/lib/keel/secrets.key';
 
+/**
+ * Retention. Revisions: the newest 1,000 (years of normal changes; rollback reaches any of them),
+ * never the running or saved one. Audit: the newest 100,000 entries and at most 365 days (a
+ * sign-in flood writes one per attempt; it must not fill the data partition). Pruned every
+ * PRUNE_EVERY inserts, so the cost is spread thin.
+ */
+export const MAX_REVISIONS = 1000;
+export const MAX_AUDIT_ROWS = 100_000;
+export const MAX_AUDIT_DAYS = 365;
+const PRUNE_EVERY = 100;
+
 /** The configuration store: running and startup configurations, numbered revisions, audit log. */
 export class Store {
   readonly db: Database.Database;
@@ -189,6 +200,7 @@ export class Store {
       this.db
         .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
         .run(id, json, at);
+      if (id % PRUNE_EVERY === 0) this.pruneRevisions();
       return id;
     })();
   }
@@ -224,7 +236,19 @@ export class Store {
 
   /** Appends to the audit log. Never pass secrets in `action`. */
   audit(actor: Actor, action: string, outcome: string): void {
-    this.stmt('INSERT INTO audit (at, who, source, action, outcome) VALUES (?,?,?,?,?)').run(new Date().toISOString(), actor.who, actor.source, action, outcome);
+    const id = Number(this.stmt('INSERT INTO audit (at, who, source, action, outcome) VALUES (?,?,?,?,?)').run(new Date().toISOString(), actor.who, actor.source, action, outcome).lastInsertRowid);
+    if (id % PRUNE_EVERY === 0) this.pruneAudit(id);
+  }
+  /** Drops revisions beyond the newest MAX_REVISIONS, keeping the running and the saved one. */
+  pruneRevisions(): number {
+    return this.db
+      .prepare("DELETE FROM revisions WHERE id <= (SELECT MAX(id) FROM revisions) - ? AND id NOT IN (SELECT revision FROM config_state)")
+      .run(MAX_REVISIONS).changes;
+  }
+  /** Drops audit entries beyond the newest MAX_AUDIT_ROWS or older than MAX_AUDIT_DAYS. */
+  pruneAudit(newest: number, now = Date.now()): number {
+    const cutoff = new Date(now - MAX_AUDIT_DAYS * 86400_000).toISOString();
+    return this.stmt('DELETE FROM audit WHERE id <= ? OR at < ?').run(newest - MAX_AUDIT_ROWS, cutoff).changes;
   }
   auditLog(limit = 200): { id: number; at: string; who: string; source: string; action: string; outcome: string }[] {
     return this.stmt('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as never;

@@ -162,9 +162,20 @@ export class Files {
       throw e;
     }
   }
-  append(p: string, line: string, mode = 0o640): void {
+  /**
+   * Appends to a log file. With `maxBytes`, a file that would grow past it is first moved to
+   * `<name>.1` (replacing the previous one): the log keeps between maxBytes and twice that.
+   */
+  append(p: string, line: string, mode = 0o640, maxBytes?: number): void {
     const target = this.real(p);
     fs.mkdirSync(path.dirname(target), { recursive: true });
+    if (maxBytes !== undefined) {
+      try {
+        if (fs.statSync(target).size + Buffer.byteLength(line) > maxBytes) fs.renameSync(target, `${target}.1`);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
     fs.appendFileSync(target, line, { mode });
   }
 }

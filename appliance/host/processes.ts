@@ -50,6 +50,9 @@ export class RealProcesses implements Processes {
   }
 }
 
+/** The sandbox's record of commands keeps about this much (and one older file of the same size). */
+export const COMMANDS_LOG_MAX_BYTES = 1024 * 1024;
+
 /**
  * Sandbox: records each command it would run to `/var/log/keel/commands.log` under the sandbox
  * root and reports success, so apply logic runs end to end without root.
@@ -67,7 +70,7 @@ export class SandboxProcesses implements Processes {
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const line = [cmd, ...args].join(' ');
     this.recorded.push(line);
-    this.files.append('/var/log/keel/commands.log', `${new Date().toISOString()} ${line}\n`);
+    this.files.append('/var/log/keel/commands.log', `${new Date().toISOString()} ${line}\n`, 0o640, COMMANDS_LOG_MAX_BYTES);
     for (const [prefix, res] of this.failures) {
       if (line.startsWith(prefix)) {
         if (!opts.allowFail && res.code !== 0) throw new OperationalError('command failed', line, res.code, res.stderr);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startAppliance, apiSession, PASSWORD, https1, type Appliance } from './appliance.ts';
 import { webuiSignIn } from '../helpers/ssh.ts';
-import { startSlapd, BIND_DN, BIND_PW, ADMINS, OPERATORS, type Slapd } from '../system/ldap-slapd.ts';
+import { startSlapd, ldapSectionFor, BIND_PW, type Slapd } from '../system/ldap-slapd.ts';
 
 const V1 = '/mics/api/v1';
 const SMTP_PW = 'Smtp-secret-77';
@@ -29,25 +29,16 @@ async function listener(): Promise<{ port: number; got: () => string; close: () 
 
 let slapd: Slapd;
 let box: Appliance;
-const ldapSection = (url: string) => ({
-  enabled: true,
-  type: 'other',
-  domain: 'example.com',
-  url,
-  bindDn: BIND_DN,
-  searchTimeout: 5,
-  chaseReferrals: false,
-  roleMappings: [
-    { group: ADMINS, role: 'admin' },
-    { group: OPERATORS, role: 'operator' },
-  ],
-  health: { interval: 10, liveThreshold: 3, deadThreshold: 3 },
-});
+/** The ldap section as the API takes it: without the bind password. */
+const ldapSection = (url: string) => {
+  const { password: _pw, ...rest } = ldapSectionFor(url);
+  return rest;
+};
 
 beforeAll(async () => {
   slapd = await startSlapd();
   box = await startAppliance((c) => {
-    c.ldap = { ...(ldapSection(slapd.url) as NonNullable<typeof c.ldap>), password: BIND_PW };
+    c.ldap = ldapSectionFor(slapd.url);
     c.email = { from: 'keel@example.com', server: 'smtp.example.com', port: 587, protocol: 'starttls', auth: true, username: 'alerts', password: SMTP_PW };
     c.proxy = { enabled: true, url: 'http://proxy.example.com:3128', username: 'p', password: PROXY_PW, noProxy: [] };
     c.update = { repository: 'https://updates.example.com/keel/', username: 'u', password: REPO_PW };
@@ -120,7 +111,7 @@ ou: remote
 ref: ldap://localhost:${evil.port}/ou=people,dc=example,dc=com
 `);
   t.onTestFinished(() => { s.remove(); });
-  const dir = new LdapDirectory(() => ({ ...(ldapSection(s.url) as never as import('../../appliance/ldap/schema.ts').LdapConfig), chaseReferrals: true, password: BIND_PW }));
+  const dir = new LdapDirectory(() => ({ ...ldapSectionFor(s.url), chaseReferrals: true }));
   // The listener never answers: the lookup gives up on it after the search timeout, never with the password.
   await dir.lookup('dave').catch(() => undefined);
   await new Promise((r) => setTimeout(r, 300));

@@ -7,7 +7,7 @@ import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { SSH_OPTS, webuiSignIn } from '../helpers/ssh.ts';
-import { startSlapd, BIND_DN, BIND_PW, ADMINS, OPERATORS, PASSWORDS, type Slapd } from '../system/ldap-slapd.ts';
+import { startSlapd, ldapSectionFor, PASSWORDS, type Slapd } from '../system/ldap-slapd.ts';
 import { startAppliance, OPER_PASSWORD, ENABLE, type Appliance } from './appliance.ts';
 
 let slapd: Slapd;
@@ -16,21 +16,7 @@ beforeAll(async () => {
   slapd = await startSlapd();
   box = await startAppliance((c) => {
     c.users.lockout = { attempts: 5, windowMinutes: 15, lockMinutes: 15 };
-    c.ldap = {
-      enabled: true,
-      type: 'other',
-      domain: 'example.com',
-      url: slapd.url,
-      bindDn: BIND_DN,
-      password: BIND_PW,
-      searchTimeout: 5,
-      chaseReferrals: false,
-      roleMappings: [
-        { group: ADMINS, role: 'admin' },
-        { group: OPERATORS, role: 'operator' },
-      ],
-      health: { interval: 10, liveThreshold: 3, deadThreshold: 3 },
-    };
+    c.ldap = ldapSectionFor(slapd.url);
   });
 });
 afterAll(async () => {

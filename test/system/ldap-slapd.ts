@@ -159,3 +159,22 @@ access to * by users read by * none
   }
   return s;
 }
+
+/** The ldap section for this test tree's directory at `url`: bind user and password, both groups mapped. */
+export function ldapSectionFor(url: string) {
+  return {
+    enabled: true,
+    type: 'other' as const,
+    domain: 'example.com',
+    url,
+    bindDn: BIND_DN,
+    password: BIND_PW,
+    searchTimeout: 5,
+    chaseReferrals: false,
+    roleMappings: [
+      { group: ADMINS, role: 'admin' as const },
+      { group: OPERATORS, role: 'operator' as const },
+    ],
+    health: { interval: 10, liveThreshold: 3, deadThreshold: 3 },
+  };
+}

@@ -14,27 +14,13 @@ import { LdapDirectory, directoryOf } from '../../appliance/ldap/directory.ts';
 import type { LdapConfig } from '../../appliance/ldap/schema.ts';
 import { signIn, Lockouts } from '../../appliance/users/signin.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
-import { startSlapd, freePort, BIND_DN, BIND_PW, ADMINS, OPERATORS, PASSWORDS, BASE, type Slapd } from './ldap-slapd.ts';
+import { startSlapd, freePort, BIND_DN, BIND_PW, ADMINS, OPERATORS, PASSWORDS, BASE, type Slapd, ldapSectionFor } from './ldap-slapd.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
 function ldapConfig(url: string, over: Partial<LdapConfig> = {}): LdapConfig {
-  return {
-    enabled: true,
-    type: 'other',
-    domain: 'example.com',
-    url,
-    bindDn: BIND_DN,
-    password: BIND_PW,
-    searchTimeout: 5,
-    chaseReferrals: false,
-    roleMappings: [
-      { group: ADMINS, role: 'admin' },
-      { group: OPERATORS, role: 'operator' },
-    ],
-    health: { interval: 10, liveThreshold: 2, deadThreshold: 3 },
-    ...over,
-  };
+  const base = ldapSectionFor(url);
+  return { ...base, health: { ...base.health, liveThreshold: 2 }, ...over };
 }
 
 async function slapd(t: TestContext): Promise<Slapd> {

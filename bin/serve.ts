@@ -1,14 +1,16 @@
 /**
- * `keel serve [--root DIR] [--https-port N] [--listen ADDR] [--ssh-port N]`: the appliance's
- * network service, one process: System Manager over HTTPS (webui/server.ts) and the SSH CLI
- * (cli/ssh.ts), which follows the `ip ssh server` setting by itself. The health
- * monitor runs beside it as a child process (`keel monitor`, appliance/monitor.ts), started again
- * if it ends, so a hung or crashed probe never stalls the management plane; System Manager reads
- * what it records in the store.
+ * `keel serve [--root DIR] [--https-port N] [--listen ADDR] [--ssh-port N] [--applier-socket PATH]
+ * [--no-monitor]`: the appliance's network-facing process: System Manager over HTTPS
+ * (webui/server.ts) and the SSH CLI (cli/ssh.ts), which follows the `ip ssh server` setting by
+ * itself. It changes nothing in the OS itself: every change goes to the applier (`keel applier`)
+ * over its socket. On the appliance it runs as the unprivileged `keel` user and the applier and
+ * the health monitor are services of their own (--applier-socket, --no-monitor); in a sandbox it
+ * starts both as child processes, started again if they end, so the split is the same.
+ * System Manager reads what the monitor records in the store.
  */
 
 import { parseArgs } from 'node:util';
-import { createHost } from '../appliance/host/index.ts';
+import { applierSocketPath, createHost } from '../appliance/host/index.ts';
 import { Store } from '../appliance/config/store.ts';
 import { reconcileApply } from '../appliance/config/apply.ts';
 import { SshService } from '../cli/ssh.ts';
@@ -19,17 +21,29 @@ import { run as runWebui } from '../webui/server.ts';
 import { setHealthMonitor } from '../webui/health-routes.ts';
 import { log } from '../appliance/log.ts';
 
+interface Own {
+  port?: string;
+  root: string;
+  listen?: string;
+  applierSocket?: string;
+  monitor: boolean;
+}
+
 /** Splits our own options off; the rest goes to System Manager unchanged. */
-function split(argv: string[]): { ssh: { port?: string; root: string; listen?: string }; rest: string[] } {
+function split(argv: string[]): { ssh: Own; rest: string[] } {
   const rest: string[] = [];
   let port: string | undefined;
+  let applierSocket: string | undefined;
+  let monitor = true;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--ssh-port') port = argv[++i] ?? '';
     else if (argv[i].startsWith('--ssh-port=')) port = argv[i].slice('--ssh-port='.length);
+    else if (argv[i] === '--applier-socket') applierSocket = argv[++i] ?? '';
+    else if (argv[i] === '--no-monitor') monitor = false;
     else rest.push(argv[i]);
   }
   const { values } = parseArgs({ args: rest, strict: false, options: { root: { type: 'string' }, listen: { type: 'string' } } });
-  return { ssh: { port, root: typeof values.root === 'string' ? values.root : '/', listen: typeof values.listen === 'string' ? values.listen : undefined }, rest };
+  return { ssh: { port, root: typeof values.root === 'string' ? values.root : '/', listen: typeof values.listen === 'string' ? values.listen : undefined, applierSocket, monitor }, rest };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -38,15 +52,23 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`keel serve: --ssh-port must be a port number 0-65535, not "${ssh.port}"`);
     return 2;
   }
-  const host = createHost(ssh.root);
+  // The applier: the appliance's own service, or (sandbox) a child process of this one.
+  let applier: Supervised | null = null;
+  if (!ssh.applierSocket) {
+    applier = new Supervised('applier', ['applier', '--root', ssh.root]);
+    applier.start();
+  }
+  const host = createHost(ssh.root, { applierSocket: ssh.applierSocket || applierSocketPath(ssh.root) });
   host.files.mkdirp('/var/lib/keel', 0o700);
   const store = Store.open(host);
   await reconcileApply(host, store);
   let service: SshService | null = null;
   let health: Supervised | null = null;
   if (store.running()) {
-    health = new Supervised('health monitor', ['monitor', '--root', ssh.root]);
-    health.start();
+    if (ssh.monitor) {
+      health = new Supervised('health monitor', ['monitor', '--root', ssh.root]);
+      health.start();
+    }
     // A snapshot older than three cycles (and a minute) means the monitor is not keeping up.
     const maxAge = () => (3 * (store.running()?.config.health?.intervalSeconds ?? HEALTH_DEFAULTS.intervalSeconds) + 60) * 1000;
     setHealthMonitor(new RecordedMonitor(store.db, maxAge)); // System Manager's dashboard, API and /metrics read it
@@ -60,10 +82,11 @@ export async function run(argv: string[]): Promise<number> {
     if (service.port !== null) console.log(`SSH CLI: port ${service.port}`);
   }
   try {
-    return await runWebui(rest);
+    return await runWebui(rest, host);
   } finally {
     await service?.stop();
     await health?.stop();
+    await applier?.stop();
     setHealthMonitor(null);
     store.close();
   }

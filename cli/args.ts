@@ -6,6 +6,7 @@ import * as rules from '../appliance/config/rules.ts';
 import { aclEntry as aclEntryRule } from '../appliance/acl/schema.ts';
 import { INTERFACE_NAMES } from '../appliance/network/schema.ts';
 import type { ArgType } from './tree.ts';
+import { SERVICES } from '../appliance/applier/applier.ts';
 
 function fromRule(placeholder: string, rule: string, fn: rules.Rule, extra: Partial<ArgType> = {}): ArgType {
   return {
@@ -122,9 +123,8 @@ export const interfaceName: ArgType = {
   },
 };
 
-/** Keel's own services that `service NAME ...` may control. */
-/** keel-serve is System Manager and the SSH CLI together (one process). */
-export const SERVICES = ['keel-serve', 'chrony', 'systemd-networkd', 'nftables'] as const;
+/** Keel's own services that `service NAME ...` may control (the applier checks the same list). */
+export { SERVICES };
 export const serviceName: ArgType = {
   placeholder: 'WORD',
   rule: 'service',

@@ -31,6 +31,7 @@ import * as A from './args.ts';
 import type { Parsed } from './parse.ts';
 import { hasNo, type Args, type ArgType, type Mode, type Node } from './tree.ts';
 import type { Session } from './session.ts';
+import type { ServiceName } from '../appliance/applier/applier.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
 type N = Node<Handler>;
@@ -697,9 +698,9 @@ async function reload(s: Session, _a: Args, p: Parsed<Handler>): Promise<string>
     return 'Reload cancelled.';
   }
   s.store.audit(s.actor, `cli: ${p.redacted}`, 'ok: rebooting');
-  await s.host.proc.run('systemctl', ['reboot']);
+  await s.host.applier.reboot();
   s.closed = true;
-  return s.host.proc.live ? 'Reloading...' : 'Reloading... (sandbox: systemctl reboot recorded, not run)';
+  return s.host.applier.live ? 'Reloading...' : 'Reloading... (sandbox: systemctl reboot recorded, not run)';
 }
 
 async function probe(s: Session, cmd: 'ping' | 'traceroute', target: string): Promise<string> {
@@ -711,13 +712,10 @@ async function probe(s: Session, cmd: 'ping' | 'traceroute', target: string): Pr
 }
 
 async function service(s: Session, a: Args, p: Parsed<Handler>, action: 'start' | 'stop' | 'restart' | 'status'): Promise<string> {
-  const unit = `${a.service}.service`;
-  if (action === 'status') {
-    const r = await s.host.proc.run('systemctl', ['status', '--no-pager', '--lines=5', unit], { allowFail: true, timeoutMs: 10000 });
-    return (r.stdout + r.stderr).trimEnd() || (s.host.proc.live ? `% systemctl exited ${r.code}` : `(sandbox: systemctl status ${unit} recorded, not run)`);
-  }
+  const name = a.service as ServiceName;
+  if (action === 'status') return s.host.applier.service('status', name);
   try {
-    await s.host.proc.run('systemctl', [action, unit], { timeoutMs: 60000 });
+    await s.host.applier.service(action, name);
   } catch (e) {
     s.store.audit(s.actor, `cli: ${p.redacted}`, `failed: ${(e as Error).message}`);
     throw e;

@@ -14,12 +14,11 @@ import { UpdateSchema } from '../appliance/update/schema.ts';
 import { UpdateRefusal } from '../appliance/update/bundle.ts';
 import { updateContext, type UpdateContext } from '../appliance/update/context.ts';
 import { checkUpdates, downloadUpdate } from '../appliance/update/repository.ts';
-import { unstage } from '../appliance/update/stage.ts';
 import { acknowledge, formatStatus, status } from '../appliance/update/lifecycle.ts';
 import { readState } from '../appliance/update/state.ts';
 import { UPDATES_DIR } from '../appliance/update/paths.ts';
 import { TRIES } from '../appliance/update/grub.ts';
-import { configuredRepository, mib, stageDownloaded } from '../appliance/update/actions.ts';
+import { configuredRepository, mib } from '../appliance/update/actions.ts';
 import { UpdateBusy, lockHolder, withUpdateLock } from '../appliance/update/jobs.ts';
 import type { Args, ArgType, Node } from './tree.ts';
 import type { Parsed } from './parse.ts';
@@ -196,7 +195,7 @@ async function stageCmd(s: Session): Promise<string> {
     s.io.write(`Checking ${d ? `version ${d.version}` : 'the download'}: signature, version, room, database migration dry run, RAID, certificate ...\n`);
     let writing = false;
     const bar = progressWriter(s);
-    const r = await stageDownloaded(ctx, (done, total) => {
+    const r = await s.host.applier.stageUpdate(s.actor, (done, total) => {
       if (!writing) s.io.write(`Writing the other system slot ...\n`);
       writing = true;
       bar(done, total);
@@ -213,7 +212,7 @@ async function unstageCmd(s: Session): Promise<string> {
   const ctx = ctxOf(s);
   return withUpdateLock(s.host, 'unstage', s.actor, async () => {
     const v = readState(s.host).staged?.version;
-    return (await unstage(ctx)) ? `The staged update${v ? ` (${v})` : ''} is cancelled; the next reload starts Keel ${ctx.runningVersion} again.` : 'Nothing is staged.';
+    return (await s.host.applier.unstageUpdate(s.actor)) ? `The staged update${v ? ` (${v})` : ''} is cancelled; the next reload starts Keel ${ctx.runningVersion} again.` : 'Nothing is staged.';
   });
 }
 

@@ -250,8 +250,8 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     return r;
   };
 
-  function planOf(cur: Config, next: Config, source?: string): Static<typeof PlanBody> {
-    const p: Plan = planConfig(host, store, next);
+  async function planOf(cur: Config, next: Config, source?: string): Promise<Static<typeof PlanBody>> {
+    const p: Plan = await planConfig(host, store, next);
     const risk = source ? changeRisk(cur, next, source) : null;
     return { changed: JSON.stringify(cur) !== JSON.stringify(next), diff: p.diff, configDiff: configDiff(cur, next), changes: p.changes, units: p.units, ...(risk ? { confirmNeeded: risk } : {}) };
   }
@@ -849,7 +849,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       log.warn('reboot requested from System Manager', { who: actorOf(req).who });
       // Answer first, so the administrator sees that it is happening.
       setTimeout(() => {
-        host.proc.run('systemctl', ['reboot']).catch((e: Error) => log.error('reboot failed', { error: e.message }));
+        host.applier.reboot().catch((e: Error) => log.error('reboot failed', { error: e.message }));
       }, 300);
       return reply.code(202).send({ rebooting: true, unsavedLost: unsaved });
     },
@@ -900,7 +900,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
     handler: async (req) => {
       const { header, config } = await restore(req);
-      return { backup: headerView(header), ...planOf(running().config, config) };
+      return { backup: headerView(header), ...(await planOf(running().config, config)) };
     },
   });
 

@@ -622,7 +622,7 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
     }
     const changed = JSON.stringify(next) !== JSON.stringify(cur.config);
     if (dry) {
-      const p = plan(host, store, next);
+      const p = await plan(host, store, next);
       // redactConfig does not know the BMC password (yet): hide it here before diffing.
       const hide = (c: Config) => {
         const x = structuredClone(c);

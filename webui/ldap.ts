@@ -135,7 +135,7 @@ export async function registerLdapApi(app: FastifyInstance): Promise<void> {
     }
     const changed = JSON.stringify(next) !== JSON.stringify(cur.config);
     if (dryRun) {
-      const p = planConfig(host, store, next);
+      const p = await planConfig(host, store, next);
       return { changed, diff: p.diff, configDiff: configDiff(cur.config, next), changes: p.changes, units: p.units };
     }
     if (!changed) return { changed: false, revision: cur.revision, units: [], unsaved: store.unsaved() };

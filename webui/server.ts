@@ -776,7 +776,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 }
 
 /** `keel serve [--root DIR] [--https-port N] [--listen ADDR]`: System Manager until SIGTERM/SIGINT. */
-export async function run(argv: string[]): Promise<number> {
+/** `keel serve`'s System Manager half; `given` is the host its entry composed (with its applier). */
+export async function run(argv: string[], given?: Host): Promise<number> {
   let values: { root?: string; 'https-port'?: string; listen?: string };
   try {
     ({ values } = parseArgs({
@@ -800,7 +801,7 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  const host = createHost(values.root ?? '/');
+  const host = given ?? createHost(values.root ?? '/');
   const listen = values.listen ?? (host.sandbox ? '127.0.0.1' : '0.0.0.0');
 
   let app: FastifyInstance;

@@ -15,12 +15,11 @@ import type { Store } from '../appliance/config/store.ts';
 import { UpdateSchema, type UpdateConfig } from '../appliance/update/schema.ts';
 import { updateContext, type UpdateContext } from '../appliance/update/context.ts';
 import { checkUpdates, downloadUpdate, type IndexEntry } from '../appliance/update/repository.ts';
-import { unstage } from '../appliance/update/stage.ts';
 import { acknowledge, status, type UpdateStatus } from '../appliance/update/lifecycle.ts';
 import { readState } from '../appliance/update/state.ts';
 import { UPDATES_DIR } from '../appliance/update/paths.ts';
 import { TRIES } from '../appliance/update/grub.ts';
-import { configuredRepository, mib, stageDownloaded } from '../appliance/update/actions.ts';
+import { configuredRepository, mib } from '../appliance/update/actions.ts';
 import { currentJob, lockHolder, startJob, type JobKind } from '../appliance/update/jobs.ts';
 import { html, Html } from './pages.ts';
 import { API, actorOf, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH, Nullable } from './api.ts';
@@ -277,9 +276,9 @@ export async function registerUpdateApi(app: FastifyInstance): Promise<void> {
     handler: async (req, reply) => {
       const d = readState(host).downloaded;
       if (!d) throw new ValidationError([{ field: '/bundle', rule: 'precheck-failed', message: 'nothing is downloaded to stage: download an update first' }]);
-      const ctx = ctxOf(req);
+      const actor = actorOf(req);
       return start(req, reply, 'stage', async (progress) => {
-        const r = await stageDownloaded(ctx, progress);
+        const r = await host.applier.stageUpdate(actor, progress);
         return `Version ${r.version} is staged on slot ${r.slot.toUpperCase()} (${r.seconds.toFixed(1)} s): Reboot to Install.`;
       });
     },
@@ -296,7 +295,7 @@ export async function registerUpdateApi(app: FastifyInstance): Promise<void> {
     handler: async (req) => {
       const busy = lockHolder(host);
       if (busy) throw new HttpError(409, `a software update ${busy.kind} started by ${busy.who} (${busy.source}) is still running`);
-      return { unstaged: await unstage(ctxOf(req, { trustedKeys: [] })) };
+      return { unstaged: await host.applier.unstageUpdate(actorOf(req)) };
     },
   });
 

@@ -71,11 +71,16 @@ export function scriptDiff(before: Config | null, after: Config): string {
 }
 
 /** Shows what applying `next` would change, without changing anything. */
-export function plan(host: Host, store: Store, next: Config, facts = gatherFacts(host)): Plan {
+export async function plan(host: Host, store: Store, next: Config): Promise<Plan> {
   validate(next);
-  const units = renderAll(next, facts);
-  const changes = units.flatMap((u) => u.files.filter((f) => fileChanged(host, f)).map((f) => ({ unit: u.name, path: f.path })));
+  const changes = await host.applier.plan(next);
   return { diff: scriptDiff(store.running()?.config ?? null, next), changes, units: [...new Set(changes.map((c) => c.unit))] };
+}
+
+/** The files of `next` that differ from the OS (privileged side: it reads files only root may). */
+export function osPlan(host: Host, next: Config): { unit: string; path: string }[] {
+  const units = renderAll(validate(next), gatherFacts(host));
+  return units.flatMap((u) => u.files.filter((f) => fileChanged(host, f)).map((f) => ({ unit: u.name, path: f.path })));
 }
 
 async function writeUnit(host: Host, u: Unit): Promise<boolean> {
@@ -99,20 +104,18 @@ async function writeUnit(host: Host, u: Unit): Promise<boolean> {
 }
 
 /**
- * Applies a configuration to the running system and records it as a new revision.
- * Files are written atomically; only units whose files changed reload. If anything fails, every
- * file is put back and the previous units reloaded, so the previous configuration keeps running.
+ * The OS half of a change (privileged side): renders `next`, writes its files atomically and
+ * reloads the units whose files changed. If anything fails, every file is put back and the units
+ * already reloaded are reloaded with `before`, so the previous configuration keeps running.
+ * Returns the units reloaded.
  */
-export async function applyConfig(host: Host, store: Store, next: Config, actor: Actor, summary: string): Promise<{ revision: number; units: string[] }> {
-  validate(next);
+export async function osApply(host: Host, next: Config, before: Config | null): Promise<string[]> {
+  const cfg = validate(next);
+  const prev = before ? validate(before) : null;
   const facts = gatherFacts(host);
-  const units = renderAll(next, facts);
-  const before = store.running()?.config ?? null;
-  const diff = scriptDiff(before, next);
+  const units = renderAll(cfg, facts);
   const snaps = new Map(units.flatMap((u) => u.files.map((f) => [f.path, host.files.snapshot(f.path)] as const)));
   const reloaded: string[] = [];
-  const j = journal(store);
-  j.begin(summary);
   try {
     for (const u of units) {
       if (!(await writeUnit(host, u))) continue;
@@ -121,11 +124,47 @@ export async function applyConfig(host: Host, store: Store, next: Config, actor:
     }
   } catch (err) {
     for (const [p, s] of snaps) host.files.restore(p, s);
-    if (before) {
-      for (const u of renderAll(before, facts).filter((x) => reloaded.includes(x.name))) {
+    if (prev) {
+      for (const u of renderAll(prev, facts).filter((x) => reloaded.includes(x.name))) {
         for (const [cmd, ...args] of u.reload) await host.proc.run(cmd, args, { allowFail: true });
       }
     }
+    throw err;
+  }
+  return reloaded;
+}
+
+/**
+ * The OS half of reconciling (privileged side): `running` rendered again, our leftover temporary
+ * files removed, and the units whose files this changed reloaded. Returns those units.
+ */
+export async function osReconcile(host: Host, running: Config): Promise<string[]> {
+  const reloaded: string[] = [];
+  for (const u of renderAll(validate(running), gatherFacts(host))) {
+    for (const f of u.files) sweepTemps(host, f.path);
+    if (!(await writeUnit(host, u))) continue;
+    for (const [cmd, ...args] of u.reload) await host.proc.run(cmd, args, { allowFail: true });
+    reloaded.push(u.name);
+  }
+  return reloaded;
+}
+
+/**
+ * Applies a configuration to the running system and records it as a new revision.
+ * The OS side goes through the host's applier (the privileged service on the appliance): files
+ * written atomically, only units whose files changed reloaded, everything put back if anything
+ * fails, so the previous configuration keeps running.
+ */
+export async function applyConfig(host: Host, store: Store, next: Config, actor: Actor, summary: string): Promise<{ revision: number; units: string[] }> {
+  validate(next);
+  const before = store.running()?.config ?? null;
+  const diff = scriptDiff(before, next);
+  const j = journal(store);
+  j.begin(summary);
+  let reloaded: string[];
+  try {
+    reloaded = await host.applier.apply(next, before);
+  } catch (err) {
     j.clear();
     store.audit(actor, `apply: ${summary}`, `failed, previous configuration kept: ${(err as Error).message}`);
     log.warn('apply failed; previous configuration restored', { summary, error: (err as Error).message });
@@ -175,14 +214,7 @@ export async function reconcileApply(host: Host, store: Store): Promise<boolean>
   if (!p) return false;
   if (p.pid !== process.pid && processAlive(p.pid) && Date.now() - p.startedAt < JOURNAL_STALE_MS) return false;
   const running = store.running();
-  if (running) {
-    const units = renderAll(validate(running.config), gatherFacts(host));
-    for (const u of units) {
-      for (const f of u.files) sweepTemps(host, f.path);
-      if (!(await writeUnit(host, u))) continue;
-      for (const [cmd, ...args] of u.reload) await host.proc.run(cmd, args, { allowFail: true });
-    }
-  }
+  if (running) await host.applier.reconcile(running.config);
   j.clear();
   store.audit({ who: 'keel', source: 'start' }, `undo an interrupted change: ${p.summary}`, `ok: the OS files match running-config${running ? ` (revision ${running.revision})` : ''} again`);
   log.warn('a change was interrupted before it was committed; the OS files were put back to running-config', { summary: p.summary, revision: running?.revision ?? null });

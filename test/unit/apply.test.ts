@@ -65,7 +65,7 @@ test('only units whose files changed reload', async (t) => {
   await applyConfig(host, store, sampleConfig(), actor, 'initial');
   proc.recorded.length = 0;
   const next = sampleConfig({ ssh: { enabled: true, port: 22 } });
-  const p = plan(host, store, next);
+  const p = await plan(host, store, next);
   assert.deepEqual(p.units.sort(), ['firewall', 'ssh']);
   assert.match(p.diff, /-no ip ssh server\n\+ip ssh server port 22/);
   const r = await applyConfig(host, store, next, actor, 'ssh on');

@@ -174,7 +174,7 @@ test('TAB completion is a pure function of the line', () => {
   assert.deepEqual(complete(rootsFor('exec'), 'conf').words, ['configure']);
   assert.deepEqual(complete(rootsFor('exec'), 'configure ').words, ['confirm', 'replace', 'terminal']);
   assert.deepEqual(complete(rootsFor('config'), 'interface gigabitethernet').words.length, 6);
-  assert.deepEqual(complete(rootsFor('exec'), 'service k').words, ['keel-serve']);
+  assert.deepEqual(complete(rootsFor('exec'), 'service k').words, ['keel-monitor', 'keel-serve']);
   assert.deepEqual(complete(rootsFor('exec'), 'show xyz ').words, []);
   assert.deepEqual(complete(rootsFor('exec'), 'sh run | in').words, ['include']);
   assert.deepEqual(complete(rootsFor('config'), 'no ').words, ['access-list', 'banner', 'email', 'health', 'interface', 'ip', 'ldap', 'login', 'ntp', 'password-policy', 'portal-authentication', 'ports', 'proxy', 'software-update', 'username']);

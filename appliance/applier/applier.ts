@@ -1,0 +1,52 @@
+/**
+ * The applier: the one place that changes the OS on behalf of the management plane. Network-facing
+ * processes (System Manager, the SSH CLI) run unprivileged and reach it over a UNIX socket
+ * (client.ts → server.ts); root processes (console, boot) and tests use the local one directly.
+ * Every operation is named and takes only validated input: there is no "run this command" or
+ * "write this file".
+ */
+import type { Config } from '../config/schema.ts';
+import type { Actor } from '../config/store.ts';
+
+/** A file that a change would write, by the unit (setting) it belongs to. */
+export interface FileChange {
+  unit: string;
+  path: string;
+}
+
+/**
+ * Keel's services the CLI may start, stop or restart (`service NAME ...`). keel-serve is System
+ * Manager and the SSH CLI together; keel-monitor the health monitor.
+ */
+export const SERVICES = ['keel-serve', 'keel-monitor', 'chrony', 'systemd-networkd', 'nftables'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+export type ServiceAction = 'start' | 'stop' | 'restart' | 'status';
+
+/** What a staged update says of itself (appliance/update/stage.ts StageResult, as sent over the socket). */
+export interface Staged {
+  version: string;
+  slot: string;
+  seconds: number;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+/** The privileged operations, each validated again on the privileged side. */
+export interface Applier {
+  /** Renders `next` into the OS and reloads the units whose files changed; all put back on failure. */
+  apply(next: Config, before: Config | null): Promise<string[]>;
+  /** The files `next` would change. */
+  plan(next: Config): Promise<FileChange[]>;
+  /** Renders `running` again after an interrupted change, removing leftover temporary files. */
+  reconcile(running: Config): Promise<string[]>;
+  /** `systemctl reboot`. */
+  reboot(): Promise<void>;
+  /** `systemctl ACTION UNIT.service` for one of SERVICES; status answers its text. */
+  service(action: ServiceAction, name: ServiceName): Promise<string>;
+  /** Verifies the downloaded update bundle again and writes it to the other system slot. */
+  stageUpdate(actor: Actor, progress?: Progress): Promise<Staged>;
+  /** Cancels a staged update; false when nothing was staged. */
+  unstageUpdate(actor: Actor): Promise<boolean>;
+  /** True when operations really change the OS (false in a sandbox). */
+  readonly live: boolean;
+}

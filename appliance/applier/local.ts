@@ -1,0 +1,58 @@
+/**
+ * The applier's operations done in this process, with this process's rights: what the
+ * privileged service runs for its clients, and what root processes (console, boot) and tests use
+ * directly. Every input is validated here again, whoever sent it.
+ */
+import type { Host } from '../host/index.ts';
+import type { Actor, Store } from '../config/store.ts';
+import { validate, type Config } from '../config/schema.ts';
+import { osApply, osPlan, osReconcile } from '../config/apply.ts';
+import { ValidationError } from '../errors.ts';
+import { updateContext } from '../update/context.ts';
+import { stageDownloaded } from '../update/actions.ts';
+import { unstage } from '../update/stage.ts';
+import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged } from './applier.ts';
+
+const ACTIONS: readonly ServiceAction[] = ['start', 'stop', 'restart', 'status'];
+
+export class LocalApplier implements Applier {
+  private readonly host: Host;
+  private readonly store: () => Store;
+  constructor(host: Host, store: () => Store) {
+    this.host = host;
+    this.store = store;
+  }
+  get live(): boolean {
+    return this.host.proc.live;
+  }
+  apply(next: Config, before: Config | null): Promise<string[]> {
+    return osApply(this.host, validate(next), before === null ? null : validate(before));
+  }
+  async plan(next: Config): Promise<FileChange[]> {
+    return osPlan(this.host, validate(next));
+  }
+  reconcile(running: Config): Promise<string[]> {
+    return osReconcile(this.host, validate(running));
+  }
+  async reboot(): Promise<void> {
+    await this.host.proc.run('systemctl', ['reboot']);
+  }
+  async service(action: ServiceAction, name: ServiceName): Promise<string> {
+    if (!ACTIONS.includes(action)) throw new ValidationError([{ field: 'action', rule: 'enum', message: `Action must be one of ${ACTIONS.join(', ')}` }]);
+    if (!(SERVICES as readonly string[]).includes(name)) throw new ValidationError([{ field: 'service', rule: 'enum', message: `Service must be one of ${SERVICES.join(', ')}` }]);
+    const unit = `${name}.service`;
+    if (action === 'status') {
+      const r = await this.host.proc.run('systemctl', ['status', '--no-pager', '--lines=5', unit], { allowFail: true, timeoutMs: 10000 });
+      return (r.stdout + r.stderr).trimEnd() || (this.live ? `% systemctl exited ${r.code}` : `(sandbox: systemctl status ${unit} recorded, not run)`);
+    }
+    await this.host.proc.run('systemctl', [action, unit], { timeoutMs: 60000 });
+    return '';
+  }
+  async stageUpdate(actor: Actor, progress?: Progress): Promise<Staged> {
+    const r = await stageDownloaded(updateContext(this.host, this.store(), actor), progress);
+    return { version: r.version, slot: r.slot, seconds: r.seconds };
+  }
+  unstageUpdate(actor: Actor): Promise<boolean> {
+    return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));
+  }
+}

@@ -1,0 +1,39 @@
+/* SO_PEERCRED for one file descriptor. Node has no API for it, and no maintained package does
+ * only this (the candidates build an FFI runtime), so the privileged applier carries these lines. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <node_api.h>
+
+static napi_value peer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "peercred(fd): fd must be a non-negative integer");
+    return NULL;
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+    napi_throw_error(env, "EPEERCRED", strerror(errno));
+    return NULL;
+  }
+  napi_value out, uid, gid, pid;
+  napi_create_object(env, &out);
+  napi_create_uint32(env, cred.uid, &uid);
+  napi_create_uint32(env, cred.gid, &gid);
+  napi_create_int32(env, cred.pid, &pid);
+  napi_set_named_property(env, out, "uid", uid);
+  napi_set_named_property(env, out, "gid", gid);
+  napi_set_named_property(env, out, "pid", pid);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "peercred", NAPI_AUTO_LENGTH, peer, NULL, &fn);
+  return fn;
+}

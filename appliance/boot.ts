@@ -5,6 +5,7 @@ import { applyAtBoot } from './config/apply.ts';
 import { ensureWebuiCertificateFor } from './certs/webui.ts';
 import { ensureHostKeys } from './ssh/keys.ts';
 import { log } from './log.ts';
+import { SERVICE_USER, handOverDataPartition } from './host/users.ts';
 
 /**
  * `keel boot`: renders the saved configuration into the OS and makes sure System Manager has a
@@ -25,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     log.info('System Manager certificate ready', { fingerprint256: cert.fingerprint256 });
     // Made here, before the console banner, so the banner can show their fingerprints.
     ensureHostKeys(host);
+    if (handOverDataPartition(host)) log.info('data partition handed to the service user', { user: SERVICE_USER });
     return 0;
   } finally {
     store.close();

@@ -62,7 +62,7 @@ const envAt = (t: number) => ({ SOURCE_DATE_EPOCH: String(t), LC_ALL: 'C.UTF-8',
 const ENV = envAt(EPOCH);
 
 /** Files of the application that go into the image. */
-const APP_PATHS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'package.json', 'package-lock.json', 'README.md'].map((p) => path.join(TOP, p)).filter((p) => fs.existsSync(p));
+const APP_PATHS = ['bin', 'appliance', 'cli', 'webui', 'installer', 'native', 'package.json', 'package-lock.json', 'README.md'].map((p) => path.join(TOP, p)).filter((p) => fs.existsSync(p));
 
 /**
  * Removes a build directory, first unmounting anything an interrupted mmdebstrap left mounted
@@ -220,6 +220,12 @@ const STEPS: Step[] = [
         for (const d of ['src', 'deps']) if (fs.existsSync(path.join(addon, d)) && !hasJs(path.join(addon, d))) fs.rmSync(path.join(addon, d), { recursive: true, force: true });
         pruneFiles(addon, /\.(c|cc|cpp|cxx|h|hh|hpp|gyp|gypi|mk)$/);
       }
+      // Our own addon comes built (scripts/with-node.sh, same runtime); only its .node file ships.
+      const peercred = path.join(app, 'native/peercred');
+      if (!fs.existsSync(path.join(peercred, 'build/Release/peercred.node'))) throw new Error('native/peercred is not built: run sh scripts/with-node.sh true');
+      for (const d of ['build/Release/obj.target', 'build/Release/.deps', 'build/Makefile', 'build/config.gypi']) fs.rmSync(path.join(peercred, d), { recursive: true, force: true });
+      for (const f of fs.readdirSync(path.join(peercred, 'build'))) if (f.endsWith('.mk') || f === 'binding.Makefile') fs.rmSync(path.join(peercred, 'build', f), { recursive: true, force: true });
+      pruneFiles(peercred, /\.(c|gyp)$/);
       // Type declarations, source maps and documentation are not read at run time (licences stay).
       pruneFiles(path.join(app, 'node_modules'), /\.(d\.ts|d\.mts|d\.cts|map|md|markdown)$/i, /^(licen[cs]e|notice|copying)/i);
       // Prebuilt addons for other platforms are dead weight in the image.

@@ -108,10 +108,13 @@ export class Store {
    */
   static open(host: Host): Store {
     host.files.mkdirp(path.dirname(DB_PATH), 0o700);
-    let key = host.files.read(SECRETS_KEY_PATH);
+    // The unprivileged System Manager cannot read the root-only key file: systemd hands it over
+    // as a credential (LoadCredential= in keel-serve.service).
+    const cred = process.env.CREDENTIALS_DIRECTORY ? path.join(process.env.CREDENTIALS_DIRECTORY, 'secrets-key') : null;
+    let key = cred && fs.existsSync(cred) ? fs.readFileSync(cred) : host.files.read(SECRETS_KEY_PATH);
     if (!key || key.length !== 32) {
       key = crypto.randomBytes(32);
-      host.files.writeAtomic(SECRETS_KEY_PATH, key, 0o600);
+      host.files.writeAtomic(SECRETS_KEY_PATH, key, 0o600, { rootOwned: true });
     }
     const file = host.files.real(DB_PATH);
     // Made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.

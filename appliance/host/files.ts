@@ -24,6 +24,23 @@ function syncDir(dir: string): void {
   }
 }
 
+function runningAsRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/**
+ * A file or folder that root makes in a folder owned by someone else takes that folder's owner:
+ * on the appliance the data partition belongs to the unprivileged `keel` user, and what the root
+ * processes (console, boot, applier) write there must stay readable by System Manager.
+ */
+function inheritOwner(target: number | string, dir: string): void {
+  if (!runningAsRoot()) return;
+  const st = fs.statSync(dir);
+  if (st.uid === 0 && st.gid === 0) return;
+  if (typeof target === 'number') fs.fchownSync(target, st.uid, st.gid);
+  else fs.lchownSync(target, st.uid, st.gid);
+}
+
 /**
  * Files adapter: every read and write of OS files goes through here. All paths are absolute
  * appliance paths (`/etc/hostname`); `root` maps them into a sandbox folder when it is not `/`.
@@ -61,13 +78,35 @@ export class Files {
     }
   }
   mkdirp(p: string, mode = 0o755): void {
-    fs.mkdirSync(this.real(p), { recursive: true, mode });
+    const first = fs.mkdirSync(this.real(p), { recursive: true, mode });
+    if (first && runningAsRoot()) {
+      // Each folder made takes the owner of the folder it is in (see inheritOwner).
+      for (let d = this.real(p); d.length >= first.length; d = path.dirname(d)) inheritOwner(d, path.dirname(d));
+    }
+  }
+  /**
+   * Gives a tree to a user (files and folders; `except` paths keep root as owner): the data
+   * partition handed to the service user at boot.
+   */
+  chownTree(p: string, uid: number, gid: number, except: string[] = []): void {
+    const top = this.real(p);
+    const skip = new Set(except.map((e) => this.real(e)));
+    const walk = (d: string) => {
+      fs.lchownSync(d, uid, gid);
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const q = path.join(d, e.name);
+        if (skip.has(q)) fs.lchownSync(q, 0, 0);
+        else if (e.isDirectory()) walk(q);
+        else fs.lchownSync(q, uid, gid);
+      }
+    };
+    walk(top);
   }
   /**
    * Writes temp + fsync + rename so a crash never leaves half a file.
    * Returns false (and touches nothing) when the content and mode are already as wanted.
    */
-  writeAtomic(p: string, content: string | Buffer, mode = 0o644): boolean {
+  writeAtomic(p: string, content: string | Buffer, mode = 0o644, opts: { rootOwned?: boolean } = {}): boolean {
     const target = this.real(p);
     const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     try {
@@ -81,6 +120,7 @@ export class Files {
     const fd = fs.openSync(tmp, 'w', mode);
     try {
       fs.writeSync(fd, buf);
+      if (!opts.rootOwned) inheritOwner(fd, path.dirname(target));
       fs.fchmodSync(fd, mode);
       fs.fsyncSync(fd);
     } finally {
@@ -137,6 +177,7 @@ export class Files {
     fs.mkdirSync(path.dirname(to), { recursive: true });
     const fin = await fs.promises.open(from, 'r');
     const fout = await fs.promises.open(to, 'w', 0o644);
+    inheritOwner(fout.fd, path.dirname(to));
     try {
       const buf = Buffer.allocUnsafe(4 << 20);
       let done = 0;
@@ -176,6 +217,8 @@ export class Files {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
     }
+    const isNew = !fs.existsSync(target);
     fs.appendFileSync(target, line, { mode });
+    if (isNew) inheritOwner(target, path.dirname(target));
   }
 }

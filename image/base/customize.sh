@@ -12,6 +12,11 @@ cp -a "$here/files/." "$R/"
 chroot "$R" passwd -l root >/dev/null
 chroot "$R" usermod -s /usr/sbin/nologin root
 
+# --- the unprivileged user of System Manager and the SSH CLI (keel-serve.service). Fixed ids:
+# the data partition's files keep their owner across versions.
+chroot "$R" groupadd --system --gid 800 keel
+chroot "$R" useradd --system --uid 800 --gid 800 --home-dir /var/lib/keel --no-create-home --shell /usr/sbin/nologin keel
+
 # --- no login shell on any console: mask every getty; Keel's own console units replace them
 for u in getty@.service serial-getty@.service autovt@.service console-getty.service container-getty@.service getty-static.service debug-shell.service; do
   ln -sf /dev/null "$R/etc/systemd/system/$u"

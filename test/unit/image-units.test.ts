@@ -1,15 +1,16 @@
 /**
  * The exposure of Keel's long-running and update units as `systemd-analyze security` scores them
- * offline, held at what their sandboxing reaches today so it cannot quietly get worse. (Issue 13's
- * targets, 3.0 network-facing and 5.0 privileged, need the unprivileged process split.)
+ * offline: at most 3.0 for the network-facing keel-serve (unprivileged), 5.0 for the privileged
+ * applier and the health monitor; keel-update-confirm is held where its sandboxing is today.
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const UNITS = path.resolve(import.meta.dirname, '../../image/layer/etc/systemd/system');
-const CEILING: Record<string, number> = { 'keel-serve.service': 6.0, 'keel-update-confirm.service': 6.0 };
+const CEILING: Record<string, number> = { 'keel-serve.service': 3.0, 'keel-applier.service': 5.0, 'keel-monitor.service': 5.0, 'keel-update-confirm.service': 6.0 };
 const offline = spawnSync('systemd-analyze', ['security', '--help'], { encoding: 'utf8' }).stdout?.includes('--offline');
 
 test('unit sandboxing: systemd-analyze security --offline scores stay at or under their ceilings', async (t) => {
@@ -23,4 +24,16 @@ test('unit sandboxing: systemd-analyze security --offline scores stay at or unde
     assert.ok(scores[unit] <= max, `${unit} scores ${scores[unit]}, more than ${max}`);
   }
   console.log(`exposure: ${JSON.stringify(scores)}`);
+});
+
+test('keel-serve runs as the keel user with no capability but binding its ports, and the secrets key as a credential', () => {
+  const unit = fs.readFileSync(path.join(UNITS, 'keel-serve.service'), 'utf8');
+  assert.match(unit, /^User=keel$/m);
+  assert.match(unit, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+  assert.match(unit, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+  assert.match(unit, /^NoNewPrivileges=yes$/m);
+  assert.match(unit, /^LoadCredential=secrets-key:\/var\/lib\/keel\/secrets\.key$/m);
+  assert.match(unit, /--applier-socket \/run\/keel\/applier\.sock --no-monitor/);
+  const gen = fs.readFileSync(path.resolve(UNITS, '../../../usr/lib/systemd/system-generators/keel-generator'), 'utf8');
+  for (const u of ['keel-applier.service', 'keel-serve.service', 'keel-monitor.service']) assert.ok(gen.includes(`want multi-user.target.wants ${u}`), u);
 });

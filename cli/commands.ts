@@ -148,7 +148,10 @@ function setPassword(c: Config, s: Session, name: string, role: string | undefin
     if (e) refuse(`/users/local/${at}/password`, 'password-policy', e);
     if (existing && name === s.user.name && Date.now() - Date.parse(existing.passwordChangedAt) < policy.minAgeHours * 3600 * 1000 && s.candidate === null)
       refuse(`/users/local/${at}/password`, 'password-age', `your own password can be changed at most once per ${policy.minAgeHours} hours`);
-    return hashSecret(pw).then((h) => put(h, now));
+    return hashSecret(pw).then((h) => {
+      put(h, now);
+      if (name === s.user.name) s.renewedAt = Date.now();
+    });
   }
   if (hash !== undefined) {
     const same = existing?.passwordHash === hash;

@@ -54,6 +54,11 @@ export class Session {
   candidate: Config | null = null;
   /** In batch mode, the configuration the script is loaded over (keeps password dates of unchanged hashes). */
   batchBase: Config | null = null;
+  /**
+   * When this session was opened, or last changed its own user's password: a password change
+   * ends the user's SSH sessions opened before it (cli/ssh.ts), but not the one that made it.
+   */
+  renewedAt = Date.now();
 
   constructor(o: SessionOptions) {
     this.host = o.host;

@@ -34,6 +34,8 @@ export interface ShellOptions {
   loginAttempts?: number;
   /** Pause after a failed sign-in (default 2 s on a terminal, none on a pipe). */
   failDelayMs?: number;
+  /** Told of the CLI session once it exists (the SSH server watches its user's password changes). */
+  onSession?: (s: Session) => void;
 }
 
 class EndOfInput extends Error {}
@@ -233,6 +235,7 @@ export async function runShell(o: ShellOptions): Promise<number> {
       if (!user) return 1;
     }
     session = new Session({ host: o.host, store: o.store, user, source: o.source, io, privileged: o.privileged });
+    o.onSession?.(session);
     while (!session.closed) {
       const prompt = session.prompt();
       if (terminal) showPrompt(prompt);

@@ -79,6 +79,10 @@ interface Live {
   source: string;
   since: Date;
   close: (why: string) => void;
+  /** A local user (an LDAP user's password is the directory's business). */
+  local: boolean;
+  /** When the session last proved its password: opened, or changed its own (Session.renewedAt). */
+  renewedAt: () => number;
 }
 
 /** Desired listener state from the configuration. */
@@ -155,7 +159,26 @@ export class SshService {
     return this.reconciling;
   }
 
+  /**
+   * Ends the sessions of a local user whose password changed after the session signed in (the
+   * session that changed it excepted), or who was removed, as System Manager ends its sessions.
+   */
+  private endStale(): void {
+    const users = this.o.store.running()?.config.users.local;
+    if (!users) return;
+    for (const s of this.sessions.values()) {
+      if (!s.local) continue;
+      const u = users.find((x) => x.name === s.user);
+      const why = !u ? 'the user was removed' : Date.parse(u.passwordChangedAt) > s.renewedAt() ? 'the password was changed' : null;
+      if (!why) continue;
+      log.info('SSH session ended', { user: s.user, source: s.source, reason: why });
+      this.sessions.delete(s.id);
+      s.close(why);
+    }
+  }
+
   private async reconcileNow(): Promise<void> {
+    this.endStale();
     const want = wanted(this.o.store.running()?.config, this.o.port);
     const have = this.listening;
     if (want.enabled && have && have.port === want.port) return;
@@ -314,7 +337,8 @@ export class SshService {
         stream.end();
         return null;
       }
-      const live: Live = { id: this.nextId++, user: user.name, source, since: new Date(), close: () => stream.end() };
+      const opened = Date.now();
+      const live: Live = { id: this.nextId++, user: user.name, source, since: new Date(opened), close: () => stream.end(), renewedAt: () => opened, local: this.o.store.running()?.config.users.local.some((u) => u.name === user.name) ?? false };
       this.sessions.set(live.id, live);
       // A channel does not always report its own close when the whole connection goes away.
       const release = () => this.sessions.delete(live.id);
@@ -360,7 +384,7 @@ export class SshService {
         finish(0);
       };
       log.info('SSH session opened', { user: user.name, source, terminal });
-      runShell({ input: stream, output: w, host: this.o.host, store: this.o.store, user, source, terminal })
+      runShell({ input: stream, output: w, host: this.o.host, store: this.o.store, user, source, terminal, onSession: (cli) => (live.renewedAt = () => cli.renewedAt) })
         .catch((e: unknown) => log.error('SSH session failed (bug)', { user: user.name, source, error: (e as Error).stack ?? String(e) }))
         .finally(() => {
           clearTimeout(idle);

@@ -4,6 +4,8 @@
  */
 import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { SSH_OPTS } from '../helpers/ssh.ts';
 import { startAppliance, apiSession, https1, PASSWORD, type Appliance } from './appliance.ts';
 
 const V1 = '/mics/api/v1';
@@ -70,4 +72,25 @@ test('a token made without an expiry expires after 90 days', async () => {
   assert.equal(t.status, 201, t.text);
   const days = (Date.parse(t.json.expiresAt) - Date.now()) / 86400_000;
   assert.ok(days > 89.9 && days <= 90, `expires in ${days} days`);
+});
+
+test('a password reset ends the user\'s open SSH sessions too (OpenSSH client), within a few seconds', async () => {
+  const admin = await apiSession(box.httpsPort, 'admin', PASSWORD);
+  assert.equal((await admin('POST', `${V1}/users`, { name: 'ops4', role: 'operator', password: 'F0urth-Oper-pw' })).status, 200);
+  const p = spawn('sshpass', ['-e', 'ssh', '-T', ...SSH_OPTS, '-p', String(box.sshPort), 'ops4@127.0.0.1'], { env: { ...process.env, SSHPASS: 'F0urth-Oper-pw' } });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  const closed = new Promise<number>((r) => p.on('close', (code) => r(code ?? -1)));
+  p.stdin.write('show clock\n');
+  const until = Date.now() + 20_000;
+  while (!/UTC/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  assert.match(out, /UTC/, 'the session is open and runs commands');
+  const t0 = Date.now();
+  assert.equal((await admin('PUT', `${V1}/users/ops4`, { password: 'F1fth-Oper-pw-x' })).status, 200);
+  const ended = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+  if (!ended) p.kill();
+  console.log(`SSH session of ops4 ended ${Date.now() - t0} ms after the reset`);
+  assert.ok(ended, `the SSH session was still open 15 s after the reset: ${out.slice(-500)}`);
+  assert.match(out, /Session closed: the password was changed/);
 });

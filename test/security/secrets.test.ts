@@ -6,8 +6,9 @@
 import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startAppliance, apiSession, PASSWORD, https1, type Appliance } from './appliance.ts';
-import { webuiSignIn } from '../helpers/ssh.ts';
+import { spawn } from 'node:child_process';
+import { startAppliance, apiSession, PASSWORD, ENABLE, https1, type Appliance } from './appliance.ts';
+import { webuiSignIn, SSH_OPTS } from '../helpers/ssh.ts';
 import { startSlapd, ldapSectionFor, BIND_PW, type Slapd } from '../system/ldap-slapd.ts';
 
 const V1 = '/mics/api/v1';
@@ -120,4 +121,35 @@ ref: ldap://localhost:${evil.port}/ou=people,dc=example,dc=com
   assert.equal(sameServer('ldap://ldap.example.com:3268', ['ldap://LDAP.example.com']), true, 'same scheme and host');
   assert.equal(sameServer('ldap://ldap.example.com', ['ldaps://ldap.example.com']), false, 'no downgrade to ldap://');
   assert.equal(sameServer('ldap://other.example.com', ['ldap://ldap.example.com']), false);
+});
+
+test('the CLI over SSH: another SMTP server, or another update repository, without the password is refused and the listener gets nothing', async () => {
+  const l = await listener();
+  try {
+    const script = [
+      'enable',
+      ENABLE,
+      'configure terminal',
+      `email server 127.0.0.1 port ${l.port} protocol smtp`,
+      `software-update repository https://127.0.0.1:${l.port}/keel/ username u password ********`,
+      'end',
+      'show running-config | include ^email server|^software-update repository',
+      'exit',
+    ].join('\n');
+    const p = spawn('sshpass', ['-e', 'ssh', '-T', ...SSH_OPTS, '-p', String(box.sshPort), 'admin@127.0.0.1'], { env: { ...process.env, SSHPASS: PASSWORD } });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.stdin.end(`${script}\n`);
+    await new Promise((r) => p.on('close', r));
+    assert.match(out, /type the SMTP password again/, out.slice(-1500));
+    assert.equal(out.match(/the stored one is only sent to/g)?.length, 2, out.slice(-1500));
+    assert.match(out, /^email server smtp\.example\.com port 587/m, 'the running configuration keeps the real server');
+    assert.match(out, /^software-update repository https:\/\/updates\.example\.com\/keel\//m);
+    // Let anything that would have been sent arrive.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(l.got(), '', 'nothing reached the listener');
+  } finally {
+    l.close();
+  }
 });

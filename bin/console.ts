@@ -14,6 +14,7 @@ import { VERSION } from '../appliance/version.ts';
 import { runShell } from '../cli/shell.ts';
 import { rollbackNotice } from '../appliance/update/lifecycle.ts';
 import { readState } from '../appliance/update/state.ts';
+import { startupSelfTest } from '../appliance/crypto/selftest.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,6 +94,12 @@ async function waitForOtherConsole(host: Host, maxMs = 120000): Promise<Config |
  */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, 'cert-wait': { type: 'string', default: '30' } } });
+  // Signs users in: not with a crypto library that gives wrong answers. The reason stays on the
+  // screen a while before systemd starts the console again (and shows it again).
+  if (!startupSelfTest('console')) {
+    await new Promise((r) => setTimeout(r, Number(process.env.KEEL_SELFTEST_PAUSE_MS ?? 30_000)));
+    return 1;
+  }
   const host = createHost(values.root);
   const certWaitMs = Math.max(0, Number(values['cert-wait']) || 0) * 1000;
   // One reader for the whole session: answers typed ahead are not lost between wizard and sign-in.

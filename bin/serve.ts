@@ -20,6 +20,7 @@ import { Supervised } from '../appliance/host/supervisor.ts';
 import { run as runWebui } from '../webui/server.ts';
 import { setHealthMonitor } from '../webui/health-routes.ts';
 import { log } from '../appliance/log.ts';
+import { startupSelfTest } from '../appliance/crypto/selftest.ts';
 
 interface Own {
   port?: string;
@@ -47,6 +48,8 @@ function split(argv: string[]): { ssh: Own; rest: string[] } {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // Signs users in and serves TLS: not with a crypto library that gives wrong answers.
+  if (!startupSelfTest('serve')) return 1;
   const { ssh, rest } = split(argv);
   if (ssh.port !== undefined && !(/^\d+$/.test(ssh.port) && Number(ssh.port) <= 65535)) {
     console.error(`keel serve: --ssh-port must be a port number 0-65535, not "${ssh.port}"`);

@@ -17,7 +17,6 @@ import { Lockouts, enableLockKey, lockoutPolicy, passwordPolicy } from '../appli
 import { ACL_COMPONENTS, aclOf, selfLockout, type AclComponent } from '../appliance/acl/schema.ts';
 import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
-import { installGuestTools } from '../appliance/guest/tools.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
 import { portsConfig } from './ports.ts';
@@ -737,9 +736,9 @@ function confirm(s: Session): string {
 /** `install guest-tools`: the detected hypervisor's agent (audited). */
 async function guestTools(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
   try {
-    const r = await installGuestTools(s.host);
-    s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${r.agent.package} ${r.changed ? 'enabled' : 'already enabled'}`);
-    return `${r.agent.hypervisor} detected: ${r.agent.package} is ${r.changed ? 'now enabled and running' : 'already enabled and running'}.`;
+    const r = await s.host.applier.installGuestTools();
+    s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${r.package} ${r.changed ? 'enabled' : 'already enabled'}`);
+    return `${r.hypervisor} detected: ${r.package} is ${r.changed ? 'now enabled and running' : 'already enabled and running'}.`;
   } catch (e) {
     s.store.audit(s.actor, `cli: ${p.redacted}`, `failed: ${(e as Error).message}`);
     throw e;

@@ -47,6 +47,8 @@ export interface Applier {
   stageUpdate(actor: Actor, progress?: Progress): Promise<Staged>;
   /** Cancels a staged update; false when nothing was staged. */
   unstageUpdate(actor: Actor): Promise<boolean>;
+  /** `install guest-tools`: enables the detected hypervisor's agent. */
+  installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }>;
   /** True when operations really change the OS (false in a sandbox). */
   readonly live: boolean;
 }

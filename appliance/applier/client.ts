@@ -41,6 +41,10 @@ export class RemoteApplier implements Applier {
     return this.call('unstageUpdate', [{ who: actor.who, source: actor.source }]) as Promise<boolean>;
   }
 
+  installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
+    return this.call('installGuestTools', []) as Promise<{ hypervisor: string; package: string; changed: boolean }>;
+  }
+
   private async connect(): Promise<net.Socket> {
     const until = Date.now() + CONNECT_WAIT_MS;
     for (;;) {

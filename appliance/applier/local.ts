@@ -11,6 +11,7 @@ import { ValidationError } from '../errors.ts';
 import { updateContext } from '../update/context.ts';
 import { stageDownloaded } from '../update/actions.ts';
 import { unstage } from '../update/stage.ts';
+import { installGuestTools } from '../guest/tools.ts';
 import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged } from './applier.ts';
 
 const ACTIONS: readonly ServiceAction[] = ['start', 'stop', 'restart', 'status'];
@@ -51,6 +52,10 @@ export class LocalApplier implements Applier {
   async stageUpdate(actor: Actor, progress?: Progress): Promise<Staged> {
     const r = await stageDownloaded(updateContext(this.host, this.store(), actor), progress);
     return { version: r.version, slot: r.slot, seconds: r.seconds };
+  }
+  async installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
+    const r = await installGuestTools(this.host);
+    return { hypervisor: r.agent.hypervisor, package: r.agent.package, changed: r.changed };
   }
   unstageUpdate(actor: Actor): Promise<boolean> {
     return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));

@@ -126,6 +126,8 @@ export class ApplierServer {
           return await this.applier.stageUpdate(actorArg(a[0]), progress);
         case 'unstageUpdate':
           return await this.applier.unstageUpdate(actorArg(a[0]));
+        case 'installGuestTools':
+          return await this.applier.installGuestTools();
       }
     } finally {
       log.info('applier: operation done', { op: req.op, uid: peer.uid, pid: peer.pid, ms: Date.now() - started });

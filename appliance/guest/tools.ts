@@ -26,6 +26,11 @@ export const GUEST_AGENTS: GuestAgent[] = [
   { virt: 'qemu', hypervisor: 'QEMU', package: 'qemu-guest-agent', units: ['qemu-guest-agent.service'] },
 ];
 
+/** Whether dpkg's status file records `pkg` as installed (pure). */
+export function packageInstalled(status: string, pkg: string): boolean {
+  return status.split(/\n\n+/).some((stanza) => new RegExp(`^Package: ${pkg.replace(/[.+]/g, '\\$&')}$`, 'm').test(stanza) && /^Status: install ok installed$/m.test(stanza));
+}
+
 /** The hypervisor this appliance runs on (`none` on hardware), from systemd-detect-virt. */
 export async function detectVirt(host: Host): Promise<string> {
   const r = await host.proc.run('systemd-detect-virt', ['--vm'], { allowFail: true, timeoutMs: 10000 });
@@ -38,8 +43,8 @@ export async function installGuestTools(host: Host): Promise<{ agent: GuestAgent
   if (virt === 'none') throw new ValidationError([{ field: 'guest-tools', rule: 'virtual-machine', message: 'no hypervisor detected: guest tools are only for virtual machines' }]);
   const agent = GUEST_AGENTS.find((a) => a.virt === virt);
   if (!agent) throw new ValidationError([{ field: 'guest-tools', rule: 'supported-hypervisor', message: `this appliance runs on "${virt}", which has no supported guest agent (supported: VMware, Hyper-V, KVM)` }]);
-  const st = await host.proc.run('dpkg-query', ['-W', '-f=${Status}', agent.package], { allowFail: true, timeoutMs: 10000 });
-  if (!/install ok installed/.test(st.stdout)) throw new OperationalError(`the ${agent.package} package is not in this image`, `dpkg-query -W ${agent.package}`, st.code, st.stderr);
+  // The image keeps dpkg's record of its packages but not dpkg itself (a minimal root).
+  if (!packageInstalled(host.files.readText('/var/lib/dpkg/status') ?? '', agent.package)) throw new OperationalError(`the ${agent.package} package is not in this image`, `read /var/lib/dpkg/status: ${agent.package}`, 1, 'not installed');
   let changed = false;
   for (const unit of agent.units) {
     const en = await host.proc.run('systemctl', ['is-enabled', unit], { allowFail: true, timeoutMs: 10000 });

@@ -1,5 +1,7 @@
 import { test, vi } from 'vitest';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import fs from 'node:fs';
 import { cliSession } from '../helpers/cli.ts';
 import { signIn, Lockouts } from '../../appliance/users/signin.ts';
 import { toScript } from '../../appliance/config/script.ts';
@@ -66,7 +68,12 @@ test('install guest-tools enables the detected hypervisor agent, and refuses on 
   assert.match(await run('install guest-tools'), /% Invalid guest-tools \(virtual-machine\): no hypervisor detected/);
   proc.failures.set('systemd-detect-virt --vm', { code: 0, stdout: 'vmware\n', stderr: '' });
   assert.match(await run('install guest-tools'), /% the open-vm-tools package is not in this image/);
-  proc.failures.set('dpkg-query -W', { code: 0, stdout: 'install ok installed', stderr: '' });
+  // dpkg's record of the image's packages (dpkg itself is not in the image).
+  const root = (proc as unknown as { files: { root: string } }).files.root;
+  fs.mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: open-vm-tools-desktop\nStatus: install ok installed\n\nPackage: open-vm-tools\nStatus: deinstall ok config-files\n');
+  assert.match(await run('install guest-tools'), /% the open-vm-tools package is not in this image/);
+  fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: open-vm-tools\nStatus: install ok installed\nVersion: 2:12.5.0-2\n');
   assert.equal(await run('install guest-tools'), 'VMware detected: open-vm-tools is now enabled and running.\n');
   assert.ok(proc.recorded.includes('systemctl enable --now open-vm-tools.service'));
   assert.match(store.auditLog(5).map((a) => a.outcome).join('\n'), /ok: open-vm-tools enabled/);

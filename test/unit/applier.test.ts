@@ -98,7 +98,8 @@ test('a process of another uid is refused by its peer credentials, even when the
     c.stdout.on('data', (d) => (o += d));
     c.on('close', () => resolve(o));
   });
-  assert.match(out, /^(ERR ECONNRESET)?CLOSED$/, 'connected, then cut off without an answer');
+  assert.match(out, /CLOSED$/, out);
+  assert.doesNotMatch(out, /result|error/, 'no answer came back');
   assert.equal(server.refused, 1);
 });
 
@@ -114,4 +115,21 @@ test('a line over the limit ends the connection without an answer', async (t) =>
     s.on('connect', () => s.write(Buffer.alloc(5 * 1024 * 1024, 'a')));
   });
   assert.equal(got, '');
+});
+
+test('root writing into the service user\'s folder leaves files the service user owns; the secrets key stays root\'s', async (t) => {
+  if (process.getuid!() !== 0) return t.skip();
+  const root = tempRoot();
+  t.onTestFinished(() => fs.rmSync(root, { recursive: true, force: true }));
+  const host = createHost(root);
+  host.files.mkdirp('/var/lib/keel', 0o700);
+  fs.chownSync(path.join(root, 'var/lib/keel'), 65534, 65534);
+  host.files.writeAtomic('/var/lib/keel/support/x.txt', 'x', 0o600);
+  host.files.mkdirp('/var/lib/keel/certs/sub', 0o700);
+  host.files.append('/var/lib/keel/log/a.log', 'line\n');
+  for (const p of ['support', 'support/x.txt', 'certs', 'certs/sub', 'log', 'log/a.log']) assert.equal(fs.statSync(path.join(root, 'var/lib/keel', p)).uid, 65534, p);
+  const store = Store.open(host);
+  store.close();
+  assert.equal(fs.statSync(path.join(root, 'var/lib/keel/secrets.key')).uid, 0);
+  assert.equal(fs.statSync(path.join(root, 'var/lib/keel/keel.db')).uid, 65534);
 });

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { createHost } from './host/index.ts';
 import { Store } from './config/store.ts';
 import { applyAtBoot } from './config/apply.ts';
@@ -6,6 +5,7 @@ import { ensureWebuiCertificateFor } from './certs/webui.ts';
 import { ensureHostKeys } from './ssh/keys.ts';
 import { log } from './log.ts';
 import { SERVICE_USER, handOverDataPartition } from './host/users.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from './options.ts';
 
 /**
  * `keel boot`: renders the saved configuration into the OS and makes sure System Manager has a
@@ -13,8 +13,10 @@ import { SERVICE_USER, handOverDataPartition } from './host/users.ts';
  * the wizard).
  * Nothing to do before the wizard has run.
  */
+export const OPTIONS = { root: ROOT_OPTION } satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string };
   const host = createHost(values.root);
   const store = Store.open(host);
   try {

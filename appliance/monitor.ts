@@ -4,12 +4,12 @@
  * Manager or the SSH CLI; System Manager reads what this process records in the store
  * (HealthStore: state, history, alerts and the latest snapshot).
  */
-import { parseArgs } from 'node:util';
 import { createHost, type Host } from './host/index.ts';
 import { Store } from './config/store.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { bmcTarget } from './health/schema.ts';
 import { log } from './log.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from './options.ts';
 
 /** How often the running configuration is looked at for changed health settings. */
 const FOLLOW_MS = 10_000;
@@ -46,8 +46,10 @@ export class HealthFollower {
   }
 }
 
+export const OPTIONS = { root: ROOT_OPTION } satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string };
   const host = createHost(values.root!);
   const store = Store.open(host);
   const follower = new HealthFollower(host, store);

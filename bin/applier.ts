@@ -4,14 +4,19 @@
  * controls Keel's services and writes update slots, for the processes whose uid it allows (root,
  * the `keel` service user, its own) over a UNIX socket (appliance/applier/server.ts).
  */
-import { parseArgs } from 'node:util';
 import { applierSocketPath, createHost } from '../appliance/host/index.ts';
 import { ApplierServer } from '../appliance/applier/server.ts';
 import { SERVICE_USER, userIds } from '../appliance/host/users.ts';
 import { log } from '../appliance/log.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
+
+export const OPTIONS = {
+  root: ROOT_OPTION,
+  socket: { type: 'string', value: 'PATH', help: 'the socket to listen on (default: ROOT/run/keel/applier.sock)' },
+} satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, socket: { type: 'string' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string; socket?: string };
   const host = createHost(values.root);
   const socket = values.socket ?? applierSocketPath(host.root);
   // On the appliance systemd makes the directory (RuntimeDirectory=keel); a sandbox makes its own.

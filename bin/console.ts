@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { reconcileApply } from '../appliance/config/apply.ts';
 import { Store, DB_PATH } from '../appliance/config/store.ts';
@@ -15,6 +14,7 @@ import { runShell } from '../cli/shell.ts';
 import { rollbackNotice } from '../appliance/update/lifecycle.ts';
 import { readState } from '../appliance/update/state.ts';
 import { startupSelfTest } from '../appliance/crypto/selftest.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,8 +92,13 @@ async function waitForOtherConsole(host: Host, maxMs = 120000): Promise<Config |
  * to finish writes, the other is told at its next step). Afterwards: the banner and a sign-in
  * against the local users. Never a system shell.
  */
+export const OPTIONS = {
+  root: ROOT_OPTION,
+  'cert-wait': { type: 'string', default: '30', value: 'SECONDS', help: 'how long the banner waits for System Manager\'s certificate' },
+} satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, 'cert-wait': { type: 'string', default: '30' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string; 'cert-wait': string };
   // Signs users in: not with a crypto library that gives wrong answers. The reason stays on the
   // screen a while before systemd starts the console again (and shows it again).
   if (!startupSelfTest('console')) {

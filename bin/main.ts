@@ -5,20 +5,22 @@
  */
 import { isUserFacing, ValidationError } from '../appliance/errors.ts';
 import { VERSION } from '../appliance/version.ts';
+import { parseOptions, usageText, UsageError, type OptionTable } from '../appliance/options.ts';
 
 type Runner = (argv: string[]) => Promise<number>;
-const COMMANDS: Record<string, { help: string; load: () => Promise<{ run: Runner }> }> = {
+/** A subcommand: its summary, and its module (with OPTIONS, unless it answers --help itself). */
+const COMMANDS: Record<string, { help: string; ownHelp?: boolean; load: () => Promise<{ run: Runner; OPTIONS?: OptionTable; HELP?: string }> }> = {
   start: { help: 'run the appliance in a sandbox root: the wizard on first run, then System Manager', load: () => import('./start.ts') },
-  wizard: { help: 'the first-boot configuration wizard (--root DIR, --answers FILE)', load: () => import('../appliance/wizard/main.ts') },
-  serve: { help: 'System Manager over HTTPS and the SSH CLI (--root DIR --https-port N --listen ADDR --ssh-port N)', load: () => import('./serve.ts') },
+  wizard: { help: 'the first-boot configuration wizard', load: () => import('../appliance/wizard/main.ts') },
+  serve: { help: 'System Manager over HTTPS and the SSH CLI', load: () => import('./serve.ts') },
   console: { help: 'the console session: wizard on first boot, then the sign-in banner', load: () => import('./console.ts') },
-  applier: { help: 'the privileged service that applies configuration for keel serve (--root DIR --socket PATH)', load: () => import('./applier.ts') },
-  monitor: { help: 'the health monitor (its own service; keel serve starts it in a sandbox) (--root DIR)', load: () => import('../appliance/monitor.ts') },
-  boot: { help: 'render the saved configuration into the OS at boot (--root DIR)', load: () => import('../appliance/boot.ts') },
-  install: { help: 'install Keel from the live ISO onto a disk (--mode vm-install, --disk, --wipe)', load: () => import('../installer/main.ts') },
-  health: { help: 'one health probe cycle: platform, NICs, RAID, disks, IPMI (--root DIR --json --bmc URL)', load: () => import('../appliance/health/main.ts') },
-  cli: { help: 'the appliance CLI on this terminal (--root DIR)', load: () => import('../cli/main.ts') },
-  update: { help: 'software updates: verify, sign, check, download, stage, status (keel update --help)', load: () => import('../appliance/update/main.ts') },
+  applier: { help: 'the privileged service that applies configuration for keel serve', load: () => import('./applier.ts') },
+  monitor: { help: 'the health monitor (its own service; keel serve starts it in a sandbox)', load: () => import('../appliance/monitor.ts') },
+  boot: { help: 'render the saved configuration into the OS at boot', load: () => import('../appliance/boot.ts') },
+  install: { help: 'install Keel from the live ISO onto a disk', load: () => import('../installer/main.ts') },
+  health: { help: 'one health probe cycle: platform, NICs, RAID, disks, IPMI', load: () => import('../appliance/health/main.ts') },
+  cli: { help: 'the appliance CLI on this terminal', load: () => import('../cli/main.ts') },
+  update: { help: 'software updates: verify, sign, check, download, stage, status (keel update --help)', ownHelp: true, load: () => import('../appliance/update/main.ts') },
   version: { help: 'print the version', load: async () => ({ run: async () => (console.log(`Keel ${VERSION}`), 0) }) },
 };
 
@@ -39,7 +41,22 @@ async function main(argv: string[]): Promise<number> {
     usage();
     return 2;
   }
-  return (await cmd.load()).run(rest);
+  const mod = await cmd.load();
+  if (!cmd.ownHelp) {
+    const text = usageText(name, cmd.help, mod.OPTIONS ?? {}, mod.HELP);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(text);
+      return 0;
+    }
+    try {
+      parseOptions(mod.OPTIONS ?? {}, rest);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.error(`keel ${name}: ${e.message}\n\n${text}`);
+      return 2;
+    }
+  }
+  return mod.run(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -21,6 +21,17 @@ import { run as runWebui } from '../webui/server.ts';
 import { setHealthMonitor } from '../webui/health-routes.ts';
 import { log } from '../appliance/log.ts';
 import { startupSelfTest } from '../appliance/crypto/selftest.ts';
+import { ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
+
+/** All of `keel serve`'s options (System Manager's are passed on to it). */
+export const OPTIONS = {
+  root: ROOT_OPTION,
+  'https-port': { type: 'string', value: 'N', help: 'System Manager\'s port (default: the configured one, 8443)' },
+  listen: { type: 'string', value: 'ADDR', help: 'the address to listen on (default: all on the appliance, 127.0.0.1 in a sandbox)' },
+  'ssh-port': { type: 'string', value: 'N', help: 'the SSH CLI\'s port (default: the configured one)' },
+  'applier-socket': { type: 'string', value: 'PATH', help: 'use the applier service on this socket (the appliance) instead of starting one' },
+  'no-monitor': { type: 'boolean', help: 'do not start the health monitor (it is a service of its own on the appliance)' },
+} satisfies OptionTable;
 
 interface Own {
   port?: string;

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createHost } from '../appliance/host/index.ts';
 import { Store } from '../appliance/config/store.ts';
+import { parseOptions, type OptionTable } from '../appliance/options.ts';
 
 /**
  * `keel start` (npm start): the appliance on this machine in a sandbox root. First run: the wizard
@@ -9,12 +9,15 @@ import { Store } from '../appliance/config/store.ts';
  * Manager serves https://localhost:8443/mics, the SSH CLI
  * listens on 127.0.0.1:2222 when SSH is on. Nothing outside the root is touched.
  */
+export const OPTIONS = {
+  root: { type: 'string', default: 'sandbox', value: 'DIR', help: 'the sandbox folder the appliance lives in' },
+  'https-port': { type: 'string', default: '8443', value: 'N', help: 'System Manager\'s port' },
+  // Port 22 belongs to this machine's own sshd; the sandbox's SSH CLI listens on 2222 instead.
+  'ssh-port': { type: 'string', default: '2222', value: 'N', help: 'the SSH CLI\'s port (22 is this machine\'s own sshd)' },
+} satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    // Port 22 belongs to this machine's own sshd; the sandbox's SSH CLI listens on 2222 instead.
-    options: { root: { type: 'string', default: path.resolve('sandbox') }, 'https-port': { type: 'string', default: '8443' }, 'ssh-port': { type: 'string', default: '2222' } },
-  });
+  const values = parseOptions(OPTIONS, argv) as { root: string; 'https-port': string; 'ssh-port': string };
   const root = path.resolve(values.root);
   if (root === '/') {
     console.error('keel start runs the appliance in a sandbox folder; use the installed services on a real appliance');

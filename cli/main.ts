@@ -5,11 +5,11 @@
  * line.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createHost } from '../appliance/host/index.ts';
 import { reconcileApply } from '../appliance/config/apply.ts';
 import { Store } from '../appliance/config/store.ts';
 import { runShell } from './shell.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
 
 function ttyName(): string {
   try {
@@ -20,8 +20,14 @@ function ttyName(): string {
   }
 }
 
+export const OPTIONS = {
+  root: ROOT_OPTION,
+  user: { type: 'string', value: 'NAME', help: 'sign in as this user (only the password is asked)' },
+  source: { type: 'string', value: 'NAME', help: 'where changes are recorded as coming from (default: cli:TTY)' },
+} satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, user: { type: 'string' }, source: { type: 'string' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string; user?: string; source?: string };
   const host = createHost(values.root);
   host.files.mkdirp('/var/lib/keel', 0o700);
   const store = Store.open(host);

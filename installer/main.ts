@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createHost } from '../appliance/host/index.ts';
 import { OperationalError } from '../appliance/errors.ts';
 import { VERSION } from '../appliance/version.ts';
@@ -16,6 +15,7 @@ import { MODES, planInstall, describeTarget, targetDisks, type Check, type Mode 
 import { preflightChecks, runStorageTest, decide, formatChecks } from './preflight.ts';
 import { runStorageSteps, bootloaderCommands, volumesOf, type Command } from './steps.ts';
 import { parseCmdline, cmdlineAnswers, findSeed, readSeedMedium, checkSeedAnswers, checkSeedInstall, writeSeedConfig, SEED_INSTALL, type SeedInstall, type SeedMedium } from './seed.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
 
 export { MODES, chooseDisk } from './plan.ts';
 
@@ -93,21 +93,20 @@ const FORCE_HINT = 'To install anyway, boot again, press "e" on the install entr
  * Exit codes: 0 installed; 2 bad usage; 4 refused by the preflight; 5 a step failed (the disk does
  * not boot: the bootloader is written last); 6 stopped on preflight warnings (not forced).
  */
+export const OPTIONS = {
+  mode: { type: 'string', value: 'MODE', help: 'vm-install, hw-install, hw-m2250-m2600-install or hw-m2250-m2600-usb-install' },
+  disk: { type: 'string', value: 'DEVICE', help: 'the target disk (default: the one the mode chooses)' },
+  wipe: { type: 'boolean', help: 'erase a disk that holds data' },
+  force: { type: 'boolean', help: 'go on despite preflight warnings' },
+  'no-storage-test': { type: 'boolean', help: 'skip the storage speed test' },
+  'no-reboot': { type: 'boolean', default: false, help: 'do not reboot at the end' },
+  'from-cmdline': { type: 'boolean', default: false, help: 'take the options from the kernel command line (keel.install=MODE ...)' },
+  source: { type: 'string', default: '/run/live/medium/live', value: 'DIR', help: 'where the system images are' },
+  root: ROOT_OPTION,
+} satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      mode: { type: 'string' },
-      disk: { type: 'string' },
-      wipe: { type: 'boolean' },
-      force: { type: 'boolean' },
-      'no-storage-test': { type: 'boolean' },
-      'no-reboot': { type: 'boolean', default: false },
-      'from-cmdline': { type: 'boolean', default: false },
-      source: { type: 'string', default: '/run/live/medium/live' },
-      root: { type: 'string', default: '/' },
-    },
-  });
+  const values = parseOptions(OPTIONS, argv) as { mode?: string; disk?: string; wipe?: boolean; force?: boolean; 'no-storage-test'?: boolean; 'no-reboot': boolean; 'from-cmdline': boolean; source: string; root: string };
   const host = createHost(values.root);
   const k = parseCmdline(host.files.readText('/proc/cmdline') ?? '');
   const given: Partial<Options> = {

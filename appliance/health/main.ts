@@ -3,15 +3,21 @@
  * cycle; the overall state and the findings that are not OK, or the whole snapshot as JSON.
  * Exits 0 when OK, 1 on warnings, 2 on critical findings (for scripts and monitoring agents).
  */
-import { parseArgs } from 'node:util';
 import { createHost } from '../host/index.ts';
 import { parseBmcUrl } from '../host/ipmi.ts';
 import { Store } from '../config/store.ts';
 import { collectHealth } from './snapshot.ts';
 import { panelLine } from './leds.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from '../options.ts';
+
+export const OPTIONS = {
+  root: ROOT_OPTION,
+  json: { type: 'boolean', default: false, help: 'print the readings as JSON' },
+  bmc: { type: 'string', value: 'URL', help: 'a BMC over the network (ipmi://USER:PASSWORD@HOST[:PORT]) instead of the local one' },
+} satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, json: { type: 'boolean', default: false }, bmc: { type: 'string' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string; json: boolean; bmc?: string };
   const host = createHost(values.root);
   let config = null;
   if (host.files.exists('/var/lib/keel/keel.db')) {

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { createHost, type Host } from '../host/index.ts';
 import { Store, DB_PATH } from '../config/store.ts';
@@ -10,6 +9,7 @@ import { Terminal, Interrupted, EndOfInput } from './terminal.ts';
 import { WizardFlow } from './flow.ts';
 import { Q, isYes, yesNo, timeRule, dateRule } from './questions.ts';
 import { buildConfig, commitWizard, ConfiguredElsewhere, type WizardAnswers } from './commit.ts';
+import { parseOptions, ROOT_OPTION, type OptionTable } from '../options.ts';
 
 /**
  * `keel wizard --root DIR [--answers FILE]`.
@@ -19,24 +19,33 @@ import { buildConfig, commitWizard, ConfiguredElsewhere, type WizardAnswers } fr
  * console; 130 interrupted (Ctrl-C). Nothing is written unless the code is 0 (a failed apply
  * leaves the previous state and an audit entry).
  *
- * Answers file: a JSON object keyed by the question ids of questions.ts, checked with the same
- * rules as the interactive wizard (every bad field is reported with its rule; nothing is written):
- *   "eula": "yes" (required)            "company", "contact", "contactEmail"
- *   "enableSecret" [, "enableSecretConfirm"]  (plain in the file; stored only as a hash)
- *   "adminUser", "adminPassword" [, "adminPasswordConfirm"]
- *   "interface": "a" | "b"              "address", "netmask", "gateway", "hostname"
- *   "nameServer1" [, "nameServer2" [, "nameServer3"]]   or "nameServers": [1-3 addresses]
- *   "ssh": "yes" | "no"                 "ntp": "yes" | "no"
- *   NTP yes: "ntpServer1" [, "ntpServer2" [, "ntpServer3"]]   or "ntpServers": [1-3]
- *   NTP no:  "setClock": "yes" with "time": "HH:MM:SS" (UTC) and "date": "DD MM YYYY",
- *            or "clock": {"time", "date"}
- *   "save": "yes" (default; the review question — "no" has no meaning without a second round)
- *   "reloadSave": "yes" | "no" (default yes: save the startup configuration and mark configured)
- *   "reload": "yes" | "no" (default no: reboot at the end only when yes), "proceed" (default yes)
- * yes/no answers may also be JSON booleans; "showEula" is accepted and ignored. Unknown keys are refused.
+ * The answers file is described in HELP (printed by `keel wizard --help`).
  */
+/** The answers file, for `keel wizard --help`. */
+export const HELP = `Answers file: a JSON object keyed by the question ids of questions.ts, checked with the same
+rules as the interactive wizard (every bad field is reported with its rule; nothing is written):
+  "eula": "yes" (required)            "company", "contact", "contactEmail"
+  "enableSecret" [, "enableSecretConfirm"]  (plain in the file; stored only as a hash)
+  "adminUser", "adminPassword" [, "adminPasswordConfirm"]
+  "interface": "a" | "b"              "address", "netmask", "gateway", "hostname"
+  "nameServer1" [, "nameServer2" [, "nameServer3"]]   or "nameServers": [1-3 addresses]
+  "ssh": "yes" | "no"                 "ntp": "yes" | "no"
+  NTP yes: "ntpServer1" [, "ntpServer2" [, "ntpServer3"]]   or "ntpServers": [1-3]
+  NTP no:  "setClock": "yes" with "time": "HH:MM:SS" (UTC) and "date": "DD MM YYYY",
+           or "clock": {"time", "date"}
+  "save": "yes" (default; the review question — "no" has no meaning without a second round)
+  "reloadSave": "yes" | "no" (default yes: save the startup configuration and mark configured)
+  "reload": "yes" | "no" (default no: reboot at the end only when yes), "proceed" (default yes)
+yes/no answers may also be JSON booleans; "showEula" is accepted and ignored. Unknown keys are refused.`;
+
+export const OPTIONS = {
+  root: ROOT_OPTION,
+  answers: { type: 'string', value: 'FILE', help: 'answer every question from a JSON file, unattended (below)' },
+  source: { type: 'string', default: 'wizard', value: 'NAME', help: 'where the change is recorded as coming from' },
+} satisfies OptionTable;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { root: { type: 'string', default: '/' }, answers: { type: 'string' }, source: { type: 'string', default: 'wizard' } } });
+  const values = parseOptions(OPTIONS, argv) as { root: string; answers?: string; source: string };
   const host = createHost(values.root);
   if (isConfigured(host)) {
     console.error('keel wizard: this appliance is already configured; change it with the CLI or System Manager');

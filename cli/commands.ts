@@ -4,6 +4,7 @@
  * Manager (validate → applyConfig: host adapters, restore on failure, numbered revision, audit).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { applyConfig } from '../appliance/config/apply.ts';
 import { keptFor } from '../appliance/config/secrets.ts';
@@ -517,11 +518,22 @@ const IF_NODES: N[] = [
       }),
     ],
   }),
+  kw('description', 'What the interface is for (no description: remove it)', {
+    children: [arg('text', A.displayText, 'Description (up to 240 characters)', { run: change((c, a, s) => setDescription(c, s, a.text as string)) })],
+    no: change((c, _a, s) => setDescription(c, s, undefined)),
+  }),
   kw('shutdown', 'Shut the interface down (no shutdown: bring it up)', {
     run: change((c, _a, s) => setEnabled(c, s, false)),
     no: change((c, _a, s) => setEnabled(c, s, true)),
   }),
 ];
+
+function setDescription(c: Config, s: Session, text: string | undefined): void {
+  const i = ifaceIndex(c, s.iface!);
+  if (i < 0) refuse(field(c, s.iface!), 'configured', `${s.iface} has no address yet; set one with ip address A.B.C.D MASK first`);
+  if (text === undefined) delete c.network.interfaces[i].description;
+  else c.network.interfaces[i].description = text;
+}
 
 function setEnabled(c: Config, s: Session, on: boolean): void {
   const i = ifaceIndex(c, s.iface!);
@@ -554,21 +566,74 @@ function readSys(p: string): string | null {
   }
 }
 
-function showInterfaces(s: Session): string {
+/** One NIC's state as the kernel reports it (sysfs): link, MTU, speed, duplex, counters. */
+function kernelState(s: Session, ifname: string) {
+  const at = (f: string) => readSys(path.join(s.host.sysfs, 'class/net', ifname, f));
+  const num = (f: string) => {
+    const v = at(f);
+    return v !== null && /^-?\d+$/.test(v) ? Number(v) : null;
+  };
+  return {
+    oper: at('operstate') ?? 'unknown',
+    mtu: num('mtu'),
+    speed: num('speed'),
+    duplex: at('duplex'),
+    rx: { packets: num('statistics/rx_packets'), bytes: num('statistics/rx_bytes'), errors: num('statistics/rx_errors'), dropped: num('statistics/rx_dropped') },
+    tx: { packets: num('statistics/tx_packets'), bytes: num('statistics/tx_bytes'), errors: num('statistics/tx_errors'), dropped: num('statistics/tx_dropped') },
+  };
+}
+
+/** The IPv4 address the kernel has on an interface (not in a sandbox, whose NICs are a fixture). */
+function kernelAddress(s: Session, ifname: string): string | null {
+  if (s.host.sandbox) return null;
+  return os.networkInterfaces()[ifname]?.find((a) => a.family === 'IPv4')?.address ?? null;
+}
+
+function showInterfaces(s: Session, a: Args = {}): string {
   const c = s.current();
   const nics = listNics(s.host);
-  const names = [...new Set([...nics.map((n) => n.name), ...(c?.network.interfaces.map((i) => i.name) ?? [])])].sort();
-  if (names.length === 0) return '% No interfaces found';
+  const only = a.interface as string | undefined;
+  const names = [...new Set([...nics.map((n) => n.name), ...(c?.network.interfaces.map((i) => i.name) ?? [])])].sort().filter((n) => !only || n === only);
+  if (names.length === 0) return only ? `% ${only} is not present and not configured` : '% No interfaces found';
   const out: string[] = [];
+  const n = (v: number | null) => (v === null ? '?' : String(v));
   for (const name of names) {
-    const nic = nics.find((n) => n.name === name);
+    const nic = nics.find((x) => x.name === name);
     const cfg = c?.network.interfaces.find((i) => i.name === name);
     const admin = cfg ? (cfg.enabled ? 'up' : 'administratively down') : 'not configured';
-    const oper = nic?.ifname ? (readSys(path.join(s.host.sysfs, 'class/net', nic.ifname, 'operstate')) ?? 'unknown') : nic ? 'no driver' : 'not present';
+    const k = nic?.ifname ? kernelState(s, nic.ifname) : null;
+    const oper = k ? k.oper : nic ? 'no driver' : 'not present';
     out.push(`${name} is ${admin}, line protocol is ${oper}`);
     if (nic) out.push(`  Hardware: PCI ${nic.pci}, driver ${nic.driver ?? 'none'}, address ${nic.mac ?? 'unknown'}${nic.ifname ? `, kernel name ${nic.ifname}` : ''}`);
     else out.push('  Hardware: not present on this machine');
+    if (cfg?.description) out.push(`  Description: ${cfg.description}`);
     if (cfg) out.push(`  Internet address is ${cfg.address}/${rules.prefixLength(cfg.netmask)} (netmask ${cfg.netmask})`);
+    if (k) {
+      const speed = k.speed !== null && k.speed > 0 ? `${k.speed} Mb/s` : 'unknown speed';
+      out.push(`  MTU ${n(k.mtu)} bytes, ${speed}, ${k.duplex && k.duplex !== 'unknown' ? `${k.duplex}-duplex` : 'unknown duplex'}`);
+      out.push(`  ${n(k.rx.packets)} packets input, ${n(k.rx.bytes)} bytes, ${n(k.rx.errors)} input errors, ${n(k.rx.dropped)} dropped`);
+      out.push(`  ${n(k.tx.packets)} packets output, ${n(k.tx.bytes)} bytes, ${n(k.tx.errors)} output errors, ${n(k.tx.dropped)} dropped`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** `show ip interface brief`: one line per interface, as IOS prints it. */
+function showIpInterfaceBrief(s: Session): string {
+  const c = s.current();
+  const nics = listNics(s.host);
+  const names = [...new Set([...nics.map((x) => x.name), ...(c?.network.interfaces.map((i) => i.name) ?? [])])].sort();
+  const row = (cols: string[]) => `${cols[0].padEnd(23)}${cols[1].padEnd(16)}${cols[2].padEnd(4)}${cols[3].padEnd(7)}${cols[4].padEnd(22)}${cols[5]}`.trimEnd();
+  const out = [row(['Interface', 'IP-Address', 'OK?', 'Method', 'Status', 'Protocol'])];
+  for (const name of names) {
+    const nic = nics.find((x) => x.name === name);
+    const cfg = c?.network.interfaces.find((i) => i.name === name);
+    const kernel = nic?.ifname ? kernelAddress(s, nic.ifname) : null;
+    const address = kernel ?? cfg?.address ?? 'unassigned';
+    const ok = cfg ? (kernel === null || kernel === cfg.address ? 'YES' : 'NO') : 'YES';
+    const status = !nic ? 'not present' : cfg && !cfg.enabled ? 'administratively down' : nic.ifname ? (kernelState(s, nic.ifname).oper === 'up' ? 'up' : 'down') : 'down';
+    const protocol = nic?.ifname ? (kernelState(s, nic.ifname).oper === 'up' ? 'up' : 'down') : 'down';
+    out.push(row([name, address, ok, cfg ? 'manual' : 'unset', status, protocol]));
   }
   return out.join('\n');
 }
@@ -890,8 +955,16 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
 const SHOW_COMMON: N[] = [
   kw('version', 'System software and hardware', { run: showVersion }),
   kw('clock', 'Date and time', { run: showClock }),
-  kw('interfaces', 'Interfaces: hardware and configuration', { run: showInterfaces }),
-  kw('ip', 'IP information', { children: [kw('route', 'Routing table (from the configuration)', { run: showRoute })] }),
+  kw('interfaces', 'Interfaces: hardware, configuration, link, MTU, speed and counters', {
+    run: (s) => showInterfaces(s),
+    children: [arg('interface', A.interfaceName, 'Interface', { run: (s, a) => showInterfaces(s, a) })],
+  }),
+  kw('ip', 'IP information', {
+    children: [
+      kw('route', 'Routing table (from the configuration)', { run: showRoute }),
+      kw('interface', 'IP interfaces', { children: [kw('brief', 'One line per interface: address, status, protocol', { run: showIpInterfaceBrief })] }),
+    ],
+  }),
   kw('ntp', 'Network time', { run: showNtp }),
   kw('health', 'Overall health and everything that is not OK', { run: showHealth, children: [kw('settings', 'Health probe, history, alert and BMC settings', { run: showHealthSettings })] }),
   kw('platform', 'The hardware or virtual platform and its expected profile', { run: showPlatform }),

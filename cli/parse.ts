@@ -15,7 +15,7 @@ export interface Token {
   quoted: boolean;
 }
 
-export type PipeKind = 'include' | 'exclude' | 'begin';
+export type PipeKind = 'include' | 'exclude' | 'begin' | 'section' | 'count';
 /** A user's pattern, compiled for a linear-time engine (RE2): no input can make it run long. */
 export interface LineMatcher {
   test(line: string): boolean;
@@ -102,8 +102,10 @@ export function pipeIndex(line: string): number {
 
 const PIPES: { kw: PipeKind; help: string }[] = [
   { kw: 'begin', help: 'Begin with the line that matches' },
+  { kw: 'count', help: 'Count the lines that match' },
   { kw: 'exclude', help: 'Exclude lines that match' },
   { kw: 'include', help: 'Include lines that match' },
+  { kw: 'section', help: 'Show the sections (a line and the indented lines under it) that match' },
 ];
 
 /** Why RE2 refused a pattern, in words (its messages quote the pattern back, which is enough). */
@@ -134,12 +136,24 @@ function parsePipe(line: string, at: number): Pipe | ParseError {
   }
 }
 
-/** Applies `| include|exclude|begin REGEX` to command output. */
+/** Applies `| include|exclude|begin|section|count REGEX` to command output. */
 export function applyPipe(output: string, pipe: Pipe | null): string {
-  if (!pipe || output === '') return output;
-  const lines = output.replace(/\n$/, '').split('\n');
+  if (!pipe) return output;
+  const lines = output === '' ? [] : output.replace(/\n$/, '').split('\n');
+  if (pipe.kind === 'count') return `Number of lines which match regexp = ${lines.filter((l) => pipe.regex.test(l)).length}\n`;
   let out: string[];
-  if (pipe.kind === 'include') out = lines.filter((l) => pipe.regex.test(l));
+  if (pipe.kind === 'section') {
+    // A section is a line that is not indented and the indented lines that follow it (IOS).
+    out = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (/^\s/.test(lines[i])) continue;
+      let j = i + 1;
+      while (j < lines.length && /^\s/.test(lines[j])) j++;
+      const block = lines.slice(i, j);
+      if (block.some((l) => pipe.regex.test(l))) out.push(...block);
+      i = j - 1;
+    }
+  } else if (pipe.kind === 'include') out = lines.filter((l) => pipe.regex.test(l));
   else if (pipe.kind === 'exclude') out = lines.filter((l) => !pipe.regex.test(l));
   else {
     const i = lines.findIndex((l) => pipe.regex.test(l));

@@ -25,6 +25,7 @@ export function toScript(c: Config): string[] {
   out.push('!');
   for (const i of c.network.interfaces) {
     out.push(`interface ${i.name}`);
+    if (i.description) out.push(` description ${q(i.description)}`);
     out.push(` ip address ${i.address} ${i.netmask}`);
     out.push(i.enabled ? ' no shutdown' : ' shutdown');
     out.push('!');

@@ -9,6 +9,7 @@ export const InterfaceSchema = Type.Object(
     address: Type.String({ format: 'host-address', description: 'IPv4 address of the interface' }),
     netmask: Type.String({ format: 'netmask', description: 'IPv4 netmask with contiguous one-bits, e.g. 255.255.255.0' }),
     enabled: Type.Boolean({ default: true, description: 'Administratively up (no shutdown) or down (shutdown)' }),
+    description: Type.Optional(Type.String({ format: 'display-text', minLength: 1, maxLength: 240, description: 'What the interface is for (IOS description), shown by show interfaces' })),
   },
   { additionalProperties: false },
 );

@@ -160,7 +160,13 @@ test('? lists the next words with help, and <cr> where the command may end', () 
   assert.deepEqual(help(rootsFor('exec'), 'shox '), ['^', INVALID]);
   assert.deepEqual(help(rootsFor('exec'), 'sh run | i'), ['include']);
   assert.deepEqual(help(rootsFor('exec'), 'sh run | x'), ['         ^', INVALID]);
-  assert.deepEqual(help(rootsFor('exec'), 'sh run | '), ['  begin    Begin with the line that matches', '  exclude  Exclude lines that match', '  include  Include lines that match']);
+  assert.deepEqual(help(rootsFor('exec'), 'sh run | '), [
+    '  begin    Begin with the line that matches',
+    '  count    Count the lines that match',
+    '  exclude  Exclude lines that match',
+    '  include  Include lines that match',
+    '  section  Show the sections (a line and the indented lines under it) that match',
+  ]);
   // the top of each mode
   assert.ok(help(rootsFor('user'), '').some((l) => l.startsWith('  enable ')));
   assert.ok(!help(rootsFor('user'), '').some((l) => l.startsWith('  configure ')));

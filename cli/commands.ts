@@ -32,6 +32,7 @@ import type { Parsed } from './parse.ts';
 import { hasNo, type Args, type ArgType, type Mode, type Node } from './tree.ts';
 import type { Session } from './session.ts';
 import type { ServiceName } from '../appliance/applier/applier.ts';
+import { fieldLabel } from '../appliance/config/messages.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
 type N = Node<Handler>;
@@ -43,9 +44,23 @@ const arg = (name: string, type: ArgType, help: string, more: Partial<N> = {}): 
 // Applying a change
 
 /** A refusal by a CLI-side rule: `% Invalid <field> (<rule>): <message>`; nothing changes. */
-class Refusal extends Error {}
+class Refusal extends Error {
+  readonly field: string;
+  readonly rule: string;
+  readonly text: string;
+  constructor(field: string, rule: string, text: string) {
+    super(`% Invalid ${fieldLabel(field)} (${rule}): ${text}`);
+    this.field = field;
+    this.rule = rule;
+    this.text = text;
+  }
+  /** The line the user sees, the field named in their words with the configuration at hand. */
+  shown(config: Config): string {
+    return `% Invalid ${fieldLabel(this.field, config)} (${this.rule}): ${this.text}`;
+  }
+}
 function refuse(field: string, rule: string, message: string): never {
-  throw new Refusal(`% Invalid ${field} (${rule}): ${message}`);
+  throw new Refusal(field, rule, message);
 }
 
 /**
@@ -62,8 +77,8 @@ async function edit(s: Session, p: Parsed<Handler>, fn: (c: Config) => void | Pr
     await fn(next);
   } catch (e) {
     if (e instanceof Refusal) {
-      if (!batch) s.store.audit(s.actor, `cli: ${p.redacted}`, `refused: ${e.message.replace(/^% /, '')}`);
-      return e.message;
+      if (!batch) s.store.audit(s.actor, `cli: ${p.redacted}`, `refused: ${e.field} (${e.rule}): ${e.text}`);
+      return e.shown(next);
     }
     throw e;
   }
@@ -75,7 +90,7 @@ async function edit(s: Session, p: Parsed<Handler>, fn: (c: Config) => void | Pr
   const problems = check(next);
   if (problems.length) {
     s.store.audit(s.actor, `cli: ${p.redacted}`, `refused: ${problems.map((x) => `${x.field} (${x.rule})`).join(', ')}`);
-    return problems.map((x) => `% Invalid ${x.field} (${x.rule}): ${x.message}`).join('\n') + '\n% Nothing was changed.';
+    return problems.map((x) => `% Invalid ${fieldLabel(x.field, next)} (${x.rule}): ${x.message}`).join('\n') + '\n% Nothing was changed.';
   }
   try {
     const r = await applyConfig(s.host, s.store, next, s.actor, p.redacted);
@@ -135,7 +150,7 @@ function setPassword(c: Config, s: Session, name: string, role: string | undefin
   const idx = c.users.local.findIndex((u) => u.name === name);
   const at = idx < 0 ? c.users.local.length : idx;
   const existing = idx >= 0 ? c.users.local[idx] : null;
-  if (!existing && pw === undefined && hash === undefined) refuse(`/users/local/${at}/password`, 'required', `a new user needs a password: username ${name} role ${role ?? 'operator'} password PASSWORD`);
+  if (!existing && pw === undefined && hash === undefined) refuse(`username ${name} password`, 'required', `a new user needs a password: username ${name} role ${role ?? 'operator'} password PASSWORD`);
   const now = new Date().toISOString();
   const put = (passwordHash: string, changed: string): void => {
     const u = { name, passwordHash, passwordChangedAt: changed, role: (role ?? existing?.role ?? 'operator') as 'admin' | 'operator' };
@@ -145,9 +160,9 @@ function setPassword(c: Config, s: Session, name: string, role: string | undefin
   if (pw !== undefined) {
     const policy = passwordPolicy(c);
     const e = rules.password(pw, name, policy);
-    if (e) refuse(`/users/local/${at}/password`, 'password-policy', e);
+    if (e) refuse(`username ${name} password`, 'password-policy', e);
     if (existing && name === s.user.name && Date.now() - Date.parse(existing.passwordChangedAt) < policy.minAgeHours * 3600 * 1000 && s.candidate === null)
-      refuse(`/users/local/${at}/password`, 'password-age', `your own password can be changed at most once per ${policy.minAgeHours} hours`);
+      refuse(`username ${name} password`, 'password-age', `your own password can be changed at most once per ${policy.minAgeHours} hours`);
     return hashSecret(pw).then((h) => {
       put(h, now);
       if (name === s.user.name) s.renewedAt = Date.now();

@@ -8,6 +8,7 @@ import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
 import { check, type Config } from '../appliance/config/schema.ts';
 import { Session, type SessionUser } from './session.ts';
+import { fieldLabel } from '../appliance/config/messages.ts';
 
 export interface ScriptResult {
   /** The configuration, when every line was accepted and the result is valid. */
@@ -61,6 +62,6 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
     if (buf.trim()) errors.push(`line ${i + 1}: ${line.trim()}\n${buf.trimEnd()}`);
   }
   const problems = check(s.candidate);
-  for (const p of problems) errors.push(`% Invalid ${p.field} (${p.rule}): ${p.message}`);
+  for (const p of problems) errors.push(`% Invalid ${fieldLabel(p.field, s.candidate)} (${p.rule}): ${p.message}`);
   return { config: errors.length ? null : s.candidate, errors };
 }

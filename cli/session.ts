@@ -10,6 +10,7 @@ import { OperationalError, ValidationError } from '../appliance/errors.ts';
 import { applyPipe, complete, help, parse, type ParseError, type Parsed } from './parse.ts';
 import type { Args, Mode, Node } from './tree.ts';
 import { rootsFor, type Handler } from './commands.ts';
+import { fieldLabel } from '../appliance/config/messages.ts';
 
 export interface SessionIO {
   write(text: string): void;
@@ -168,7 +169,7 @@ export class Session {
     try {
       out = await parsed.handler(this, parsed.args, parsed);
     } catch (e) {
-      out = errorMessage(e);
+      out = errorMessage(e, this.candidate ?? this.current());
       this.lastFailed = true;
       if (parsed.changes) this.store.audit(this.actor, `cli: ${parsed.redacted}`, `failed: ${(e as Error).message}`);
     }
@@ -187,8 +188,8 @@ export class Session {
 }
 
 /** The text for an error a handler threw: field and rule for validation, the command for OS failures. */
-export function errorMessage(e: unknown): string {
-  if (e instanceof ValidationError) return e.problems.map((p) => `% Invalid ${p.field} (${p.rule}): ${p.message}`).join('\n');
+export function errorMessage(e: unknown, config?: Config | null): string {
+  if (e instanceof ValidationError) return e.problems.map((p) => `% Invalid ${fieldLabel(p.field, config ?? undefined)} (${p.rule}): ${p.message}`).join('\n');
   if (e instanceof OperationalError) return `% ${e.message}`;
   return `% Error: ${(e as Error)?.message ?? String(e)}`;
 }

@@ -27,6 +27,7 @@ import swagger from '@fastify/swagger';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { Store, type Actor } from '../appliance/config/store.ts';
 import { FORMATS, type Config } from '../appliance/config/schema.ts';
+import { ajvConstraint, sentence } from '../appliance/config/messages.ts';
 import { signIn as sharedSignIn, Lockouts } from '../appliance/users/signin.ts';
 import { ApiTokens } from '../appliance/tokens/store.ts';
 import { ensureWebuiCertificateFor, type WebuiCertificate } from '../appliance/certs/webui.ts';
@@ -316,7 +317,7 @@ function validationProblems(err: FastifyError, prefix = ''): FieldProblem[] {
     const format = v.keyword === 'format' ? String((v.params as { format?: string }).format) : null;
     const data = (v as { data?: unknown }).data;
     if (format && FORMATS[format] && typeof data === 'string') return { field, rule: format, message: FORMATS[format](data) ?? v.message ?? 'is invalid' };
-    return { field, rule: v.keyword, message: v.message ?? 'is invalid' };
+    return { field, rule: v.keyword, message: sentence(ajvConstraint(v.keyword, v.params as Record<string, unknown>)) };
   });
 }
 

@@ -18,6 +18,7 @@ import { LdapSchema, ldapProblems } from '../ldap/schema.ts';
 import { ProxySchema, proxyProblems } from '../proxy/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
+import { keywordOfTypeBox, sentence } from './messages.ts';
 
 /** Named string formats used by the schema, each backed by a rule in rules.ts. */
 export const FORMATS: Record<string, rules.Rule> = {
@@ -79,7 +80,9 @@ export function check(config: unknown): FieldProblem[] {
     if (fmt && FORMATS[fmt] && typeof value === 'string') {
       problems.push({ field: e.path || '/', rule: fmt, message: FORMATS[fmt](value) ?? e.message });
     } else {
-      problems.push({ field: e.path || '/', rule: 'schema', message: e.message });
+      // In words, never the library's: the limit is taken from the schema (messages.ts).
+      const keyword = keywordOfTypeBox(e.type, e.schema as Record<string, unknown>);
+      problems.push({ field: e.path || '/', rule: keyword === 'other' ? 'schema' : keyword, message: sentence({ keyword, schema: e.schema as Record<string, unknown> }) });
     }
   }
   if (problems.length) return dedupe(problems);

@@ -23,7 +23,7 @@ test('certificate sign-in: card and mapping, pasted CA chain, shutdown; password
   await c.run('configure terminal');
   assert.equal(await c.run('portal-authentication certificate card piv'), '');
   assert.deepEqual(pa(c), { password: true, certificate: { enabled: false, cardType: 'piv', mapFrom: 'upn', mapTo: 'USERID', caChain: '' } }, 'a new mapping starts shut down');
-  assert.match(await c.run('no portal-authentication certificate shutdown'), /% Invalid \/portalAuth\/certificate\/caChain \(required\): upload the issuing CA/);
+  assert.match(await c.run('no portal-authentication certificate shutdown'), /% Invalid portal-authentication certificate ca-chain \(required\): upload the issuing CA/);
   const root = pem('Smart Card Root CA');
   const chain = root + pem('Smart Card Issuing CA');
   c.answers.push(...chain.trim().split('\n'), '');
@@ -59,13 +59,13 @@ test('certificate sign-in: card and mapping, pasted CA chain, shutdown; password
 test('portal-authentication refusals come from the one schema, name the field and rule, and change nothing', async (t) => {
   const c = await cliSession(t);
   await c.run('configure terminal');
-  assert.match(await c.run('no portal-authentication password'), /^% Invalid \/portalAuth\/password \(way-in\): password sign-in cannot be turned off while certificate sign-in is off.*\n% Nothing was changed\.\n$/);
-  assert.match(await c.run('portal-authentication certificate shutdown'), /% Invalid \/portalAuth\/certificate \(required\): set the card first/);
-  assert.match(await c.run('portal-authentication certificate ca-chain'), /% Invalid \/portalAuth\/certificate \(required\)/);
-  assert.match(await c.run('no portal-authentication certificate ca-chain'), /% Invalid \/portalAuth\/certificate \(required\)/);
+  assert.match(await c.run('no portal-authentication password'), /^% Invalid portal-authentication password \(way-in\): password sign-in cannot be turned off while certificate sign-in is off.*\n% Nothing was changed\.\n$/);
+  assert.match(await c.run('portal-authentication certificate shutdown'), /% Invalid portal-authentication certificate \(required\): set the card first/);
+  assert.match(await c.run('portal-authentication certificate ca-chain'), /% Invalid portal-authentication certificate \(required\)/);
+  assert.match(await c.run('no portal-authentication certificate ca-chain'), /% Invalid portal-authentication certificate \(required\)/);
   assert.equal(pa(c), undefined);
-  assert.match(await c.run('portal-authentication certificate card cac map-to USERID'), /% Invalid \/portalAuth\/certificate\/mapTo \(cac-edipi\): CAC cards identify users by their EDIPI/);
-  assert.match(await c.run('portal-authentication certificate card cac map-from upn map-to EMAIL'), /% Invalid \/portalAuth\/certificate\/mapTo \(cac-edipi\)/);
+  assert.match(await c.run('portal-authentication certificate card cac map-to USERID'), /% Invalid portal-authentication certificate map-to \(cac-edipi\): CAC cards identify users by their EDIPI/);
+  assert.match(await c.run('portal-authentication certificate card cac map-from upn map-to EMAIL'), /% Invalid portal-authentication certificate map-to \(cac-edipi\)/);
   assert.match(await c.run('portal-authentication certificate card smart'), /% Invalid input/);
   assert.equal(pa(c), undefined);
   assert.equal(await c.run('portal-authentication certificate card cac'), '', 'a CAC maps to EDIPI unless told otherwise');
@@ -74,9 +74,9 @@ test('portal-authentication refusals come from the one schema, name the field an
   c.answers.push(...pem('Only CA').trim().split('\n'), '');
   await c.run('portal-authentication certificate ca-chain', 'no portal-authentication certificate shutdown', 'no portal-authentication password');
   const rev = c.store.running()!.revision;
-  assert.match(await c.run('no portal-authentication certificate'), /% Invalid \/portalAuth\/password \(way-in\)/, 'certificate sign-in is the only way in');
-  assert.match(await c.run('portal-authentication certificate shutdown'), /% Invalid \/portalAuth\/password \(way-in\)/);
-  assert.match(await c.run('no portal-authentication certificate ca-chain'), /% Invalid \/portalAuth\/certificate\/caChain \(required\)/);
+  assert.match(await c.run('no portal-authentication certificate'), /% Invalid portal-authentication password \(way-in\)/, 'certificate sign-in is the only way in');
+  assert.match(await c.run('portal-authentication certificate shutdown'), /% Invalid portal-authentication password \(way-in\)/);
+  assert.match(await c.run('no portal-authentication certificate ca-chain'), /% Invalid portal-authentication certificate ca-chain \(required\)/);
   assert.equal(c.store.running()!.revision, rev, 'nothing applied');
   const op = await cliSession(t, { role: 'operator' });
   op.s.mode = 'config';
@@ -123,7 +123,7 @@ test('round trip: the portal-authentication lines of show running-config load ba
   // Over a configuration without the CA, it cannot be made up: enabled certificate sign-in is refused.
   const bare = await scriptToConfig(host, store, script, configured());
   assert.equal(bare.config, null);
-  assert.match(bare.errors.join('\n'), /% Invalid \/portalAuth\/certificate\/caChain \(required\)/);
+  assert.match(bare.errors.join('\n'), /% Invalid portal-authentication certificate ca-chain \(required\)/);
   // The defaults written out ({ password: true }) come back as they were.
   const plain = configured();
   plain.portalAuth = { password: true };

@@ -41,10 +41,10 @@ async function configure(c: Awaited<ReturnType<typeof appliance>>) {
 test('repository settings: checked by the schema, password masked in the script, kept on ********, never logged', async (t) => {
   const c = await appliance(t);
   await c.run('configure terminal');
-  assert.match(await c.run('software-update repository http://updates.example.com/keel/'), /% Invalid \/update\/repository \(https-url\): must be an https:\/\/ URL/);
-  assert.match(await c.run('software-update repository https://u:p@updates.example.com/'), /% Invalid \/update\/repository \(https-url\)/);
-  assert.match(await c.run('software-update repository https://updates.example.com/ username a:b password x'), /% Invalid \/update\/username \(schema\)[\s\S]*Nothing was changed/);
-  assert.match(await c.run('software-update repository https://updates.example.com/ username a password ********'), /% Invalid \/update\/password \(required\): there is no stored repository password to keep/);
+  assert.match(await c.run('software-update repository http://updates.example.com/keel/'), /% Invalid software-update repository \(https-url\): must be an https:\/\/ URL/);
+  assert.match(await c.run('software-update repository https://u:p@updates.example.com/'), /% Invalid software-update repository \(https-url\)/);
+  assert.match(await c.run('software-update repository https://updates.example.com/ username a:b password x'), /% Invalid software-update username \([a-zA-Z]+\)[\s\S]*Nothing was changed/);
+  assert.match(await c.run('software-update repository https://updates.example.com/ username a password ********'), /% Invalid software-update password \(required\): there is no stored repository password to keep/);
   assert.equal(c.store.running()!.config.update, undefined, 'nothing applied');
   assert.equal(await c.run(`software-update repository https://updates.example.com/keel/ username ${REPO_USER} password ${REPO_PASSWORD}`), '');
   assert.deepEqual(c.store.running()!.config.update, { repository: 'https://updates.example.com/keel/', username: REPO_USER, password: REPO_PASSWORD });
@@ -54,7 +54,7 @@ test('repository settings: checked by the schema, password masked in the script,
   assert.equal(await c.run(`software-update repository https://updates.example.com/keel/ username ${REPO_USER} password ********`), '');
   assert.equal(c.store.running()!.config.update!.password, REPO_PASSWORD);
   // Another server: never with the stored password, only with one typed again.
-  assert.match(await c.run(`software-update repository https://mirror.example.com/keel/ username ${REPO_USER} password ********`), /% Invalid \/update\/password \(secret-destination\)/);
+  assert.match(await c.run(`software-update repository https://mirror.example.com/keel/ username ${REPO_USER} password ********`), /% Invalid software-update password \(secret-destination\)/);
   assert.equal(await c.run(`software-update repository https://mirror.example.com/keel/ username ${REPO_USER} password ${REPO_PASSWORD}`), '');
   assert.equal(c.store.running()!.config.update!.password, REPO_PASSWORD);
   assert.equal(c.store.running()!.config.update!.repository, 'https://mirror.example.com/keel/');
@@ -63,7 +63,7 @@ test('repository settings: checked by the schema, password masked in the script,
   assert.match(await c.run('software-update ca-certificate'), /Paste the PEM/);
   assert.equal(c.store.running()!.config.update!.caCertificate, repo.ca.trim() + '\n');
   c.answers.push('-----BEGIN CERTIFICATE-----', 'bm90IGEgY2VydA==', '-----END CERTIFICATE-----', '');
-  assert.match(await c.run('software-update ca-certificate'), /% Invalid \/update\/caCertificate \(pem-certificate\)/);
+  assert.match(await c.run('software-update ca-certificate'), /% Invalid software-update ca-certificate \(pem-certificate\)/);
   assert.match((await c.run('do show running-config')), /^! software-update ca-certificate sha256 [0-9a-f]{16} /m);
   // Loading the script back (what show running-config prints) keeps the password and the CA.
   const cur = c.store.running()!.config;

@@ -56,13 +56,13 @@ test('schema: valid settings pass; bad URL, same failover, missing password or m
   const c = { ...sampleConfig(), ldap: ldap() };
   assert.deepEqual(check(c), []);
   const fields = (l: LdapConfig) => check({ ...sampleConfig(), ldap: l }).map((p) => `${p.field} ${p.rule}`);
-  assert.deepEqual(fields(ldap({ url: 'http://dc1' })), ['/ldap/url schema']);
+  assert.deepEqual(fields(ldap({ url: 'http://dc1' })), ['/ldap/url pattern']);
   assert.deepEqual(fields(ldap({ failoverUrl: 'ldaps://dc1.corp.example.com:636/' })), ['/ldap/failoverUrl distinct']);
   assert.deepEqual(fields(ldap({ password: undefined })), ['/ldap/password required']);
   assert.deepEqual(fields(ldap({ roleMappings: [] })), ['/ldap/roleMappings required']);
   assert.deepEqual(fields(ldap({ enabled: false, password: undefined, roleMappings: [] })), []);
-  assert.deepEqual(fields(ldap({ health: { interval: 5, liveThreshold: 3, deadThreshold: 3 } })), ['/ldap/health/interval schema']);
-  assert.deepEqual(fields(ldap({ health: { interval: 60, liveThreshold: 11, deadThreshold: 3 } })), ['/ldap/health/liveThreshold schema']);
+  assert.deepEqual(fields(ldap({ health: { interval: 5, liveThreshold: 3, deadThreshold: 3 } })), ['/ldap/health/interval minimum']);
+  assert.deepEqual(fields(ldap({ health: { interval: 60, liveThreshold: 11, deadThreshold: 3 } })), ['/ldap/health/liveThreshold maximum']);
   assert.equal(redactConfig(c).ldap!.password, '<redacted>');
 });
 

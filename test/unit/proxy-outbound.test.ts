@@ -34,12 +34,12 @@ test('proxy section: valid settings pass; bad URL, port, lone user name or passw
   assert.deepEqual(check({ ...sampleConfig(), proxy: proxy({ username: 'svc', password: PROXY_PASSWORD, noProxy: ['.example.com', '192.0.2.7'] }) }), []);
   assert.deepEqual(check(sampleConfig()), [], 'the section is optional');
   const fields = (p: unknown) => check({ ...sampleConfig(), proxy: p }).map((x) => `${x.field} ${x.rule}`);
-  assert.deepEqual(fields(proxy({ url: 'https://proxy.example.com:3128' })), ['/proxy/url schema']);
-  assert.deepEqual(fields(proxy({ url: 'http://user:pw@proxy.example.com:3128' })), ['/proxy/url schema']);
+  assert.deepEqual(fields(proxy({ url: 'https://proxy.example.com:3128' })), ['/proxy/url pattern']);
+  assert.deepEqual(fields(proxy({ url: 'http://user:pw@proxy.example.com:3128' })), ['/proxy/url pattern']);
   assert.deepEqual(fields(proxy({ url: 'http://proxy.example.com:99999' })), ['/proxy/url port']);
   assert.deepEqual(fields(proxy({ username: 'svc' })), ['/proxy/password required']);
   assert.deepEqual(fields(proxy({ password: 'x' })), ['/proxy/username required']);
-  assert.deepEqual(fields(proxy({ noProxy: ['bad host!'] })), ['/proxy/noProxy/0 schema']);
+  assert.deepEqual(fields(proxy({ noProxy: ['bad host!'] })), ['/proxy/noProxy/0 pattern']);
   assert.equal(proxyEnv(proxy({ enabled: false })), null, 'off: direct');
   assert.deepEqual(proxyEnv(proxy({ username: 'svc', password: 'p@ss:w', noProxy: ['a', '.b'] })), {
     HTTPS_PROXY: 'http://svc:p%40ss%3Aw@proxy.example.com:3128/',

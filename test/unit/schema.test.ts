@@ -42,7 +42,8 @@ test('a plain password where a hash belongs is refused', () => {
 
 test('unknown fields are refused', () => {
   const c = { ...sampleConfig(), extra: 1 } as unknown;
-  assert.equal(check(c)[0].rule, 'schema');
+  assert.equal(check(c)[0].rule, 'additionalProperties');
+  assert.match(check(c)[0].message, /is not a setting Keel knows/);
 });
 
 test('every schema field has a description', async () => {

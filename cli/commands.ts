@@ -148,7 +148,6 @@ function setIdle(c: Config, minutes: string, seconds: string): void {
 
 function setPassword(c: Config, s: Session, name: string, role: string | undefined, pw: string | undefined, hash: string | undefined): Promise<void> | void {
   const idx = c.users.local.findIndex((u) => u.name === name);
-  const at = idx < 0 ? c.users.local.length : idx;
   const existing = idx >= 0 ? c.users.local[idx] : null;
   if (!existing && pw === undefined && hash === undefined) refuse(`username ${name} password`, 'required', `a new user needs a password: username ${name} role ${role ?? 'operator'} password PASSWORD`);
   const now = new Date().toISOString();

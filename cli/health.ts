@@ -9,9 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { collectHealth, type HealthSnapshot } from '../appliance/health/snapshot.ts';
+import { HealthStore } from '../appliance/health/monitor.ts';
+import { OperationalError } from '../appliance/errors.ts';
 import { panelLine } from '../appliance/health/leds.ts';
-import { IpmiProbe } from '../appliance/health/ipmi.ts';
-import { localBmcPresent } from '../appliance/host/ipmi.ts';
 import { bmcTarget, HealthSchema, HealthEmailSchema, HealthSyslogSchema, HEALTH_DEFAULTS, type HealthConfig } from '../appliance/health/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
 import { keptFor } from '../appliance/config/secrets.ts';
@@ -27,13 +27,31 @@ import type { ConfigHelpers } from './update.ts';
 const SEV: Record<Severity, string> = { ok: 'OK', warning: 'WARNING', critical: 'CRITICAL', unknown: 'UNKNOWN' };
 
 
+/** Waiting for the health monitor's first reading after a start: its cycle takes well under a second. */
+const FIRST_READING_WAIT_MS = 20_000;
+
 async function snapshot(s: Session): Promise<HealthSnapshot> {
+  // The SSH CLI runs unprivileged (keel-serve as the keel user): it cannot open the BMC or the
+  // disks, so it shows what the health monitor (root, a service of its own) recorded last. The
+  // console probes live: it shows the machine even when every service is down.
+  if (s.host.applier.remote) return recorded(s);
   const c = s.current();
   return collectHealth(s.host, {
     bmc: bmcTarget(c?.health),
     devices: c?.health?.devices,
     expectUp: c ? new Set(c.network.interfaces.filter((i) => i.enabled).map((i) => i.name)) : undefined,
   });
+}
+
+async function recorded(s: Session): Promise<HealthSnapshot> {
+  const store = new HealthStore(s.store.db);
+  const until = Date.now() + FIRST_READING_WAIT_MS;
+  for (;;) {
+    const h = store.latest();
+    if (h) return h;
+    if (Date.now() > until) throw new OperationalError('the health monitor has not recorded a reading yet', 'keel-monitor', null, 'it starts with the appliance; try again in a minute, or use the console');
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 function findingLines(fs: Finding[]): string[] {
@@ -121,9 +139,8 @@ export async function showRaid(s: Session): Promise<string> {
 
 /** `locate on|off`: the chassis identify LED, for a technician looking for this box. */
 export async function locate(s: Session, on: boolean): Promise<string> {
-  const target = bmcTarget(s.current()?.health) ?? (localBmcPresent() && s.host.proc.live ? ({ interface: 'open' } as const) : null);
-  if (!target) return s.host.proc.live ? '% No BMC was found (/dev/ipmi0): this platform has no locate LED.' : '(sandbox: no BMC)';
-  await new IpmiProbe(s.host.proc, target).locate(on);
+  // The BMC is a device only root opens: the applier switches the LED.
+  if ((await s.host.applier.locate(on)) === 'no-bmc') return s.host.applier.live ? '% No BMC was found (/dev/ipmi0): this platform has no locate LED.' : '(sandbox: no BMC)';
   s.store.audit(s.actor, `cli: locate ${on ? 'on' : 'off'}`, 'ok');
   return on ? 'Locate LED on (blue): the technician can find this appliance by it.' : 'Locate LED off.';
 }

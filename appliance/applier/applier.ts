@@ -49,6 +49,13 @@ export interface Applier {
   unstageUpdate(actor: Actor): Promise<boolean>;
   /** `install guest-tools`: enables the detected hypervisor's agent. */
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }>;
+  /** `locate on|off`: the chassis identify LED through the local or configured BMC. */
+  locate(on: boolean): Promise<'done' | 'no-bmc'>;
   /** True when operations really change the OS (false in a sandbox). */
   readonly live: boolean;
+  /**
+   * True in the unprivileged processes (the applier is another process): they cannot open the
+   * BMC or the disks, so they show the health monitor's recorded readings instead of probing.
+   */
+  readonly remote: boolean;
 }

@@ -13,6 +13,7 @@ import type { Applier, FileChange, Progress, ServiceAction, ServiceName, Staged 
 const CONNECT_WAIT_MS = 15_000;
 
 export class RemoteApplier implements Applier {
+  readonly remote = true;
   readonly path: string;
   readonly live: boolean;
   constructor(path: string, live: boolean) {
@@ -41,6 +42,9 @@ export class RemoteApplier implements Applier {
     return this.call('unstageUpdate', [{ who: actor.who, source: actor.source }]) as Promise<boolean>;
   }
 
+  locate(on: boolean): Promise<'done' | 'no-bmc'> {
+    return this.call('locate', [on === true]) as Promise<'done' | 'no-bmc'>;
+  }
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
     return this.call('installGuestTools', []) as Promise<{ hypervisor: string; package: string; changed: boolean }>;
   }

@@ -12,11 +12,15 @@ import { updateContext } from '../update/context.ts';
 import { stageDownloaded } from '../update/actions.ts';
 import { unstage } from '../update/stage.ts';
 import { installGuestTools } from '../guest/tools.ts';
+import { bmcTarget } from '../health/schema.ts';
+import { IpmiProbe } from '../health/ipmi.ts';
+import { localBmcPresent } from '../host/ipmi.ts';
 import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged } from './applier.ts';
 
 const ACTIONS: readonly ServiceAction[] = ['start', 'stop', 'restart', 'status'];
 
 export class LocalApplier implements Applier {
+  readonly remote = false;
   private readonly host: Host;
   private readonly store: () => Store;
   constructor(host: Host, store: () => Store) {
@@ -56,6 +60,12 @@ export class LocalApplier implements Applier {
   async installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
     const r = await installGuestTools(this.host);
     return { hypervisor: r.agent.hypervisor, package: r.agent.package, changed: r.changed };
+  }
+  async locate(on: boolean): Promise<'done' | 'no-bmc'> {
+    const target = bmcTarget(this.store().running()?.config.health) ?? (localBmcPresent() && this.host.proc.live ? ({ interface: 'open' } as const) : null);
+    if (!target) return 'no-bmc';
+    await new IpmiProbe(this.host.proc, target).locate(Boolean(on));
+    return 'done';
   }
   unstageUpdate(actor: Actor): Promise<boolean> {
     return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));

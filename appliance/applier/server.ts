@@ -128,6 +128,8 @@ export class ApplierServer {
           return await this.applier.unstageUpdate(actorArg(a[0]));
         case 'installGuestTools':
           return await this.applier.installGuestTools();
+        case 'locate':
+          return await this.applier.locate(a[0] === true);
       }
     } finally {
       log.info('applier: operation done', { op: req.op, uid: peer.uid, pid: peer.pid, ms: Date.now() - started });

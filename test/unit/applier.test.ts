@@ -133,3 +133,18 @@ test('root writing into the service user\'s folder leaves files the service user
   assert.equal(fs.statSync(path.join(root, 'var/lib/keel/secrets.key')).uid, 0);
   assert.equal(fs.statSync(path.join(root, 'var/lib/keel/keel.db')).uid, 65534);
 });
+
+test('the unprivileged CLI shows the health monitor\'s recorded readings instead of probing devices it cannot open', async (t) => {
+  const { host, store } = await setup(t);
+  await applyConfig(host, store, sampleConfig(), actor, 'initial');
+  const { HealthStore } = await import('../../appliance/health/monitor.ts');
+  const { collectHealth } = await import('../../appliance/health/snapshot.ts');
+  const { Session } = await import('../../cli/session.ts');
+  const live = await collectHealth(createHost(host.root, { sysfs: host.sysfs }), {});
+  const at = '2026-12-05T10:00:00.000Z';
+  new HealthStore(store.db).set('latest', JSON.stringify({ ...live, at }));
+  const out: string[] = [];
+  const s = new Session({ host, store, user: { name: 'admin', role: 'admin' }, source: 'ssh:192.0.2.5', privileged: true, io: { write: (x) => void out.push(x), ask: async () => '' } });
+  await s.execute('show health', 0);
+  assert.match(out.join(''), /checked 2026-12-05 10:00:00 UTC/, 'the recorded reading, with its time');
+});

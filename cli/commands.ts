@@ -645,8 +645,9 @@ function showIpInterfaceBrief(s: Session): string {
     const kernel = nic?.ifname ? kernelAddress(s, nic.ifname) : null;
     const address = kernel ?? cfg?.address ?? 'unassigned';
     const ok = cfg ? (kernel === null || kernel === cfg.address ? 'YES' : 'NO') : 'YES';
-    const status = !nic ? 'not present' : cfg && !cfg.enabled ? 'administratively down' : nic.ifname ? (kernelState(s, nic.ifname).oper === 'up' ? 'up' : 'down') : 'down';
-    const protocol = nic?.ifname ? (kernelState(s, nic.ifname).oper === 'up' ? 'up' : 'down') : 'down';
+    // One sysfs read per interface: the link state is both the status and the protocol.
+    const protocol = nic?.ifname && readSys(path.join(s.host.sysfs, 'class/net', nic.ifname, 'operstate')) === 'up' ? 'up' : 'down';
+    const status = !nic ? 'not present' : cfg && !cfg.enabled ? 'administratively down' : protocol;
     out.push(row([name, address, ok, cfg ? 'manual' : 'unset', status, protocol]));
   }
   return out.join('\n');

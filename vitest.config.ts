@@ -36,7 +36,7 @@ export default defineConfig({
       { extends: true, test: { name: 'system', include: ['test/system/**/*.test.ts'], fileParallelism: false, testTimeout: 900_000 } },
       { extends: true, test: { name: 'security', include: ['test/security/**/*.test.ts'], fileParallelism: false, testTimeout: 900_000 } },
       { extends: true, test: { name: 'web', include: ['test/web/**/*.test.ts'], fileParallelism: false, testTimeout: 300_000 } },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/skeleton.test.ts', 'test/e2e/update.test.ts'], fileParallelism: false, testTimeout: 90 * 60_000, hookTimeout: 30 * 60_000 } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/verity.test.ts', 'test/e2e/skeleton.test.ts', 'test/e2e/update.test.ts'], fileParallelism: false, testTimeout: 90 * 60_000, hookTimeout: 30 * 60_000 } },
       { extends: true, test: { name: 'matrix', include: ['test/e2e/matrix.test.ts'], fileParallelism: false, testTimeout: 90 * 60_000, hookTimeout: 30 * 60_000 } },
     ],
   },

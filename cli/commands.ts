@@ -33,6 +33,7 @@ import { hasNo, type Args, type ArgType, type Mode, type Node } from './tree.ts'
 import type { Session } from './session.ts';
 import type { ServiceName } from '../appliance/applier/applier.ts';
 import { fieldLabel } from '../appliance/config/messages.ts';
+import { mountedImages, verificationSummary } from '../appliance/update/verity.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
 type N = Node<Handler>;
@@ -705,6 +706,7 @@ function showVersion(s: Session): string {
     '',
     `${c?.system.hostname ?? 'unconfigured'} uptime is ${uptime}`,
     product ? `Platform: ${product}` : null,
+    ((v) => (v ? `System image: ${v}` : null))(verificationSummary(mountedImages(s.host))),
     `Running configuration revision ${s.store.running()?.revision ?? '-'}, startup revision ${s.store.startup()?.revision ?? '-'}${s.store.unsaved() ? ' (unsaved changes)' : ''}`,
     '',
     ...versionLines(s),

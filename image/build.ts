@@ -13,6 +13,9 @@ import path from 'node:path';
 import { stripTypeScriptTypes } from 'node:module';
 import { forbidden, readPolicy, trim } from './trim.ts';
 import { cyclonedx, trimmedFiles } from './sbom.ts';
+import { formatVerity } from './verity.ts';
+import { signDetached } from '../appliance/update/keys.ts';
+import { verityArg, verityEnv, VERITY_ENV, VERITY_SIG, type RootHash } from '../appliance/update/verity.ts';
 
 const TOP = path.resolve(import.meta.dirname, '..');
 const CACHE = path.join(TOP, '.cache/image');
@@ -188,6 +191,14 @@ function squash(src: string, out: string, extra: string[], env = ENV): void {
   fs.renameSync(tmp, out);
 }
 
+/** The squashfs images of the slot, where the build keeps them. */
+const imageFiles = (c: Ctx): { file: RootHash['file']; path: string }[] => [
+  { file: 'base.squashfs', path: path.join(c.baseDir, 'base.squashfs') },
+  { file: 'keel.squashfs', path: c.layerSquash },
+];
+/** Their root hashes, as the `verity` step recorded them. */
+const rootHashes = (c: Ctx): RootHash[] => imageFiles(c).map((f) => ({ file: f.file, rootHash: fs.readFileSync(`${f.path}.roothash`, 'utf8').trim() }));
+
 const STEPS: Step[] = [
   {
     name: 'base-rootfs',
@@ -284,6 +295,20 @@ const STEPS: Step[] = [
     run: (c) => squash(path.join(CACHE, `layer-${c.layerKey}`, 'root'), c.layerSquash, ['-all-root']),
   },
   {
+    // Verified slots (appliance/update/verity.ts): a dm-verity hash tree beside each squashfs;
+    // its root hash goes into the signed bundle manifest and the ISO's signed keel-verity.env.
+    name: 'verity',
+    done: (c) => imageFiles(c).every((f) => fs.existsSync(`${f.path}.roothash`) && fs.existsSync(`${f.path}.verity`)),
+    run: (c) => {
+      for (const f of imageFiles(c)) {
+        const t = Date.now();
+        const root = formatVerity(f.path);
+        fs.writeFileSync(`${f.path}.roothash`, `${root}\n`);
+        console.log(`image: ${f.file} root hash ${root.slice(0, 16)}... (hash tree ${(fs.statSync(`${f.path}.verity`).size / 2 ** 10).toFixed(0)} KiB, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      }
+    },
+  },
+  {
     name: 'iso',
     done: (c) => fs.existsSync(c.iso) && fs.existsSync(`${c.iso}.key`) && fs.readFileSync(`${c.iso}.key`, 'utf8') === `${c.baseKey}-${c.layerKey}-${EPOCH}`,
     run: (c) => {
@@ -291,9 +316,15 @@ const STEPS: Step[] = [
       fs.rmSync(stage, { recursive: true, force: true });
       fs.mkdirSync(path.join(stage, 'boot/grub'), { recursive: true });
       fs.mkdirSync(path.join(stage, 'live'), { recursive: true });
-      fs.copyFileSync(path.join(TOP, 'image/grub/iso.cfg'), path.join(stage, 'boot/grub/grub.cfg'));
-      for (const f of ['vmlinuz', 'initrd.img', 'base.squashfs']) fs.linkSync(path.join(c.baseDir, f), path.join(stage, 'live', f));
+      const hashes = rootHashes(c);
+      fs.writeFileSync(path.join(stage, 'boot/grub/grub.cfg'), fs.readFileSync(path.join(TOP, 'image/grub/iso.cfg'), 'utf8').replace('@VERITY@', verityArg(hashes)));
+      for (const f of ['vmlinuz', 'initrd.img', 'base.squashfs', 'base.squashfs.verity']) fs.linkSync(path.join(c.baseDir, f), path.join(stage, 'live', f));
       fs.linkSync(c.layerSquash, path.join(stage, 'live/keel.squashfs'));
+      fs.linkSync(`${c.layerSquash}.verity`, path.join(stage, 'live/keel.squashfs.verity'));
+      // The installer copies keel-verity.env into slot A and checks it against this signature.
+      const env = verityEnv(hashes);
+      fs.writeFileSync(path.join(stage, 'live', VERITY_ENV), env);
+      fs.writeFileSync(path.join(stage, 'live', VERITY_SIG), `${JSON.stringify(signDetached(env, fs.readFileSync(signingKey().private, 'utf8')))}\n`);
       fs.writeFileSync(path.join(stage, 'live/keel-version'), `${VERSION}\n`);
       // Reproducibility: a fixed FAT serial for the EFI image, a frozen clock for the volume
       // UUID, and every file date set to SOURCE_DATE_EPOCH.
@@ -326,7 +357,10 @@ const STEPS: Step[] = [
           { name: 'initrd.img', path: path.join(c.baseDir, 'initrd.img') },
           { name: 'base.squashfs', path: path.join(c.baseDir, 'base.squashfs') },
           { name: 'keel.squashfs', path: c.layerSquash },
+          { name: 'base.squashfs.verity', path: path.join(c.baseDir, 'base.squashfs.verity') },
+          { name: 'keel.squashfs.verity', path: `${c.layerSquash}.verity` },
         ],
+        verity: rootHashes(c),
         version: VERSION,
         minVersion: process.env.KEEL_UPDATE_MIN_VERSION ?? '0.1.0',
         notes: process.env.KEEL_UPDATE_NOTES ?? `Keel ${VERSION}`,

@@ -16,6 +16,8 @@ import { preflightChecks, runStorageTest, decide, formatChecks } from './preflig
 import { runStorageSteps, bootloaderCommands, volumesOf, type Command } from './steps.ts';
 import { parseCmdline, cmdlineAnswers, findSeed, readSeedMedium, checkSeedAnswers, checkSeedInstall, writeSeedConfig, SEED_INSTALL, type SeedInstall, type SeedMedium } from './seed.ts';
 import { parseOptions, ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
+import { verifySlotImages } from '../appliance/update/verity.ts';
+import { loadTrustedKeys } from '../appliance/update/keys.ts';
 
 export { MODES, chooseDisk } from './plan.ts';
 
@@ -241,7 +243,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     await timed('system slot A', async () => {
       await mount(vol.slotA, `${MNT}/a`, 'ext4');
-      const files = host.files.list(values.source).filter((f) => /\.(squashfs)$|^vmlinuz$|^initrd\.img$|^keel-version$/.test(f));
+      const files = host.files.list(values.source).filter((f) => /\.squashfs(\.verity)?$|^vmlinuz$|^initrd\.img$|^keel-version$|^keel-verity\.env$/.test(f));
       if (!files.some((f) => f.endsWith('.squashfs'))) throw new OperationalError('the live system image was not found', `ls ${values.source}`, 1, '');
       const total = files.reduce((s, f) => s + fs.statSync(host.files.real(path.join(values.source, f))).size, 0);
       let before = 0;
@@ -256,6 +258,15 @@ export async function run(argv: string[]): Promise<number> {
       }
       out.progress('\n');
       out.say(`  copied ${(total / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+      // What was copied is what will boot: each image against its hash tree and the root hashes
+      // the build signed (the signature stays on the medium).
+      const v0 = Date.now();
+      try {
+        const hashes = await verifySlotImages(host, `${MNT}/a/live`, { trusted: loadTrustedKeys(host), sigFrom: values.source });
+        out.say(`  verified ${hashes.map((h) => h.file).join(' and ')} against the signed dm-verity root hashes in ${((Date.now() - v0) / 1000).toFixed(1)} s`);
+      } catch (e) {
+        throw new OperationalError(`the system image is damaged or not signed: ${(e as Error).message}`, `veritysetup verify (${values.source})`, 1, '');
+      }
     });
     await timed('data partition', async () => {
       await mount(vol.data, dataDir, 'ext4');

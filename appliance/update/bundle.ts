@@ -21,6 +21,7 @@ import { ValidationError } from '../errors.ts';
 import { MIGRATIONS } from '../config/store.ts';
 import { keyId, privateKeyFromPem, type TrustedKey } from './keys.ts';
 import { compareVersions, isVersion } from './versions.ts';
+import { VERITY_IMAGES, type RootHash } from './verity.ts';
 
 export const BUNDLE_MAGIC = Buffer.from('KEELUPD1', 'ascii');
 export const BUNDLE_FORMAT = 'keel-update-bundle';
@@ -29,7 +30,7 @@ const SIG = 64;
 const MAX_MANIFEST = 1 << 20;
 
 /** The files a system slot holds (its `live/` directory); keel-version is written from the manifest. */
-export const SLOT_FILES = ['vmlinuz', 'initrd.img', 'base.squashfs', 'keel.squashfs'] as const;
+export const SLOT_FILES = ['vmlinuz', 'initrd.img', 'base.squashfs', 'keel.squashfs', 'base.squashfs.verity', 'keel.squashfs.verity'] as const;
 
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256, lower-case hex' });
 const VersionString = Type.String({ maxLength: 64, description: 'MAJOR.MINOR.PATCH[-prerelease]' });
@@ -60,6 +61,18 @@ export const ManifestSchema = Type.Object(
     sha256: { ...Sha256, description: 'sha256 of the whole payload' },
     files: Type.Array(BundleFileSchema, { minItems: 1, maxItems: SLOT_FILES.length }),
     migrations: Type.Array(Type.String(), { description: 'the configuration database migrations of this version (appliance/config/store.ts), for the dry run before staging' }),
+    verity: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            file: Type.Union(VERITY_IMAGES.map((n) => Type.Literal(n)), { description: 'the squashfs image' }),
+            rootHash: { ...Sha256, description: 'dm-verity root hash of the image (its hash tree is the file `<image>.verity`)' },
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: VERITY_IMAGES.length, description: 'dm-verity root hashes of the slot images: the slot boots only when each image matches' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -124,6 +137,8 @@ export interface CreateBundleOptions {
   migrations?: string[];
   /** Default buildTime(). */
   created?: string;
+  /** dm-verity root hashes of the squashfs images (their `.verity` hash trees are among files or carry). */
+  verity?: RootHash[];
 }
 
 /** Builds and signs a bundle (build machine side). Returns its path, manifest and size in bytes. */
@@ -174,7 +189,10 @@ export async function createBundle(o: CreateBundleOptions): Promise<{ path: stri
     sha256: whole.digest('hex'),
     files,
     migrations: o.migrations ?? MIGRATIONS,
+    ...(o.verity?.length ? { verity: o.verity } : {}),
   };
+  const vp = verityProblem(manifest);
+  if (vp) throw new ValidationError([{ field: '/verity', rule: 'verity', message: vp }]);
   const json = Buffer.from(JSON.stringify(manifest, null, 1) + '\n', 'utf8');
   if (json.length > MAX_MANIFEST) throw new ValidationError([{ field: '/notes', rule: 'size', message: 'the manifest is larger than 1 MiB' }]);
   const head = Buffer.alloc(HEADER);
@@ -284,6 +302,16 @@ function layoutProblem(m: Manifest): string | null {
   if (!m.files.some((f) => f.name === 'keel.squashfs' && f.offset !== undefined)) return 'the payload has no keel.squashfs';
   if (new Set(m.files.map((f) => f.name)).size !== m.files.length) return 'a slot file is listed twice';
   if (!isVersion(m.version) || !isVersion(m.minVersion)) return 'bad version string';
+  return verityProblem(m);
+}
+
+/** A root hash needs its image and hash tree in the slot, and a hash tree needs its root hash. */
+export function verityProblem(m: Manifest): string | null {
+  const names = new Set(m.files.map((f) => f.name));
+  const hashed = new Set((m.verity ?? []).map((v) => v.file));
+  if (hashed.size !== (m.verity ?? []).length) return 'a root hash is listed twice';
+  for (const v of hashed) if (!names.has(v) || !names.has(`${v}.verity`)) return `${v} has a root hash but the slot would not have ${names.has(v) ? `${v}.verity` : v}`;
+  for (const n of names) if (n.endsWith('.verity') && !hashed.has(n.slice(0, -'.verity'.length) as RootHash['file'])) return `${n} has no root hash in the manifest`;
   return null;
 }
 

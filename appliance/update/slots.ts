@@ -11,6 +11,7 @@ import type { Host } from '../host/index.ts';
 import type { VerifiedBundle } from './bundle.ts';
 import { UpdateRefusal } from './bundle.ts';
 import type { Slot } from './grub.ts';
+import { VERITY_ENV, verityEnv } from './verity.ts';
 import { RUNNING_LIVE_DIR, STAGE_MOUNT, sandboxSlotDir, slotDevice } from './paths.ts';
 
 /** The slot the appliance is running from: `keel.slot=` on the kernel command line (default a). */
@@ -81,6 +82,8 @@ async function fill(host: Host, live: string, bundle: VerifiedBundle, carryFrom:
           })();
     if (sum !== f.sha256) throw new UpdateRefusal(f.offset !== undefined ? 'sha256-mismatch' : 'precheck-failed', `${f.name} changed after it was verified (sha256 ${sum.slice(0, 16)}...)`);
   }
+  // The root hashes come from the signed manifest only, never from the payload.
+  if (m.verity?.length) host.files.writeAtomic(path.posix.join(live, VERITY_ENV), verityEnv(m.verity), 0o644);
   // Written last: a slot without it was not finished.
   host.files.writeAtomic(path.posix.join(live, 'keel-version'), `${m.version}\n`);
 }

@@ -12,6 +12,7 @@ import { UpdateRefusal, verifyBundle, type Manifest, type VerifiedBundle } from 
 import { compareVersions } from './versions.ts';
 import { otherSlot, TRIES, type Slot } from './grub.ts';
 import { SLOT_DB_DIR, UPDATES_DIR } from './paths.ts';
+import { parseVerityEnv, VERITY_ENV, type VERITY_IMAGES } from './verity.ts';
 import { readState, updateState } from './state.ts';
 import { audit, type UpdateContext } from './context.ts';
 
@@ -87,6 +88,18 @@ export async function snapshotDb(ctx: UpdateContext, slot: Slot): Promise<string
   return dst;
 }
 
+/**
+ * A system that boots verified slots never stages one that would not be: the images of a bundle
+ * without dm-verity root hashes are named (a sentence), or null.
+ */
+export function unverifiedImages(ctx: UpdateContext, m: Manifest): string | null {
+  const running = parseVerityEnv(ctx.host.files.readText(`${ctx.slots.runningLiveDir(ctx.runningSlot)}/${VERITY_ENV}`) ?? '');
+  if (!running) return null;
+  const hashed = new Set((m.verity ?? []).map((v) => v.file));
+  const missing = m.files.map((f) => f.name).filter((n) => n.endsWith('.squashfs') && !hashed.has(n as (typeof VERITY_IMAGES)[number]));
+  return missing.length ? `the bundle has no dm-verity root hash for ${missing.join(' and ')}; this appliance boots only verified system slots` : null;
+}
+
 /** Every pre-check that does not need the bundle's payload; the problems found (empty: go). */
 export async function prechecks(ctx: UpdateContext, m: Manifest): Promise<string[]> {
   const problems: string[] = [];
@@ -127,6 +140,8 @@ export async function stage(ctx: UpdateContext, bundlePath: string, progress?: (
     if (env.keel_next && env.keel_next === ctx.runningSlot) throw new UpdateRefusal('precheck-failed', 'this version is being tried; it must be marked good before another update');
     b = await verifyBundle(bundlePath, ctx.trustedKeys, { runningVersion: ctx.runningVersion, room: await ctx.slots.capacity(target) });
     if (compareVersions(b.manifest.version, ctx.runningVersion) <= 0) throw new UpdateRefusal('not-newer', `version ${b.manifest.version} is not newer than the running ${ctx.runningVersion}`);
+    const unverified = unverifiedImages(ctx, b.manifest);
+    if (unverified) throw new UpdateRefusal('precheck-failed', unverified);
     const problems = await prechecks(ctx, b.manifest);
     if (problems.length) throw new UpdateRefusal('precheck-failed', problems.join('; '));
   } catch (e) {

@@ -186,6 +186,8 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     const ver = sshRun('show version');
     assert.equal(ver.status, 0, ver.stdout + ver.stderr);
     assert.match(ver.stdout, new RegExp(`Keel appliance software, version ${esc(VERSION)}`));
+    // live-boot opened both images of slot A through dm-verity with the signed root hashes.
+    assert.match(ver.stdout, /System image: verified on read \(dm-verity: (base|keel)\.squashfs, (base|keel)\.squashfs\)/);
     const shell = spawnSync('sshpass', ['-e', 'ssh', '-tt', ...sshOpts, 'admin@127.0.0.1'], {
       input: 'enable\nEnable123\nshow running-config | include ssh\nexit\n',
       encoding: 'utf8',

@@ -25,6 +25,7 @@ import path from 'node:path';
 import { Vm, freePort, makeSeedIso, ZERO_TOUCH_ANSWERS, sshCli } from './qemu.ts';
 import { Serial } from './serial.ts';
 import { createBundle, verifyBundle, type Manifest } from '../../appliance/update/bundle.ts';
+import { formatVerity } from '../../image/verity.ts';
 import { writeIndex } from '../../appliance/update/repository.ts';
 import { TEST_KEY, TEST_KEY_PEM } from '../fixtures/update/make.ts';
 import { REPO_PASSWORD, REPO_USER, serveRepository } from '../helpers/update-repo.ts';
@@ -79,6 +80,9 @@ async function unpackBundle(file: string, dir: string): Promise<Manifest> {
   return manifest;
 }
 
+/** V1's manifest (its root hashes are carried by the application-only bundles). */
+let v1Manifest: Manifest | undefined;
+
 /** V1's keel.squashfs with `edit` applied to its tree, as an application-only bundle for `version`. */
 async function variantBundle(v1: string, version: string, notes: string, edit: (root: string) => void): Promise<string> {
   const root = path.join(OUT, `root-${version}`);
@@ -94,9 +98,16 @@ async function variantBundle(v1: string, version: string, notes: string, edit: (
   fs.rmSync(root, { recursive: true, force: true });
   const out = path.join(OUT, 'staging', `keel-${version}-amd64.kup`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
+  // Verified slots: the new image's hash tree and root hash; V1's base image (and its hash tree and
+  // root hash) are carried over.
+  const rootHash = formatVerity(squash);
   await createBundle({
-    squashfs: squash,
-    carry: (['vmlinuz', 'initrd.img', 'base.squashfs'] as const).map((name) => ({ name, path: path.join(v1, name) })),
+    files: [
+      { name: 'keel.squashfs', path: squash },
+      { name: 'keel.squashfs.verity', path: `${squash}.verity` },
+    ],
+    carry: (['vmlinuz', 'initrd.img', 'base.squashfs', 'base.squashfs.verity'] as const).map((name) => ({ name, path: path.join(v1, name) })),
+    verity: [...(v1Manifest?.verity ?? []).filter((v) => v.file === 'base.squashfs'), { file: 'keel.squashfs', rootHash }],
     version,
     minVersion: V1,
     notes,
@@ -104,6 +115,7 @@ async function variantBundle(v1: string, version: string, notes: string, edit: (
     out,
   });
   fs.rmSync(squash);
+  fs.rmSync(`${squash}.verity`);
   return out;
 }
 
@@ -168,7 +180,8 @@ test(`install ${V1}, update to ${V2} keeping the configuration, then a broken ${
   // --- the bundles and the repository
   let t = Date.now();
   const v1 = path.join(OUT, 'v1');
-  await unpackBundle(BUNDLE, v1);
+  v1Manifest = await unpackBundle(BUNDLE, v1);
+  assert.deepEqual(v1Manifest.verity?.map((v) => v.file).sort(), ['base.squashfs', 'keel.squashfs'], 'the release bundle carries dm-verity root hashes');
   const v2 = await variantBundle(v1, V2, `Keel ${V2}: test build (V1's system, new version).`, () => {});
   const v3 = await variantBundle(v1, V3, `Keel ${V3}: deliberately broken test build (System Manager does not start).`, (root) => {
     const unit = path.join(root, 'etc/systemd/system/keel-serve.service');
@@ -263,7 +276,10 @@ test(`install ${V1}, update to ${V2} keeping the configuration, then a broken ${
     assert.equal(st.slots.b.state, 'good');
     assert.equal(st.repository?.repository, url, 'the repository setting is kept');
     assert.equal((await api('GET', '/mics/api/v1/config/system')).json().contact, 'Update Tester', 'the saved configuration is kept');
-    assert.match(ssh('show version'), new RegExp(`version ${V2.replace(/\./g, '\\.')}`));
+    const v2ver = ssh('show version');
+    assert.match(v2ver, new RegExp(`version ${V2.replace(/\./g, '\\.')}`));
+    // Slot B was written from the signed manifest's root hashes and boots verified.
+    assert.match(v2ver, /System image: verified on read \(dm-verity/);
 
     // --- V3 (broken): download, stage, reboot; three tries, then V2 again
     fs.copyFileSync(v3, path.join(repo, path.basename(v3)));

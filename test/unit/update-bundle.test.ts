@@ -8,6 +8,9 @@ import { generateSigningKey, publicKeyFromPem, keyId, signDetached, detachedProb
 import { compareVersions } from '../../appliance/update/versions.ts';
 import { ValidationError } from '../../appliance/errors.ts';
 import { tempRoot } from '../helpers/config.ts';
+import { createHost } from '../../appliance/host/index.ts';
+import { grubConfig } from '../../installer/layout.ts';
+import { mountedImages, parseVerityEnv, verificationSummary, verityArg, verityEnv } from '../../appliance/update/verity.ts';
 import { makeBundle, fakeSquashfs, TEST_KEY, TEST_KEY_PEM, TEST_PUB_PEM } from '../fixtures/update/make.ts';
 
 async function refusal(p: Promise<unknown>): Promise<UpdateRefusal> {
@@ -170,6 +173,63 @@ test('a bundle can carry kernel, initramfs and base, or list them as carried fro
   assert.equal(s.manifest.size, 3000);
   assert.equal(s.slotBytes, 8000);
   assert.equal(s.manifest.files.find((f) => f.name === 'base.squashfs')!.offset, undefined);
+});
+
+test('dm-verity root hashes: signed in the manifest, each with its image and hash tree in the slot', async (t) => {
+  const dir = tempRoot('keel-upd-');
+  t.onTestFinished(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+  const app = fakeSquashfs(path.join(dir, 'keel.squashfs'), 3000, 'app');
+  const base = fakeSquashfs(path.join(dir, 'base.squashfs'), 5000, 'base');
+  fs.writeFileSync(`${app}.verity`, 'tree');
+  fs.writeFileSync(`${base}.verity`, 'base tree');
+  const h = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+  const ok = await createBundle({
+    files: [{ name: 'keel.squashfs', path: app }, { name: 'keel.squashfs.verity', path: `${app}.verity` }],
+    carry: [{ name: 'base.squashfs', path: base }, { name: 'base.squashfs.verity', path: `${base}.verity` }],
+    verity: [{ file: 'base.squashfs', rootHash: h('b') }, { file: 'keel.squashfs', rootHash: h('k') }],
+    version: '0.3.0', minVersion: '0.1.0', notes: '', keyPem: TEST_KEY_PEM, out: path.join(dir, 'ok.kup'),
+  });
+  assert.deepEqual((await verifyBundle(ok.path, [TEST_KEY])).manifest.verity, [{ file: 'base.squashfs', rootHash: h('b') }, { file: 'keel.squashfs', rootHash: h('k') }]);
+  const over = { version: '0.3.0', minVersion: '0.1.0', notes: '', keyPem: TEST_KEY_PEM, out: path.join(dir, 'bad.kup') };
+  // A root hash without its hash tree, a hash tree without its root hash, a root hash twice.
+  await assert.rejects(createBundle({ ...over, squashfs: app, verity: [{ file: 'keel.squashfs', rootHash: h('k') }] }), (e: unknown) => e instanceof ValidationError && /keel\.squashfs has a root hash but the slot would not have keel\.squashfs\.verity/.test(e.message));
+  await assert.rejects(createBundle({ ...over, files: [{ name: 'keel.squashfs', path: app }, { name: 'keel.squashfs.verity', path: `${app}.verity` }] }), /keel\.squashfs\.verity has no root hash/);
+  await assert.rejects(createBundle({ ...over, files: [{ name: 'keel.squashfs', path: app }, { name: 'keel.squashfs.verity', path: `${app}.verity` }], verity: [{ file: 'keel.squashfs', rootHash: h('k') }, { file: 'keel.squashfs', rootHash: h('x') }] }), /listed twice/);
+});
+
+test('the slot\'s keel-verity.env, the boot entry that reads it, and how the running images are reported', () => {
+  const h = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+  const hashes = [{ file: 'base.squashfs' as const, rootHash: h('b') }, { file: 'keel.squashfs' as const, rootHash: h('k') }];
+  const env = verityEnv(hashes);
+  assert.equal(env.length, 1024);
+  assert.deepEqual(parseVerityEnv(env.toString('utf8')), hashes);
+  assert.equal(verityArg(hashes), `base.squashfs:${h('b')},keel.squashfs:${h('k')}`);
+  assert.equal(parseVerityEnv('# GRUB Environment Block\nkeel_verity=keel.squashfs:xyz\n'), null, 'a malformed hash is not used');
+  assert.equal(parseVerityEnv(''), null);
+  // GRUB reads only keel_verity from the slot and hands it to live-boot.
+  const cfg = grubConfig();
+  assert.match(cfg, /set keel_verity=\nload_env --file \(\$\{sysroot\}\)\/live\/keel-verity\.env keel_verity\n/);
+  assert.match(cfg, /linux \S+ boot=live dm-verity-root-hash=\$\{keel_verity\} /);
+  assert.match(cfg, / panic=10 /, 'a slot the initramfs refuses reboots, and GRUB counts the try');
+  // The running images, from mountinfo and the device-mapper UUID libcryptsetup gives verity devices.
+  const root = tempRoot('keel-verity-');
+  try {
+    const host = createHost(root);
+    host.files.writeAtomic('/proc/self/mountinfo', [
+      '30 25 253:0 / /run/live/rootfs/base.squashfs ro,noatime - squashfs /dev/mapper/libmnt_base ro',
+      '31 25 7:1 / /run/live/rootfs/keel.squashfs ro,noatime - squashfs /dev/loop1 ro',
+      '32 1 0:30 / / rw - overlay overlay rw',
+    ].join('\n'));
+    host.files.writeAtomic('/sys/dev/block/253:0/dm/uuid', 'CRYPT-VERITY-8d1f-libmnt_base\n');
+    const seen = mountedImages(host);
+    assert.deepEqual(seen, [{ file: 'base.squashfs', verified: true }, { file: 'keel.squashfs', verified: false }]);
+    assert.equal(verificationSummary(seen), 'NOT verified (keel.squashfs read without dm-verity)');
+    host.files.writeAtomic('/sys/dev/block/7:1/dm/uuid', 'CRYPT-VERITY-aa-libmnt_keel');
+    assert.equal(verificationSummary(mountedImages(host)), 'verified on read (dm-verity: base.squashfs, keel.squashfs)');
+    assert.equal(verificationSummary([]), null, 'nothing to say in a sandbox');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('detached signatures (the repository index)', () => {

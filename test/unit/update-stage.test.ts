@@ -1,5 +1,6 @@
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHost, type Host } from '../../appliance/host/index.ts';
@@ -13,6 +14,7 @@ import { directorySlots, runningSlot } from '../../appliance/update/slots.ts';
 import { readState } from '../../appliance/update/state.ts';
 import { UpdateRefusal } from '../../appliance/update/bundle.ts';
 import { generateSigningKey } from '../../appliance/update/keys.ts';
+import { parseVerityEnv, verityEnv } from '../../appliance/update/verity.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeBundle, fakeSquashfs, TEST_KEY } from '../fixtures/update/make.ts';
 
@@ -269,4 +271,22 @@ test('on md RAID GRUB cannot save its environment: Linux saves the try it counte
   await stage(ctxFor(host, s, '0.1.0'), (await makeBundle(path.join(root, 'again'), { version: '0.4.0' })).path);
   assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
   assert.equal(new GrubEnv(host).read().keel_next, 'b', 'still staged');
+});
+
+test('verified slots: the staged slot gets the signed root hashes; a verified appliance refuses a bundle without them', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const hashOf = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+  // Slot A runs verified (its keel-verity.env, as the installer wrote it).
+  host.files.writeAtomic('/slots/a/live/keel-verity.env', verityEnv([{ file: 'keel.squashfs', rootHash: hashOf('v1') }]), 0o644);
+  const plain = await makeBundle(root, { version: '0.2.0' });
+  await assert.rejects(stage(ctxFor(host, store, '0.1.0'), plain.path), (e: unknown) => e instanceof UpdateRefusal && e.reason === 'precheck-failed' && /no dm-verity root hash for keel\.squashfs; this appliance boots only verified system slots/.test(e.message));
+  assert.ok(!fs.existsSync(path.join(root, 'slots/b')), 'nothing was written');
+  const sq = fakeSquashfs(path.join(root, 'v3/keel.squashfs'), 8192, 'v3');
+  fs.writeFileSync(`${sq}.verity`, 'hash tree of v3');
+  const signed = await makeBundle(root, { version: '0.3.0', files: [{ name: 'keel.squashfs', path: sq }, { name: 'keel.squashfs.verity', path: `${sq}.verity` }], verity: [{ file: 'keel.squashfs', rootHash: hashOf('v3') }] });
+  await stage(ctxFor(host, store, '0.1.0'), signed.path);
+  assert.equal(fs.readFileSync(path.join(root, 'slots/b/live/keel.squashfs.verity'), 'utf8'), 'hash tree of v3');
+  const env = fs.readFileSync(path.join(root, 'slots/b/live/keel-verity.env'), 'utf8');
+  assert.equal(env.length, 1024, 'a GRUB environment block');
+  assert.deepEqual(parseVerityEnv(env), [{ file: 'keel.squashfs', rootHash: hashOf('v3') }]);
 });

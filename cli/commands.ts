@@ -34,6 +34,7 @@ import type { Session } from './session.ts';
 import type { ServiceName } from '../appliance/applier/applier.ts';
 import { fieldLabel } from '../appliance/config/messages.ts';
 import { mountedImages, verificationSummary } from '../appliance/update/verity.ts';
+import { openPorts, serviceName } from '../appliance/network/sockets.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
 type N = Node<Handler>;
@@ -654,6 +655,17 @@ function showIpInterfaceBrief(s: Session): string {
   return out.join('\n');
 }
 
+function showOpenPorts(s: Session): string {
+  const ports = openPorts(s.host);
+  if (!ports.length) return '% No listening sockets (the kernel\'s tables are not readable here)';
+  const row = (c: string[]) => `${c[0].padEnd(6)}${c[1].padEnd(46)}${c[2].padEnd(16)}${c[3]}`.trimEnd();
+  return [
+    'Active internet connections (servers)',
+    row(['Prot', 'Local Address', 'Service', 'Reachable from']),
+    ...ports.map((p) => row([p.protocol, `${p.address.includes(':') ? `[${p.address}]` : p.address}:${p.port}`, serviceName(p), p.loopback ? 'this host only' : 'network'])),
+  ].join('\n');
+}
+
 function showRoute(s: Session): string {
   const c = s.current();
   if (!c) return '% There is no running configuration yet';
@@ -983,6 +995,9 @@ const SHOW_COMMON: N[] = [
     ],
   }),
   kw('ntp', 'Network time', { run: showNtp }),
+  kw('control-plane', 'The appliance\'s own services', {
+    children: [kw('host', 'Services of this host', { children: [kw('open-ports', 'Listening TCP and UDP ports, from the kernel', { run: showOpenPorts })] })],
+  }),
   kw('health', 'Overall health and everything that is not OK', { run: showHealth, children: [kw('settings', 'Health probe, history, alert and BMC settings', { run: showHealthSettings })] }),
   kw('platform', 'The hardware or virtual platform and its expected profile', { run: showPlatform }),
   kw('environment', 'BMC sensors, chassis and front panel LEDs', { run: showEnvironment }),

@@ -12,6 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bashScripts, forbidden, readPolicy, setidFiles } from './trim.ts';
+import { createHost } from '../appliance/host/index.ts';
+import { loadTrustedKeys } from '../appliance/update/keys.ts';
+import { UPDATE_KEYS_DIR } from '../appliance/update/paths.ts';
+import { verifySlotImages, verityArg, VERITY_ENV, VERITY_SIG } from '../appliance/update/verity.ts';
 
 const TOP = path.resolve(import.meta.dirname, '..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
@@ -82,7 +86,58 @@ function mountOptions(root: string): Record<string, string> {
   return out;
 }
 
+/** The ISO's dm-verity metadata checked as the installer checks it. */
+async function verityReport(work: string, root: string): Promise<{ lines: string[]; problems: string[] }> {
+  const lines: string[] = [];
+  const problems: string[] = [];
+  // The build machine's tools (veritysetup) on the extracted files; the keys the image trusts.
+  const host = createHost('/');
+  const keys = loadTrustedKeys(host, path.join(root, UPDATE_KEYS_DIR));
+  try {
+    const t = Date.now();
+    const hashes = await verifySlotImages(host, work, { trusted: keys });
+    lines.push(`keel-verity.env signed by ${keys.map((k) => k.source).join(', ')}; ${hashes.map((h) => `${h.file} ${h.rootHash.slice(0, 16)}...`).join(', ')}: every block matches (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    const arg = verityArg(hashes);
+    const grub = fs.readFileSync(path.join(work, 'grub.cfg'), 'utf8');
+    if (grub.includes(`dm-verity-root-hash=${arg}`)) lines.push('the boot menu passes the same root hashes to live-boot');
+    else problems.push('the ISO boot menu does not pass the signed root hashes');
+  } catch (e) {
+    problems.push(`verity: ${(e as Error).message}`);
+  }
+  const initrdHook = path.join(root, 'etc/initramfs-tools/scripts/init-bottom/keel-verity');
+  if (!fs.existsSync(initrdHook)) problems.push('the initramfs check for unverified images is missing');
+  return { lines, problems };
+}
+
+/** Runs lynis (from the build machine) chrooted into the unpacked root; its report's figures. */
+function lynis(root: string): { version: string; index: number | null; tests: number | null; warnings: string[]; suggestions: string[] } {
+  const bin = '/usr/sbin/lynis';
+  if (!fs.existsSync(bin)) throw new Error('lynis is not installed (apt-get install lynis)');
+  fs.mkdirSync(path.join(root, 'usr/share/lynis'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'etc/lynis'), { recursive: true });
+  sh('cp', ['-a', '/usr/share/lynis/.', path.join(root, 'usr/share/lynis/')]);
+  sh('cp', ['-a', '/etc/lynis/.', path.join(root, 'etc/lynis/')]);
+  fs.copyFileSync(bin, path.join(root, 'usr/sbin/lynis'));
+  fs.mkdirSync(path.join(root, 'proc'), { recursive: true });
+  sh('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
+  let out: string;
+  try {
+    const r = spawnSync('chroot', [root, '/usr/sbin/lynis', 'audit', 'system', '--quick', '--no-colors', '--no-log', '--report-file', '/tmp/lynis-report.dat'], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
+    out = `${r.stdout}${r.stderr}`;
+  } finally {
+    spawnSync('umount', ['-l', path.join(root, 'proc')]);
+  }
+  const report = fs.existsSync(path.join(root, 'tmp/lynis-report.dat')) ? fs.readFileSync(path.join(root, 'tmp/lynis-report.dat'), 'utf8') : '';
+  const field = (k: string) => report.split('\n').filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1));
+  const items = (k: string) => field(`${k}[]`).map((v) => v.split('|').slice(0, 2).join(' '));
+  const idx = field('hardening_index')[0];
+  const tests = /Tests performed\s*:\s*(\d+)/.exec(out)?.[1];
+  return { version: field('lynis_version')[0] ?? '?', index: idx ? Number(idx) : null, tests: tests ? Number(tests) : null, warnings: items('warning'), suggestions: items('suggestion') };
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const opts = { lynis: argv.includes('--lynis') };
+  argv = argv.filter((a) => a !== '--lynis');
   const iso = path.resolve(argv[0] ?? path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`));
   if (!fs.existsSync(iso)) {
     console.error(`audit:image: no image at ${iso}: build it first (npm run image)`);
@@ -92,7 +147,8 @@ export async function main(argv: string[]): Promise<number> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-audit-'));
   const problems: string[] = [];
   try {
-    sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/live/base.squashfs', path.join(work, 'base.squashfs'), '-extract', '/live/keel.squashfs', path.join(work, 'keel.squashfs')]);
+    const live = ['base.squashfs', 'keel.squashfs', 'base.squashfs.verity', 'keel.squashfs.verity', VERITY_ENV, VERITY_SIG];
+    sh('xorriso', ['-osirrox', 'on', '-indev', iso, ...live.flatMap((f) => ['-extract', `/live/${f}`, path.join(work, f)]), '-extract', '/boot/grub/grub.cfg', path.join(work, 'grub.cfg')]);
     const root = path.join(work, 'root');
     sh('unsquashfs', ['-q', '-n', '-d', root, path.join(work, 'base.squashfs')]);
     sh('unsquashfs', ['-q', '-n', '-f', '-d', root, path.join(work, 'keel.squashfs')]);
@@ -125,6 +181,20 @@ export async function main(argv: string[]): Promise<number> {
     for (const [k, v] of Object.entries(sysctls(root))) console.log(`  ${k} = ${v}`);
     console.log('\nMount options:');
     for (const [k, v] of Object.entries(mountOptions(root))) console.log(`  ${k.padEnd(16)} ${v}`);
+    // Verified slots: the ISO's root hashes are signed by a key the image trusts, each image
+    // matches its hash tree, and the boot menu hands the same hashes to live-boot.
+    console.log('\nVerified system images (dm-verity):');
+    const verity = await verityReport(work, root);
+    for (const l of verity.lines) console.log(`  ${l}`);
+    problems.push(...verity.problems);
+    if (opts.lynis) {
+      const l = lynis(root);
+      console.log(`\nLynis ${l.version} against the unpacked root (a chroot, not the booted appliance: kernel, process, network and service tests see the build machine or nothing): hardening index ${l.index ?? '?'}, ${l.tests ?? '?'} tests, ${l.warnings.length} warnings, ${l.suggestions.length} suggestions`);
+      for (const w of l.warnings) console.log(`  warning    ${w}`);
+      for (const w of l.suggestions) console.log(`  suggestion ${w}`);
+      if (l.index === null) problems.push('lynis did not report a hardening index');
+      else if (ceilings['lynis-index-floor'] !== undefined && l.index < ceilings['lynis-index-floor']) problems.push(`lynis hardening index ${l.index} < ${ceilings['lynis-index-floor']}`);
+    }
     console.log(problems.length ? `\nREGRESSIONS (${problems.length}):\n  ${problems.join('\n  ')}` : '\nNo regressions.');
     return problems.length ? 1 : 0;
   } finally {

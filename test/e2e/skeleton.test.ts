@@ -196,6 +196,18 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     });
     assert.match(shell.stdout, /ip ssh server port 22/, shell.stdout + shell.stderr);
     assert.notEqual(sshRun('show version', 'wrong').status, 0, 'a wrong password is refused');
+    // What the booted appliance listens on, from its kernel's tables: with this configuration (SSH
+    // on, NTP off) the network reaches 22 and 8443 and nothing else.
+    const ports = sshRun('show control-plane host open-ports');
+    assert.equal(ports.status, 0, ports.stdout + ports.stderr);
+    const reachable = ports.stdout.split('\n').filter((l) => /\snetwork$/.test(l)).map((l) => l.split(/\s+/).slice(0, 2).join(' ').replace(/ .*:(\d+)$/, ' $1'));
+    console.log(`e2e: open ports:\n${ports.stdout}`);
+    assert.deepEqual([...new Set(reachable)].sort(), ['tcp 22', 'tcp 8443'], ports.stdout);
+    // ssh-audit against the booted guest's SSH server (Keel's own, not OpenSSH), through the port forward.
+    const audit = spawnSync('sh', [path.join(TOP, 'scripts/ssh-audit.sh'), '-n', '-p', String(sshPort), '127.0.0.1'], { encoding: 'utf8', timeout: 300000 });
+    assert.doesNotMatch(`${audit.stdout}${audit.stderr}`, /\[fail\]|\(fail\)|\[warn\]|\(warn\)/, audit.stdout + audit.stderr);
+    assert.equal(audit.status, 0, audit.stdout + audit.stderr);
+    metrics.openPorts = reachable;
     phase('SSH CLI');
     state.rebootToSignIn = (Date.now() - reloadAt) / 1000;
     state.disk = disk;
@@ -214,7 +226,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     await s.expect(/INSTALLATION REFUSED: disk \/dev\/vda is not empty: it has a gpt table with 6 partitions/, 600000, 'the refusal');
     await s.expect(/Nothing was written/, 10000);
     phase('installer refuses a non-empty disk');
-    metrics = { at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, rebootToSignInSeconds: state.rebootToSignIn, systemManagerRssBytes: health.memory.systemManagerRssBytes, isoBytes: fs.statSync(ISO).size };
+    metrics = { ...metrics, at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, rebootToSignInSeconds: state.rebootToSignIn, systemManagerRssBytes: health.memory.systemManagerRssBytes, isoBytes: fs.statSync(ISO).size };
     fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify(metrics, null, 2));
     console.log('e2e: phases\n' + phases.map(([n, x]) => `  ${n.padEnd(40)} ${x.toFixed(1)} s`).join('\n'));
   } finally {

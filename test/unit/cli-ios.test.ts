@@ -57,3 +57,24 @@ test('| count and | section', async (t) => {
   assert.match(sec, /^interface GigabitEthernet1\n ip address/);
   assert.doesNotMatch(sec, /hostname|ip default-gateway/);
 });
+
+test('show control-plane host open-ports: the kernel\'s listening sockets, which the network can reach', async (t) => {
+  const { run, host } = await cliSession(t);
+  // Recorded from a booted appliance (header lines as the kernel writes them), plus a connected
+  // TCP socket and a connected UDP socket that must not be listed.
+  const head = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  host.files.writeAtomic('/proc/net/tcp', `${head}   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n   1: 0F02000A:0016 0202000A:C350 01 00000000:00000000 00:00000000 00000000     0        0 2 1\n`);
+  host.files.writeAtomic('/proc/net/tcp6', `${head}   0: 00000000000000000000000000000000:20FB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   800        0 3 1\n`);
+  host.files.writeAtomic('/proc/net/udp', `${head}  10: 0100007F:0143 00000000:0000 07 00000000:00000000 00:00000000 00000000   100        0 4 2\n  11: 0F02000A:A000 0302000A:0035 01 00000000:00000000 00:00000000 00000000   100        0 5 2\n`);
+  host.files.writeAtomic('/proc/net/udp6', `${head}  12: 00000000000000000000000001000000:0143 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000   100        0 6 2\n`);
+  const out = await run('show control-plane host open-ports');
+  const rows = out.trimEnd().split('\n');
+  assert.equal(rows[0], 'Active internet connections (servers)');
+  assert.deepEqual(rows.slice(2).map((r) => r.split(/\s{2,}/)), [
+    ['tcp', '*:22', 'SSH-Server', 'network'],
+    ['tcp', '*:8443', 'System-Manager', 'network'],
+    ['udp', '[::1]:323', 'NTP-Control', 'this host only'],
+    ['udp', '127.0.0.1:323', 'NTP-Control', 'this host only'],
+  ]);
+  assert.equal(await run('sh control-plane host open'), out, 'abbreviations');
+});

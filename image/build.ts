@@ -317,7 +317,10 @@ const STEPS: Step[] = [
       fs.mkdirSync(path.join(stage, 'boot/grub'), { recursive: true });
       fs.mkdirSync(path.join(stage, 'live'), { recursive: true });
       const hashes = rootHashes(c);
-      fs.writeFileSync(path.join(stage, 'boot/grub/grub.cfg'), fs.readFileSync(path.join(TOP, 'image/grub/iso.cfg'), 'utf8').replace('@VERITY@', verityArg(hashes)));
+      const menu = fs.readFileSync(path.join(TOP, 'image/grub/iso.cfg'), 'utf8').replaceAll('@VERITY@', verityArg(hashes));
+      // Without the root hashes the initramfs would refuse to boot the medium.
+      if (!menu.includes(`dm-verity-root-hash=${verityArg(hashes)} `)) throw new Error('image: image/grub/iso.cfg does not pass dm-verity-root-hash=@VERITY@');
+      fs.writeFileSync(path.join(stage, 'boot/grub/grub.cfg'), menu);
       for (const f of ['vmlinuz', 'initrd.img', 'base.squashfs', 'base.squashfs.verity']) fs.linkSync(path.join(c.baseDir, f), path.join(stage, 'live', f));
       fs.linkSync(c.layerSquash, path.join(stage, 'live/keel.squashfs'));
       fs.linkSync(`${c.layerSquash}.verity`, path.join(stage, 'live/keel.squashfs.verity'));

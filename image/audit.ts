@@ -164,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       if (max !== undefined && (score === null || score > max)) problems.push(`${u} exposure ${score ?? '?'} > ${max}`);
       console.log(`  ${u.padEnd(36)} ${score === null ? '  ?' : score.toFixed(1).padStart(4)}  ${verdict}`);
     }
-    for (const u of Object.keys(ceilings)) if (!services.some((x) => x === u || x.replace(/@[^.]+\./, '@.') === u)) problems.push(`${u} has a ceiling but is not enabled`);
+    for (const u of Object.keys(ceilings).filter((k) => k.endsWith('.service'))) if (!services.some((x) => x === u || x.replace(/@[^.]+\./, '@.') === u)) problems.push(`${u} has a ceiling but is not enabled`);
     console.log(`\nEnabled timers: ${timers.join(', ') || 'none'}`);
     const setid = setidFiles(root);
     console.log(`\nsetuid/setgid files: ${setid.length}${setid.length ? `\n  ${setid.join('\n  ')}` : ''}`);

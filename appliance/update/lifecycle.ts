@@ -47,7 +47,16 @@ export function rollbackReason(trial: UpdateState['trial'], version: string): st
  */
 export async function bootCheck(
   host: Host,
-  opts: { grub: GrubEnv; runningSlot: Slot; runningVersion: string; actor?: Actor; now?: () => Date; notify?: (subject: string, text: string) => Promise<void> },
+  opts: {
+    grub: GrubEnv;
+    runningSlot: Slot;
+    runningVersion: string;
+    actor?: Actor;
+    now?: () => Date;
+    notify?: (subject: string, text: string) => Promise<void>;
+    /** Why a slot's system images fail their dm-verity check, or null (SlotAdapter.verify). */
+    verifySlot?: (slot: Slot) => Promise<string | null>;
+  },
 ): Promise<BootCheckResult> {
   const now = (opts.now ?? (() => new Date()))();
   const actor = opts.actor ?? { who: 'system', source: 'boot' };
@@ -65,7 +74,12 @@ export async function bootCheck(
     const failed = env.keel_failed as Slot;
     const st = readState(host);
     const version = st.trial?.version ?? st.staged?.version ?? st.slots?.[failed]?.version ?? 'unknown';
-    const reason = rollbackReason(st.trial, version);
+    let reason = rollbackReason(st.trial, version);
+    // A version that never reached Linux: the initramfs may have refused its system images.
+    if (!st.trial?.attempts.length && opts.verifySlot) {
+      const bad = await opts.verifySlot(failed).catch((e: Error) => `the check could not run: ${e.message}`);
+      if (bad) reason = `version ${version} did not start: its system image failed the dm-verity check (${bad})`;
+    }
     const restored = restoreSlotDb(host, running, failed);
     await opts.grub.set({ keel_failed: '' });
     const result: UpdateResult = { outcome: 'rolled-back', version, running: opts.runningVersion, at: now.toISOString(), reason: `${reason}; ${opts.runningVersion} restored${restored ? ' with its configuration database' : ''}` };

@@ -20,7 +20,7 @@ import { sendMail } from '../email/send.ts';
 import { log } from '../log.ts';
 import { readState } from './state.ts';
 import { GrubEnv } from './grub.ts';
-import { runningSlot } from './slots.ts';
+import { runningSlot, slotsFor } from './slots.ts';
 import { UPDATES_DIR } from './paths.ts';
 import type { UpdateConfig } from './schema.ts';
 import { UpdateBusy, withUpdateLock } from './jobs.ts';
@@ -150,7 +150,7 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'boot': {
-        const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: VERSION });
+        const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: VERSION, verifySlot: (slot) => slotsFor(host).verify(slot) });
         if (r.kind === 'rolled-back') console.log(rollbackNotice(r.result));
         return 0;
       }

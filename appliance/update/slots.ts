@@ -11,7 +11,7 @@ import type { Host } from '../host/index.ts';
 import type { VerifiedBundle } from './bundle.ts';
 import { UpdateRefusal } from './bundle.ts';
 import type { Slot } from './grub.ts';
-import { VERITY_ENV, verityEnv } from './verity.ts';
+import { VERITY_ENV, verityEnv, verifySlotImages } from './verity.ts';
 import { RUNNING_LIVE_DIR, STAGE_MOUNT, sandboxSlotDir, slotDevice } from './paths.ts';
 
 /** The slot the appliance is running from: `keel.slot=` on the kernel command line (default a). */
@@ -30,6 +30,21 @@ export interface SlotAdapter {
    * after verification is refused), carried files from `carryFrom`, and `keel-version`.
    */
   write(slot: Slot, bundle: VerifiedBundle, carryFrom: string, progress?: (done: number, total: number) => void): Promise<void>;
+  /**
+   * Why the slot's system images would fail the dm-verity check the initramfs makes (a sentence),
+   * or null when they pass: every block against the root hashes in its keel-verity.env.
+   */
+  verify(slot: Slot): Promise<string | null>;
+}
+
+/** verifySlotImages as a sentence or null. */
+async function imageProblem(host: Host, live: string): Promise<string | null> {
+  try {
+    await verifySlotImages(host, live);
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(`${live}/`, '');
+  }
 }
 
 /** ext4 keeps about 1.6% for inode tables and a journal; 8% leaves room for both on small slots. */
@@ -99,6 +114,7 @@ export function directorySlots(host: Host, capacityBytes = 1536 * 2 ** 20 * (1 -
       fs.rmSync(host.files.real(live), { recursive: true, force: true });
       await fill(host, live, bundle, carryFrom, progress);
     },
+    verify: (slot) => imageProblem(host, `${sandboxSlotDir(slot)}/live`),
   };
 }
 
@@ -121,6 +137,18 @@ export function partitionSlots(host: Host, device: (s: Slot) => string = slotDev
       try {
         await fill(host, `${mountpoint}/live`, bundle, carryFrom, progress);
         await host.proc.run('sync', ['-f', host.files.real(mountpoint)]);
+      } finally {
+        await host.proc.run('umount', [host.files.real(mountpoint)], { allowFail: true });
+      }
+    },
+    async verify(slot) {
+      const dev = device(slot);
+      await host.proc.run('umount', [host.files.real(mountpoint)], { allowFail: true });
+      host.files.mkdirp(mountpoint, 0o700);
+      const m = await host.proc.run('mount', ['-t', 'ext4', '-o', 'ro,nodev,nosuid,noexec', dev, host.files.real(mountpoint)], { allowFail: true });
+      if (m.code !== 0) return `slot ${slot.toUpperCase()} (${dev}) cannot be mounted: ${m.stderr.trim().split('\n')[0]}`;
+      try {
+        return await imageProblem(host, `${mountpoint}/live`);
       } finally {
         await host.proc.run('umount', [host.files.real(mountpoint)], { allowFail: true });
       }

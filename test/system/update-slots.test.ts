@@ -11,6 +11,7 @@ import { createHost } from '../../appliance/host/index.ts';
 import { partitionSlots } from '../../appliance/update/slots.ts';
 import { verifyBundle } from '../../appliance/update/bundle.ts';
 import { tempRoot } from '../helpers/config.ts';
+import { formatVerity } from '../../image/verity.ts';
 import { makeBundle, fakeSquashfs, TEST_KEY } from '../fixtures/update/make.ts';
 
 function sh(cmd: string, ...args: string[]): string {
@@ -59,4 +60,38 @@ test('partition slots: mkfs with the slot label, files and keel-version written,
   fs.appendFileSync(base, 'x');
   await assert.rejects(slots.write('b', v, runningLive), /not the one this bundle was built against/);
   assert.ok(!fs.readFileSync('/proc/mounts', 'utf8').includes(mnt), 'unmounted after a failure too');
+});
+
+test('partition slots: a slot written from a verified bundle passes the dm-verity check; one changed byte on the device fails it, named', async (t) => {
+  const dir = tempRoot('keel-slot-');
+  let loop = '';
+  const mnt = path.join(dir, 'mnt');
+  t.onTestFinished(() => {
+    spawnSync('umount', [mnt]);
+    if (loop) spawnSync('losetup', ['-d', loop]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const img = path.join(dir, 'b.img');
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, 64 * 2 ** 20);
+  loop = sh('losetup', '--find', '--show', img);
+  const host = createHost('/');
+  const slots = partitionSlots(host, () => loop, mnt);
+  const app = fakeSquashfs(path.join(dir, 'keel.squashfs'), 3 * 2 ** 20, 'verified');
+  const rootHash = formatVerity(app);
+  const b = await makeBundle(dir, { version: '0.2.0', files: [{ name: 'keel.squashfs', path: app }, { name: 'keel.squashfs.verity', path: `${app}.verity` }], verity: [{ file: 'keel.squashfs', rootHash }] });
+  await slots.write('b', await verifyBundle(b.path, [TEST_KEY]), dir);
+  assert.equal(await slots.verify('b'), null);
+  assert.ok(!fs.readFileSync('/proc/mounts', 'utf8').includes(mnt), 'unmounted after the check');
+  // Flip one byte of the image where it lies on the device (found by its contents).
+  const bytes = fs.readFileSync(app);
+  const probe = bytes.subarray(2 ** 20, 2 ** 20 + 64);
+  const disk = fs.readFileSync(img);
+  const at = disk.indexOf(probe);
+  assert.ok(at > 0, 'the image is on the device');
+  const fd = fs.openSync(img, 'r+');
+  fs.writeSync(fd, Buffer.from([disk[at] ^ 0xff]), 0, 1, at);
+  fs.closeSync(fd);
+  sh('blockdev', '--flushbufs', loop);
+  assert.match((await slots.verify('b')) ?? '', /^keel\.squashfs does not match its signed dm-verity root hash/);
 });

@@ -218,6 +218,14 @@ test('a version that never starts at all is rolled back with that reason', async
   assert.equal(await notifyPending(host, async (subject) => void sent.push(subject)), true);
   assert.equal(await notifyPending(host, async (subject) => void sent.push(subject)), false);
   assert.deepEqual(sent, ['Keel: software update 0.2.0 rolled back']);
+  // Had its system image failed the dm-verity check, the reason says so (the previous slot checks it).
+  await stage(ctxFor(host, Store.open(host), '0.1.0'), (await makeBundle(root, { version: '0.3.0' })).path);
+  for (let i = 0; i < 3; i++) assert.equal(await grubBoots(host), 'b');
+  assert.equal(await grubBoots(host), 'a');
+  const checked: Slot[] = [];
+  const v = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0', verifySlot: async (slot) => (checked.push(slot), 'keel.squashfs does not match its signed dm-verity root hash') });
+  assert.deepEqual(checked, ['b']);
+  assert.match(v.result!.reason, /^version 0\.3\.0 did not start: its system image failed the dm-verity check \(keel\.squashfs does not match its signed dm-verity root hash\); 0\.1\.0 restored/);
 });
 
 test('staging is refused while a new version is being tried', async (t) => {

@@ -36,6 +36,7 @@ const V1 = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) 
 const [MAJ, MIN] = V1.split('.').map(Number);
 const V2 = `${MAJ}.${MIN + 1}.0`;
 const V3 = `${MAJ}.${MIN + 2}.0`;
+const V4 = `${MAJ}.${MIN + 3}.0`;
 const ISO = path.join(TOP, 'dist', `keel-${V1}-amd64.iso`);
 const BUNDLE = path.join(TOP, 'dist', `keel-${V1}-amd64.kup`);
 /** What the guest calls the host's loopback (QEMU user networking). */
@@ -78,6 +79,41 @@ async function unpackBundle(file: string, dir: string): Promise<Manifest> {
   }
   fs.closeSync(fd);
   return manifest;
+}
+
+/**
+ * Changes one byte of a file inside a slot partition of a (powered-off) guest disk, as corruption
+ * or tampering on the disk would: the qcow2 is flattened to raw, the partition found by its GPT
+ * name, the file's block located with debugfs (ext4), the byte flipped, and the disk rewritten.
+ */
+function tamperSlotFile(disk: string, partition: string, file: string, offset: number): void {
+  const raw = `${disk}.raw`;
+  run('qemu-img', ['convert', '-O', 'raw', disk, raw]);
+  try {
+    const table = JSON.parse(run('sfdisk', ['-J', raw])).partitiontable as { sectorsize?: number; partitions: { name?: string; start: number; size: number }[] };
+    const sector = table.sectorsize ?? 512;
+    const part = table.partitions.find((p) => p.name === partition);
+    assert.ok(part, `the disk has a ${partition} partition`);
+    const loop = run('losetup', ['--find', '--show', '--read-only', '--offset', String(part.start * sector), '--sizelimit', String(part.size * sector), raw]).trim();
+    let at: number;
+    try {
+      const bs = Number(/Block size:\s+(\d+)/.exec(run('dumpe2fs', ['-h', loop]))?.[1]);
+      const blk = Number(run('debugfs', ['-R', `bmap /${file} ${Math.floor(offset / bs)}`, loop]).trim());
+      assert.ok(bs > 0 && blk > 0, `${file} block ${Math.floor(offset / bs)} is at ${blk} (block size ${bs})`);
+      at = part.start * sector + blk * bs + (offset % bs);
+    } finally {
+      spawnSync('losetup', ['-d', loop]);
+    }
+    const fd = fs.openSync(raw, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, at);
+    b[0] ^= 0xff;
+    fs.writeSync(fd, b, 0, 1, at);
+    fs.closeSync(fd);
+    run('qemu-img', ['convert', '-O', 'qcow2', raw, disk]);
+  } finally {
+    fs.rmSync(raw, { force: true });
+  }
 }
 
 /** V1's manifest (its root hashes are carried by the application-only bundles). */
@@ -190,6 +226,7 @@ test(`install ${V1}, update to ${V2} keeping the configuration, then a broken ${
     fs.writeFileSync(confirm, fs.readFileSync(confirm, 'utf8').replace('--timeout 600', '--timeout 60'));
     assert.match(fs.readFileSync(confirm, 'utf8'), /--timeout 60/);
   });
+  const v4 = await variantBundle(v1, V4, `Keel ${V4}: test build (V1's system, new version), altered on the disk after staging.`, () => {});
   metrics.v2BundleMiB = Math.round(fs.statSync(v2).size / 2 ** 20 * 10) / 10;
   metrics.fullBundleMiB = Math.round(fs.statSync(BUNDLE).size / 2 ** 20 * 10) / 10;
   const repo = path.join(OUT, 'repo');
@@ -319,6 +356,50 @@ test(`install ${V1}, update to ${V2} keeping the configuration, then a broken ${
     const banner = spawnSync('sshpass', ['-e', 'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-p', String(sshPort), 'admin@127.0.0.1', 'show version'], { encoding: 'utf8', timeout: 120000, env: { ...process.env, SSHPASS: ZERO_TOUCH_ANSWERS.adminPassword } });
     assert.match(banner.stderr, /SOFTWARE UPDATE ROLLED BACK/, 'the SSH login banner tells');
     assert.match(banner.stdout, new RegExp(`version ${V2.replace(/\./g, '\\.')}`));
+
+    // --- V4 (good) staged, then slot A altered on the disk before it boots (one byte of the top
+    // level of keel.squashfs's hash tree): the initramfs cannot mount it at any try, GRUB returns
+    // to slot B, and the rollback names the image that failed its dm-verity check.
+    fs.copyFileSync(v4, path.join(repo, path.basename(v4)));
+    await writeIndex(repo, TEST_KEY_PEM);
+    st = await job(api, 'download', 1200000);
+    assert.equal(st.downloaded?.version, V4);
+    st = await job(api, 'stage', 1200000);
+    assert.equal(st.staged?.slot, 'a');
+    s.skip();
+    r = await api('POST', '/mics/api/v1/maintenance/reboot', { confirm: true });
+    assert.equal(r.status, 202, r.body);
+    t = Date.now();
+    // GRUB counted the first try before its menu entry starts: the machine is stopped there.
+    await s.expect(/Booting `Keel \(slot (\w)\)'/, 1200000, `try 1 of ${V4}`).then((m) => assert.equal(m[1], 'a'));
+    await vm.stop();
+    tamperSlotFile(disk, 'KEEL-A', 'live/keel.squashfs.verity', 4096 + 100);
+    lap('v4TamperSeconds', t);
+    const s4 = new Serial(path.join(OUT, 'serial-v4.log'));
+    try {
+      vm.opts.bootFromCdOnce = false; // from the disk, as after the reboot
+      vm.start();
+      await s4.connect(vm.serialPath);
+      for (let i = 2; i <= 3; i++) {
+        await s4.expect(/Booting `Keel \(slot (\w)\)'/, 1200000, `try ${i} of ${V4}`).then((m) => assert.equal(m[1], 'a', `try ${i} boots slot A`));
+        const why = await s4.expect(/Can not mount[^\n]*keel\.squashfs[^\n]*/, 900000, `the initramfs refusing try ${i}`);
+        console.log(`update-e2e: try ${i} of ${V4}: ${why[0].trim()}`);
+        await s4.expect(/Rebooting automatically due to panic= boot argument/, 120000, `the reboot after try ${i}`);
+      }
+      const fellBack = await s4.expect(/Booting `Keel \(slot (\w)\)'/, 1200000, 'the boot after the third try');
+      assert.equal(fellBack[1], 'b', 'after three refused tries GRUB boots the good slot again');
+      lap('v4RefusedTriesSeconds', t);
+      api = await session(port, 1200000);
+      st = (await api('GET', '/mics/api/v1/updates')).json();
+      assert.equal(st.running.version, V2);
+      assert.equal(st.lastResult?.outcome, 'rolled-back', JSON.stringify(st.lastResult));
+      assert.equal(st.lastResult?.version, V4);
+      assert.match(st.lastResult.reason, /did not start: its system image failed the dm-verity check \(keel\.squashfs does not match its signed dm-verity root hash/, st.lastResult.reason);
+      assert.match(ssh('show version'), /System image: verified on read/);
+      lap('v4RollbackSeconds', t);
+    } finally {
+      s4.close();
+    }
     metrics.totalSeconds = Math.round((Date.now() - t0) / 1000);
     lap('totalSeconds', t0);
   } finally {

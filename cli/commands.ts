@@ -34,7 +34,8 @@ import type { Session } from './session.ts';
 import type { ServiceName } from '../appliance/applier/applier.ts';
 import { fieldLabel } from '../appliance/config/messages.ts';
 import { mountedImages, verificationSummary } from '../appliance/update/verity.ts';
-import { openPorts, serviceName } from '../appliance/network/sockets.ts';
+import { kernelRoutes, openPorts, serviceName } from '../appliance/network/sockets.ts';
+import { formatAssociations, formatStatus as formatNtpStatus, parseSources, parseTracking } from '../appliance/ntp/status.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
 type N = Node<Handler>;
@@ -667,6 +668,24 @@ function showOpenPorts(s: Session): string {
 }
 
 function showRoute(s: Session): string {
+  const routes = kernelRoutes(s.host);
+  if (routes) {
+    // The kernel's table, with each Linux interface under its appliance name.
+    const names = new Map(listNics(s.host).filter((n) => n.ifname).map((n) => [n.ifname!, n.name]));
+    const def = routes.find((r) => r.prefix === 0 && r.gateway);
+    const out = ['Codes: C - connected, S - static, * - candidate default', '', def ? `Gateway of last resort is ${def.gateway} to network 0.0.0.0` : 'Gateway of last resort is not set', ''];
+    for (const r of routes.filter((x) => x.ifname !== 'lo')) {
+      const via = names.get(r.ifname) ?? r.ifname;
+      if (r.gateway) out.push(`S${r.prefix === 0 ? '*' : ' '}    ${r.destination}/${r.prefix} [1/${r.metric}] via ${r.gateway}, ${via}`);
+      else out.push(`C     ${r.destination}/${r.prefix} is directly connected, ${via}`);
+    }
+    return out.join('\n');
+  }
+  return configuredRoutes(s);
+}
+
+/** The routes the configuration asks for (where the kernel's table cannot be read: a sandbox). */
+function configuredRoutes(s: Session): string {
   const c = s.current();
   if (!c) return '% There is no running configuration yet';
   const out = ['Codes: C - connected, S - static, * - candidate default', ''];
@@ -684,9 +703,9 @@ async function showNtp(s: Session): Promise<string> {
   const c = s.current();
   if (!c) return '% There is no running configuration yet';
   const out = [c.ntp.enabled ? `NTP is enabled (chrony); servers: ${c.ntp.servers.join(', ')}` : 'NTP is disabled'];
-  if (c.ntp.enabled && s.host.proc.live) {
-    const r = await s.host.proc.run('chronyc', ['-n', 'sources'], { allowFail: true, timeoutMs: 5000 });
-    out.push('', (r.stdout || r.stderr).trimEnd());
+  if (c.ntp.enabled) {
+    const st = await s.host.applier.timeStatus();
+    out.push('', formatNtpStatus(parseTracking(st.tracking)), '', formatAssociations(parseSources(st.sources)));
   }
   return out.join('\n');
 }
@@ -990,11 +1009,17 @@ const SHOW_COMMON: N[] = [
   }),
   kw('ip', 'IP information', {
     children: [
-      kw('route', 'Routing table (from the configuration)', { run: showRoute }),
+      kw('route', 'Routing table (the kernel\'s)', { run: showRoute }),
       kw('interface', 'IP interfaces', { children: [kw('brief', 'One line per interface: address, status, protocol', { run: showIpInterfaceBrief })] }),
     ],
   }),
-  kw('ntp', 'Network time', { run: showNtp }),
+  kw('ntp', 'Network time', {
+    run: showNtp,
+    children: [
+      kw('status', 'Whether the clock is synchronized, to what, and how closely (chrony)', { run: async (s) => formatNtpStatus(parseTracking((await s.host.applier.timeStatus()).tracking)) }),
+      kw('associations', 'The time sources and how each is doing (chrony)', { run: async (s) => formatAssociations(parseSources((await s.host.applier.timeStatus()).sources)) }),
+    ],
+  }),
   kw('control-plane', 'The appliance\'s own services', {
     children: [kw('host', 'Services of this host', { children: [kw('open-ports', 'Listening TCP and UDP ports, from the kernel', { run: showOpenPorts })] })],
   }),
@@ -1033,8 +1058,24 @@ const end: Handler = (s) => {
   s.iface = null;
 };
 
+/** `terminal length N`: this session's screen length (IOS; 0 turns the --More-- pager off). */
+const TERMINAL: N = kw('terminal', 'Settings of this terminal session', {
+  children: [
+    kw('length', 'Lines per screen before --More-- (0: never stop)', {
+      children: [
+        arg('lines', A.intRange(0, 512, 'terminal-length'), 'Lines per screen, 0 for no paging', {
+          run: (s, a) => {
+            s.terminalLength = Number(a.lines);
+          },
+        }),
+      ],
+    }),
+  ],
+});
+
 const USER_NODES: N[] = [
   kw('enable', 'Turn on privileged commands', { run: enable }),
+  TERMINAL,
   kw('show', 'Show running system information', { children: SHOW_COMMON }),
   ...PROBES,
   kw('exit', 'End this session', { run: leave }),
@@ -1043,6 +1084,7 @@ const USER_NODES: N[] = [
 
 const EXEC_NODES: N[] = [
   kw('show', 'Show running system information', { children: SHOW_PRIV }),
+  TERMINAL,
   kw('configure', 'Enter configuration mode', {
     children: [
       kw('terminal', 'Configure from the terminal', {

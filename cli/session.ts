@@ -16,6 +16,13 @@ export interface SessionIO {
   write(text: string): void;
   /** Asks one line (a secret is not echoed on a TTY). Rejects at end of input. */
   ask(prompt: string, secret?: boolean): Promise<string>;
+  /**
+   * On a terminal: writes `text` a screen at a time (`lines` lines, the last one ` --More-- `),
+   * waiting for a key between screens. Absent when the session is not on a terminal.
+   */
+  page?(text: string, lines: number): Promise<void>;
+  /** The terminal's height in lines, when known. */
+  rows?(): number | undefined;
 }
 
 export interface SessionUser {
@@ -44,6 +51,8 @@ export class Session {
   /** The interface being configured in `config-if` mode. */
   iface: string | null = null;
   readonly history: string[] = [];
+  /** `terminal length N` of this session (0: never page); null: the terminal's height. */
+  terminalLength: number | null = null;
   /** Set by exit/logout/reload: the shell ends the session. */
   closed = false;
   /** Whether the last line was refused or failed (an `ssh box COMMAND` exits non-zero). */
@@ -173,7 +182,19 @@ export class Session {
       this.lastFailed = true;
       if (parsed.changes) this.store.audit(this.actor, `cli: ${parsed.redacted}`, `failed: ${(e as Error).message}`);
     }
-    if (out) this.io.write(applyPipe(out.endsWith('\n') ? out : `${out}\n`, parsed.pipe));
+    if (!out) return;
+    const text = applyPipe(out.endsWith('\n') ? out : `${out}\n`, parsed.pipe);
+    const length = this.screenLength();
+    if (this.io.page && length > 1 && text.split('\n').length - 1 > length - 1) await this.io.page(text, length);
+    else this.io.write(text);
+  }
+
+  /**
+   * Lines per screen for the pager: `terminal length N` (0: no paging) for this session, else the
+   * terminal's height (24 when it does not say).
+   */
+  screenLength(): number {
+    return this.terminalLength ?? this.io.rows?.() ?? 24;
   }
 
   private remember(line: string): void {

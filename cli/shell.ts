@@ -13,7 +13,7 @@ import { Session, type SessionIO, type SessionUser } from './session.ts';
 import { MAX_LINE } from './parse.ts';
 
 type In = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-type Out = Writable & { isTTY?: boolean; columns?: number };
+type Out = Writable & { isTTY?: boolean; columns?: number; rows?: number };
 
 export interface ShellOptions {
   input: In;
@@ -169,7 +169,27 @@ export async function runShell(o: ShellOptions): Promise<number> {
       asking = false;
     }
   };
-  const io: SessionIO = { write, ask };
+  // The pager: while a screen waits, the next key goes to it instead of the line editor.
+  let pagerKey: ((key: string) => void) | null = null;
+  const page = async (text: string, lines: number): Promise<void> => {
+    const all = text.split('\n');
+    if (all[all.length - 1] === '') all.pop();
+    let at = 0;
+    let take = lines - 1;
+    while (at < all.length) {
+      write(`${all.slice(at, at + take).join('\n')}\n`);
+      at += take;
+      if (at >= all.length || ended) return;
+      o.output.write(' --More-- ');
+      const key = await new Promise<string>((resolve) => (pagerKey = resolve));
+      pagerKey = null;
+      // IOS erases the prompt with backspaces, so the text continues where it stood.
+      o.output.write('\b'.repeat(10) + ' '.repeat(10) + '\b'.repeat(10));
+      if (key === 'q' || key === 'Q' || key === '\x03') return;
+      take = key === '\r' || key === '\n' ? 1 : lines - 1;
+    }
+  };
+  const io: SessionIO = { write, ask, ...(terminal ? { page, rows: () => o.output.rows } : {}) };
 
   // On a TTY: `?` shows help at once (the line stays), Ctrl-Z leaves configuration mode.
   // readline dispatches every key through `_ttyWrite` (its documented-by-use extension point);
@@ -183,6 +203,10 @@ export async function runShell(o: ShellOptions): Promise<number> {
       orig(undefined, { ctrl: true, name: 'u' });
     };
     r._ttyWrite = (s, key) => {
+      if (pagerKey) {
+        pagerKey(key?.ctrl && key.name === 'c' ? '\x03' : key?.name === 'return' || key?.name === 'enter' ? '\r' : (s ?? ' '));
+        return;
+      }
       if (session && !asking && s === '?' && !key?.ctrl) {
         const line = r.line;
         write('?\n' + session.help(line));
@@ -203,6 +227,10 @@ export async function runShell(o: ShellOptions): Promise<number> {
       orig(s, key);
     };
     rl.on('SIGINT', () => {
+      if (pagerKey) {
+        pagerKey('\x03');
+        return;
+      }
       clearLine();
       write('^C\n');
       if (asking) return;

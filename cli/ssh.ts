@@ -306,15 +306,19 @@ export class SshService {
 
   private onSession(session: ssh2.Session, client: ssh2.Connection, user: SessionUser, source: string): void {
     let pty: { cols: number; rows: number } | null = null;
-    let out: (Writable & { columns?: number; isTTY?: boolean }) | null = null;
+    let out: (Writable & { columns?: number; rows?: number; isTTY?: boolean }) | null = null;
     session.on('pty', (accept, _reject, info) => {
       pty = { cols: info.cols || 80, rows: info.rows || 24 };
       accept?.();
     });
     session.on('window-change', (accept, _reject, info) => {
-      if (pty) pty.cols = info.cols || pty.cols;
+      if (pty) {
+        pty.cols = info.cols || pty.cols;
+        pty.rows = info.rows || pty.rows;
+      }
       if (out) {
         out.columns = pty?.cols;
+        out.rows = pty?.rows;
         out.emit('resize');
       }
       accept?.();
@@ -359,8 +363,9 @@ export class SshService {
           if (stream.writable) stream.write(terminal ? text.replace(/\r?\n/g, '\r\n') : text);
           cb();
         },
-      }) as Writable & { columns?: number; isTTY?: boolean };
+      }) as Writable & { columns?: number; rows?: number; isTTY?: boolean };
       w.columns = pty?.cols ?? 80;
+      w.rows = pty?.rows ?? 24;
       w.isTTY = terminal;
       out = w;
       const idleMs = (this.o.store.running()?.config.ssh.idleTimeoutSeconds ?? SSH_DEFAULTS.idleTimeoutSeconds) * 1000;

@@ -31,6 +31,12 @@ export interface Staged {
 
 export type Progress = (done: number, total: number) => void;
 
+/** chronyc's CSV answers, parsed by appliance/ntp/status.ts. */
+export interface TimeStatus {
+  tracking: string;
+  sources: string;
+}
+
 /** The privileged operations, each validated again on the privileged side. */
 export interface Applier {
   /** Renders `next` into the OS and reloads the units whose files changed; all put back on failure. */
@@ -51,6 +57,8 @@ export interface Applier {
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }>;
   /** `locate on|off`: the chassis identify LED through the local or configured BMC. */
   locate(on: boolean): Promise<'done' | 'no-bmc'>;
+  /** chrony's view of the clock (`chronyc -c -n tracking` and `sources`, CSV; '' when it does not answer). */
+  timeStatus(): Promise<TimeStatus>;
   /** True when operations really change the OS (false in a sandbox). */
   readonly live: boolean;
   /**

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.ts';
 import type { Actor } from '../config/store.ts';
 import { OperationalError } from '../errors.ts';
 import { LineReader, fromWire, type Answer, type Op } from './protocol.ts';
-import type { Applier, FileChange, Progress, ServiceAction, ServiceName, Staged } from './applier.ts';
+import type { Applier, FileChange, Progress, ServiceAction, ServiceName, Staged, TimeStatus } from './applier.ts';
 
 /** While the applier starts (or restarts), connecting is retried this long. */
 const CONNECT_WAIT_MS = 15_000;
@@ -44,6 +44,9 @@ export class RemoteApplier implements Applier {
 
   locate(on: boolean): Promise<'done' | 'no-bmc'> {
     return this.call('locate', [on === true]) as Promise<'done' | 'no-bmc'>;
+  }
+  timeStatus(): Promise<TimeStatus> {
+    return this.call('timeStatus', []) as Promise<TimeStatus>;
   }
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
     return this.call('installGuestTools', []) as Promise<{ hypervisor: string; package: string; changed: boolean }>;

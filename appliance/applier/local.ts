@@ -15,7 +15,7 @@ import { installGuestTools } from '../guest/tools.ts';
 import { bmcTarget } from '../health/schema.ts';
 import { IpmiProbe } from '../health/ipmi.ts';
 import { localBmcPresent } from '../host/ipmi.ts';
-import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged } from './applier.ts';
+import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged, type TimeStatus } from './applier.ts';
 
 const ACTIONS: readonly ServiceAction[] = ['start', 'stop', 'restart', 'status'];
 
@@ -66,6 +66,11 @@ export class LocalApplier implements Applier {
     if (!target) return 'no-bmc';
     await new IpmiProbe(this.host.proc, target).locate(Boolean(on));
     return 'done';
+  }
+  async timeStatus(): Promise<TimeStatus> {
+    // chronyd answers only on its root socket (cmdport 0); -n: no DNS lookups, 5 s at most each.
+    const ask = async (what: string) => (await this.host.proc.run('chronyc', ['-c', '-n', what], { allowFail: true, timeoutMs: 5000 })).stdout.slice(0, 65536);
+    return { tracking: await ask('tracking'), sources: await ask('sources') };
   }
   unstageUpdate(actor: Actor): Promise<boolean> {
     return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));

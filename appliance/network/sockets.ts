@@ -71,3 +71,31 @@ export function serviceName(p: OpenPort): string {
   const known: Record<string, string> = { 'tcp 22': 'SSH-Server', 'tcp 8443': 'System-Manager', 'tcp 443': 'System-Manager', 'udp 323': 'NTP-Control', 'udp 123': 'NTP', 'udp 68': 'DHCP-Client', 'udp 161': 'SNMP' };
   return known[`${p.protocol} ${p.port}`] ?? '-';
 }
+
+/** One IPv4 route of the kernel's main table (/proc/net/route). */
+export interface KernelRoute {
+  ifname: string;
+  destination: string;
+  prefix: number;
+  /** null: directly connected. */
+  gateway: string | null;
+  metric: number;
+}
+
+/** The kernel's IPv4 routes, or null when its table is not readable (a sandbox). */
+export function kernelRoutes(host: Host): KernelRoute[] | null {
+  const text = host.files.readText('/proc/net/route');
+  if (text === null) return null;
+  const out: KernelRoute[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    const flags = Number.parseInt(f[3], 16);
+    if (!(flags & 0x1)) continue; // RTF_UP
+    const mask = Number.parseInt(f[7], 16) >>> 0;
+    let prefix = 0;
+    for (let m = mask; m; m >>>= 1) prefix += m & 1;
+    out.push({ ifname: f[0], destination: decodeAddress(f[1]), prefix, gateway: flags & 0x2 ? decodeAddress(f[2]) : null, metric: Number(f[6]) });
+  }
+  return out.sort((a, b) => b.prefix - a.prefix || a.destination.localeCompare(b.destination));
+}

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cliSession } from '../helpers/cli.ts';
+import type { SandboxProcesses } from '../../appliance/host/processes.ts';
 
 /** Gives the fixture's first NIC (ens3) kernel state: up, MTU 1500, 1000 Mb/s full duplex, counters. */
 function kernel(sysfs: string): void {
@@ -77,4 +78,46 @@ test('show control-plane host open-ports: the kernel\'s listening sockets, which
     ['udp', '127.0.0.1:323', 'NTP-Control', 'this host only'],
   ]);
   assert.equal(await run('sh control-plane host open'), out, 'abbreviations');
+});
+
+test('show ntp status and show ntp associations: chrony\'s tracking and sources, as IOS shows them', async (t) => {
+  const { run, host } = await cliSession(t);
+  const proc = host.proc as SandboxProcesses;
+  assert.match(await run('show ntp status'), /^Clock is unsynchronized: chrony did not answer/);
+  // Recorded from chronyc 4.6 (`chronyc -c -n tracking`, `chronyc -c -n sources`).
+  proc.failures.set('chronyc -c -n tracking', { code: 0, stderr: '', stdout: 'C0000201,192.0.2.1,3,1764936000.123456789,0.000012345,0.000001000,0.000020000,-12.345,0.001,0.050,0.012345678,0.000456000,64.5,Normal\n' });
+  proc.failures.set('chronyc -c -n sources', { code: 0, stderr: '', stdout: '^,*,192.0.2.1,2,6,377,33,0.000012,0.000010,0.001234\n^,+,192.0.2.2,2,6,17,12,-0.000350,-0.000340,0.002000\n^,?,198.51.100.9,0,6,0,4294967295,0.000000,0.000000,0.000000\n' });
+  const status = await run('show ntp status');
+  assert.match(status, /^Clock is synchronized, stratum 3, reference is 192\.0\.2\.1$/m);
+  assert.match(status, /clock offset is 0\.012 msec \(fast\), root delay is 12\.35 msec, root dispersion is 0\.46 msec/);
+  assert.match(status, /frequency is -12\.345 ppm/);
+  assert.match(status, /reference time is 2025-12-05 12:00:00 UTC, updated every 64\.5 s, leap status Normal/);
+  const assoc = (await run('sh ntp assoc')).trimEnd().split('\n');
+  assert.match(assoc[0], /address\s+st\s+when\s+poll\s+reach\s+offset\s+error$/);
+  assert.match(assoc[1], /^\* 192\.0\.2\.1\s+2\s+33\s+64\s+377\s+0\.012\s+1\.234$/);
+  assert.match(assoc[2], /^\+ 192\.0\.2\.2\s+2\s+12\s+64\s+17\s+-0\.350\s+2\.000$/);
+  assert.match(assoc[3], /^\? 198\.51\.100\.9\s+0\s+-\s+64\s+0\s/);
+  assert.match(assoc.at(-1)!, /\* synchronized to/);
+  proc.failures.set('chronyc -c -n tracking', { code: 0, stderr: '', stdout: '00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.000000000,1.000000000,0.0,Not synchronised\n' });
+  assert.match(await run('show ntp status'), /^Clock is unsynchronized, stratum 16, no reference clock/);
+});
+
+test('show ip route: the kernel\'s table, interfaces by their appliance names', async (t) => {
+  const { run, host } = await cliSession(t);
+  // Recorded /proc/net/route of a booted appliance (ens3 is GigabitEthernet1 in the fixture).
+  host.files.writeAtomic('/proc/net/route', [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+    'ens3\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+    'ens3\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+    'ens3\t00000A0A\tFE0200C0\t0003\t0\t0\t10\t0000FFFF\t0\t0\t0',
+    'ens9\t0000A8C0\t00000000\t0000\t0\t0\t0\t0000FFFF\t0\t0\t0',
+  ].join('\n') + '\n');
+  const out = await run('show ip route');
+  assert.match(out, /^Gateway of last resort is 192\.0\.2\.1 to network 0\.0\.0\.0$/m);
+  const routes = out.trimEnd().split('\n').slice(4);
+  assert.deepEqual(routes, [
+    'C     192.0.2.0/24 is directly connected, GigabitEthernet1',
+    'S     10.10.0.0/16 [1/10] via 192.0.2.254, GigabitEthernet1',
+    'S*    0.0.0.0/0 [1/0] via 192.0.2.1, GigabitEthernet1',
+  ], 'longest prefix first; a route that is not up is not shown');
 });

@@ -1036,7 +1036,7 @@ const SHOW_PRIV: N[] = [
   kw('users', 'Configured local users', { run: showUsers }),
   kw('login', 'Sign-in lockout policy and locked-out users', { run: showLogin }),
   kw('ssh', 'SSH CLI settings and host key fingerprints', { run: showSsh }),
-  kw('logging', 'The audit log', { run: showLogging }),
+  kw('logging', 'The audit log', { run: showLogging, preferred: true }),
   kw('tech-support', 'Write a support bundle (secrets redacted)', { run: techSupport }),
   kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
 ];
@@ -1058,6 +1058,22 @@ const end: Handler = (s) => {
   s.iface = null;
 };
 
+/** `help`: how the CLI's own help works (IOS has the same command). */
+const HELP: N = kw('help', 'How to get help in this CLI', {
+  run: () =>
+    [
+      'Type ? at any point of a command to see what may come next:',
+      "  show ?       every word that can follow 'show', with one line on each",
+      "  show ver?    the words that start with 'ver' (here: version)",
+      'Words can be shortened to any unique start: sh ip int br is show ip interface brief.',
+      'TAB completes a word; Up and Down recall earlier commands (show history lists them).',
+      'Long output stops at --More--: space shows the next screen, Enter the next line, q stops;',
+      "'terminal length 0' turns this off for the session.",
+      "Filter output with '| include', '| exclude', '| begin', '| section' or '| count'.",
+      "'no' in front of a configuration command undoes it; 'end' or Ctrl-Z leaves configuration mode.",
+    ].join('\n'),
+});
+
 /** `terminal length N`: this session's screen length (IOS; 0 turns the --More-- pager off). */
 const TERMINAL: N = kw('terminal', 'Settings of this terminal session', {
   children: [
@@ -1076,6 +1092,7 @@ const TERMINAL: N = kw('terminal', 'Settings of this terminal session', {
 const USER_NODES: N[] = [
   kw('enable', 'Turn on privileged commands', { run: enable }),
   TERMINAL,
+  HELP,
   kw('show', 'Show running system information', { children: SHOW_COMMON }),
   ...PROBES,
   kw('exit', 'End this session', { run: leave }),
@@ -1085,6 +1102,7 @@ const USER_NODES: N[] = [
 const EXEC_NODES: N[] = [
   kw('show', 'Show running system information', { children: SHOW_PRIV }),
   TERMINAL,
+  HELP,
   kw('configure', 'Enter configuration mode', {
     children: [
       kw('terminal', 'Configure from the terminal', {
@@ -1150,8 +1168,8 @@ function markChanges(nodes: N[]): N[] {
 const MODE_NODES: Record<Mode, N[]> = {
   user: USER_NODES,
   exec: EXEC_NODES,
-  config: [...withNo(markChanges(CONFIG_NODES)), DO, kw('confirm', 'Keep a change that was applied with a confirm timer', { changes: true, run: confirm }), kw('exit', 'Leave configuration mode', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
-  'config-if': [...withNo(markChanges(IF_NODES)), DO, kw('exit', 'Leave interface configuration', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
+  config: [...withNo(markChanges(CONFIG_NODES)), DO, HELP, kw('confirm', 'Keep a change that was applied with a confirm timer', { changes: true, run: confirm }), kw('exit', 'Leave configuration mode', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
+  'config-if': [...withNo(markChanges(IF_NODES)), DO, HELP, kw('exit', 'Leave interface configuration', { run: leave }), kw('end', 'Leave configuration mode', { run: end })],
 };
 // `no` itself changes things in configuration modes.
 for (const m of ['config', 'config-if'] as const) MODE_NODES[m][0].changes = true;

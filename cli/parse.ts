@@ -176,6 +176,8 @@ function matchWord<H>(nodes: Node<H>[], tok: Token, line: string): Step<H> {
     if (exact) return { node: exact };
     const pre = nodes.filter((n) => n.kw !== undefined && n.kw.toLowerCase().startsWith(w));
     if (pre.length === 1) return { node: pre[0] };
+    const preferred = pre.filter((n) => n.preferred);
+    if (preferred.length === 1) return { node: preferred[0] };
     if (pre.length > 1) return { error: { ok: false, kind: 'ambiguous', caret: null, lines: [`% Ambiguous command: "${line.slice(0, tok.end).trim()}"`] } };
   }
   let firstErr: ParseError | null = null;

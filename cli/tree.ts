@@ -42,6 +42,11 @@ export interface Node<H = unknown> {
   changes?: boolean;
   /** Not listed by `?` (still accepted), e.g. script-only forms. */
   hidden?: boolean;
+  /**
+   * Wins an abbreviation shared with siblings, as IOS does for its everyday commands
+   * (`sh log` is `show logging`, not `show login`).
+   */
+  preferred?: boolean;
 }
 
 /** Walks a tree depth first. */

@@ -121,3 +121,13 @@ test('show ip route: the kernel\'s table, interfaces by their appliance names', 
     'S*    0.0.0.0/0 [1/0] via 192.0.2.1, GigabitEthernet1',
   ], 'longest prefix first; a route that is not up is not shown');
 });
+
+test('help in every mode, and the everyday abbreviation sh log is show logging', async (t) => {
+  const { run } = await cliSession(t);
+  assert.match(await run('help'), /Type \? at any point/);
+  assert.equal(await run('sh log'), await run('show logging'));
+  assert.equal(await run('show logi'), await run('show login'), 'a longer start still reaches login');
+  await run('configure terminal');
+  assert.match(await run('help'), /'no' in front of a configuration command/);
+  await run('end');
+});

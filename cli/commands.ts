@@ -994,10 +994,12 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
     section('commands run by Keel (last 200)', cmdLog || '(none)');
   const file = `${SUPPORT_DIR}/tech-support-${s.user.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
   s.host.files.mkdirp(SUPPORT_DIR, 0o700);
-  s.host.files.writeAtomic(file, body.replace(/\$scrypt\$[^\s"]+/g, '<redacted>'), 0o600);
+  const redacted = body.replace(/\$scrypt\$[^\s"]+/g, '<redacted>');
+  s.host.files.writeAtomic(file, redacted, 0o600);
   pruneSupport(s, file);
   s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${file}`);
-  return `Support bundle written to ${file} (${Buffer.byteLength(body)} bytes, secrets redacted)`;
+  // As on IOS it is shown in the session too (a screen at a time on a terminal), and kept as a file.
+  return `${redacted.trimEnd()}\n\nSupport bundle written to ${file} (${Buffer.byteLength(redacted)} bytes, secrets redacted)`;
 }
 
 const SHOW_COMMON: N[] = [
@@ -1037,7 +1039,7 @@ const SHOW_PRIV: N[] = [
   kw('login', 'Sign-in lockout policy and locked-out users', { run: showLogin }),
   kw('ssh', 'SSH CLI settings and host key fingerprints', { run: showSsh }),
   kw('logging', 'The audit log', { run: showLogging, preferred: true }),
-  kw('tech-support', 'Write a support bundle (secrets redacted)', { run: techSupport }),
+  kw('tech-support', 'Show the support bundle and keep it as a file (secrets redacted)', { run: techSupport }),
   kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
 ];
 

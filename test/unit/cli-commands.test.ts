@@ -230,7 +230,7 @@ test('show commands', async (t) => {
   assert.match(await run('show running-config | begin ^interface'), /^interface GigabitEthernet1\n ip address/);
 });
 
-test('show tech-support writes a bundle with every secret redacted', async (t) => {
+test('show tech-support shows and writes a bundle with every secret redacted', async (t) => {
   const { run, root, store } = await setup(t);
   const o = await run('show tech-support');
   const m = /Support bundle written to (\/var\/lib\/keel\/support\/tech-support-\S+\.txt)/.exec(o);
@@ -241,6 +241,9 @@ test('show tech-support writes a bundle with every secret redacted', async (t) =
   for (const sec of ['show version', 'show running-config', 'show startup-config', 'show interfaces', 'show ip route', 'show logging', 'commands run by Keel \\(last 200\\)']) assert.match(text, new RegExp(`-- ${sec} --`));
   assert.match(text, /enable secret 9 <redacted>/);
   assert.doesNotMatch(text, /\$scrypt\$/);
+  // The same text is shown in the session (as IOS does), redacted as well.
+  assert.ok(o.startsWith(text.trimEnd()), 'the session shows the bundle');
+  assert.doesNotMatch(o, /\$scrypt\$/);
   assert.ok(store.auditLog().some((e) => e.action === 'cli: show tech-support' && e.outcome.startsWith('ok: /var/lib/keel/support/')));
 });
 

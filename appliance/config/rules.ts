@@ -170,13 +170,27 @@ export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = { minLength: 8, requireLe
 
 /** Checks a password against the policy; `cli` forbids non-ASCII (the CLI cannot type it everywhere). */
 export function password(pw: string, user: string, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY, cli = true): string | null {
-  if ([...pw].length < policy.minLength) return `password must be at least ${policy.minLength} characters`;
-  if (policy.requireLetter && !/\p{L}/u.test(pw)) return 'password must contain at least one letter';
-  if (policy.requireUpper && !/\p{Lu}/u.test(pw)) return 'password must contain at least one capital letter';
-  if (policy.requireDigit && !/[0-9]/.test(pw)) return 'password must contain at least one digit';
+  const broken = passwordProblems(pw, user, policy, cli);
+  // Every rule the password breaks, in one sentence: nobody should learn the policy one try at a time.
+  return broken.length ? `password ${broken.join('; ')}` : null;
+}
+
+/** The rules of the policy a password breaks, each as "must …" (empty when it passes). */
+export function passwordProblems(pw: string, user: string, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY, cli = true): string[] {
+  const out: string[] = [];
+  if ([...pw].length < policy.minLength) out.push(`must be at least ${policy.minLength} characters`);
+  if (policy.requireLetter && !/\p{L}/u.test(pw)) out.push('must contain at least one letter');
+  if (policy.requireUpper && !/\p{Lu}/u.test(pw)) out.push('must contain at least one capital letter');
+  if (policy.requireDigit && !/[0-9]/.test(pw)) out.push('must contain at least one digit');
   const run = new RegExp(`(.)\\1{${policy.maxRepeat}}`, 'u');
-  if (run.test(pw)) return `password must not repeat a character more than ${policy.maxRepeat} times in a row`;
-  if (pw.toLowerCase() === user.toLowerCase()) return 'password must not be the same as the user name';
-  if (cli && /[^\x20-\x7e]/.test(pw)) return 'password for CLI access may contain only printable ASCII characters';
-  return null;
+  if (run.test(pw)) out.push(`must not repeat a character more than ${policy.maxRepeat} times in a row`);
+  if (pw.toLowerCase() === user.toLowerCase()) out.push('must not be the same as the user name');
+  if (cli && /[^\x20-\x7e]/.test(pw)) out.push('may contain only printable ASCII characters (for CLI access)');
+  return out;
+}
+
+/** The policy in a few words, for a prompt: "at least 8 characters, with a capital letter and a digit". */
+export function passwordPolicyText(policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY): string {
+  const need = [policy.requireUpper ? 'a capital letter' : policy.requireLetter ? 'a letter' : null, policy.requireDigit ? 'a digit' : null].filter(Boolean);
+  return `at least ${policy.minLength} characters${need.length ? `, with ${need.join(' and ')}` : ''}, not the user name`;
 }

@@ -10,6 +10,14 @@ import { VERSION } from '../version.ts';
 
 const EULA = fs.readFileSync(new URL('./eula.txt', import.meta.url), 'utf8');
 
+/** The first host of a subnet (x.x.x.1 in a /24): the usual gateway, suggested, never assumed. */
+function firstHost(address: string, netmask: string): string | undefined {
+  if (rules.prefixLength(netmask) >= 31) return undefined;
+  const net = (rules.ipToInt(address) & rules.ipToInt(netmask)) >>> 0;
+  const g = rules.intToIp(net + 1);
+  return g === address ? undefined : g;
+}
+
 /** An extra check that needs earlier answers (gateway in subnet, NIC present...). */
 type Check = (v: string) => string | null;
 
@@ -129,15 +137,23 @@ export class WizardFlow {
     const adminPassword = await this.askSecret(Q.adminPassword, Q.adminPasswordConfirm, (v) => rules.password(v, adminUser));
     const nics = listNics(this.host);
     const iface = (await this.ask(Q.interface, {
-      def: p.interface,
+      def: p.interface ?? (nics.length === 0 || nics[0] ? 'a' : undefined),
       extra: (v) => {
         const n = v.toLowerCase() === 'b' ? 1 : 0;
         return nics.length > 0 && !nics[n] ? `GigabitEthernet${n + 1} is not present on this machine (${nics.length} network interface${nics.length > 1 ? 's' : ''} found)` : null;
       },
     })).toLowerCase() as 'a' | 'b';
-    const address = await this.ask(Q.address, { def: p.address });
-    const netmask = await this.ask(Q.netmask, { def: p.netmask, extra: (m) => rules.addressInSubnet(address, m) });
-    const gateway = await this.ask(Q.gateway, { def: p.gateway, extra: (g) => rules.gatewayInSubnet(g, address, netmask) });
+    // A network or broadcast address only shows as such with the netmask: then the address is asked again.
+    let address = '';
+    let netmask = p.netmask ?? '255.255.255.0';
+    for (let again = false; ; again = true) {
+      address = await this.ask(Q.address, { def: again ? undefined : p.address });
+      netmask = await this.ask(Q.netmask, { def: netmask });
+      const e = rules.addressInSubnet(address, netmask);
+      if (!e) break;
+      this.t.write(`% Invalid IP address: ${e} (${netmask}); enter the IP address again\n`);
+    }
+    const gateway = await this.ask(Q.gateway, { def: p.gateway ?? firstHost(address, netmask), extra: (g) => rules.gatewayInSubnet(g, address, netmask) });
     const hostname = await this.ask(Q.hostname, { def: p.hostname });
     const nameServers = [await this.ask(Q.nameServer1, { def: p.nameServers?.[0] })];
     for (const [i, q] of [Q.nameServer2, Q.nameServer3].entries()) {
@@ -145,8 +161,9 @@ export class WizardFlow {
       if (!v) break;
       nameServers.push(v);
     }
-    const ssh = isYes(await this.ask(Q.ssh, { def: p.ssh === undefined ? undefined : p.ssh ? 'yes' : 'no' }));
-    const ntp = isYes(await this.ask(Q.ntp, { def: p.ntp === undefined ? undefined : p.ntp ? 'yes' : 'no' }));
+    // Suggested on the first pass: SSH on (the CLI's way in), NTP on (certificates and logs need the time).
+    const ssh = isYes(await this.ask(Q.ssh, { def: p.ssh === false ? 'no' : 'yes' }));
+    const ntp = isYes(await this.ask(Q.ntp, { def: p.ntp === false ? 'no' : 'yes' }));
     const ntpServers: string[] = [];
     let clock: WizardAnswers['clock'] = null;
     if (ntp) {

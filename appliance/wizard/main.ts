@@ -7,7 +7,7 @@ import { listNics } from '../network/nics.ts';
 import { ValidationError, OperationalError, isUserFacing, type FieldProblem } from '../errors.ts';
 import { Terminal, Interrupted, EndOfInput } from './terminal.ts';
 import { WizardFlow } from './flow.ts';
-import { Q, isYes, yesNo, timeRule, dateRule } from './questions.ts';
+import { Q, QUESTIONS, isYes, yesNo, timeRule, dateRule } from './questions.ts';
 import { buildConfig, commitWizard, ConfiguredElsewhere, type WizardAnswers } from './commit.ts';
 import { parseOptions, ROOT_OPTION, type OptionTable } from '../options.ts';
 
@@ -22,8 +22,13 @@ import { parseOptions, ROOT_OPTION, type OptionTable } from '../options.ts';
  * The answers file is described in HELP (printed by `keel wizard --help`).
  */
 /** The answers file, for `keel wizard --help`. */
-export const HELP = `Answers file: a JSON object keyed by the question ids of questions.ts, checked with the same
-rules as the interactive wizard (every bad field is reported with its rule; nothing is written):
+export const HELP = `Answers file: a JSON object, one key per question (below), checked with the same rules as
+the interactive wizard (every bad field is reported with its rule; nothing is written). Keys and
+the questions they answer:
+${QUESTIONS.map((q) => `  ${q.id.padEnd(22)} ${q.prompt.replace(/: $/, '')}`).join('\n')}
+
+Example: {"eula": "yes", "company": "Example Corp", "adminUser": "admin", "adminPassword": "…", …}
+Which keys go together:
   "eula": "yes" (required)            "company", "contact", "contactEmail"
   "enableSecret" [, "enableSecretConfirm"]  (plain in the file; stored only as a hash)
   "adminUser", "adminPassword" [, "adminPasswordConfirm"]

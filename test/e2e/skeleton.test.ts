@@ -19,7 +19,8 @@ const OUT = path.join(TOP, '.cache/e2e');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
 const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const prompt = (p: string) => new RegExp(esc(p.replace(/: $/, ':')));
+/** A question's prompt, with or without a suggested default in brackets before the colon. */
+const prompt = (p: string) => new RegExp(`${esc(p.replace(/: $/, ''))}(?: \\[[^\\]\\n]*\\])?:`);
 
 /** Shared by the tests below (they run in order): the installed and configured disk, and timings. */
 const state: { disk: string | null; port: number; rebootToSignIn: number | null } = { disk: null, port: 0, rebootToSignIn: null };

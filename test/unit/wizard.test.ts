@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'vitest';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -322,7 +322,7 @@ test('"no" at the review goes round again, keeping answers as defaults', async (
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Company name \[Example Corp\]: /);
   assert.match(r.out, /Name server 2 \(blank to skip\) \[192\.0\.2\.54\]: /);
-  assert.match(r.out, /Enable remote shell via SSH\? \[yes\/no\] \[yes\]: /);
+  assert.match(r.out, /Enable remote shell via SSH\? \(yes\/no\) \[yes\]: /, "the default shown once, in brackets");
   // the secrets are asked again without a default
   assert.equal(r.out.split(`${Q.enableSecret.prompt.replace(/: $/, '')} [`).length, 1);
   const s = Store.open(createHost(root));
@@ -542,4 +542,36 @@ test('answers file: unknown keys, gaps, mismatched confirmations and wrong-branc
   assert.deepEqual(probs({ address: '192.0.2.0' }), ['address:host-in-subnet']);
   assert.deepEqual(probs({ hostname: 'core.example.com', interface: 'c' }), ['interface:interface']);
   nothingWritten(root);
+});
+
+test('first pass: the password policy is in the prompt, every broken rule is named, defaults are suggested, a broadcast address goes back to the IP question', async (t) => {
+  const root = setup(t);
+  const r = await wizard(root, goodAnswers({
+    adminPassword: ['abc', 'Secret123', 'Secret123'],
+    interface: [''],
+    address: ['192.0.2.255'],
+    netmask: ['', '192.0.2.10', ''],
+    gateway: [''],
+    ssh: [''],
+    ntp: ['no', 'no'],
+  }));
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /Administrator password \(at least 8 characters, with a capital letter and a digit, not the user name\): /);
+  assert.match(r.out, /% Invalid administrator password: password must be at least 8 characters; must contain at least one capital letter; must contain at least one digit\n/);
+  assert.match(r.out, /\(a: GigabitEthernet1, b: GigabitEthernet2\) \[a\]: /);
+  assert.match(r.out, /Netmask \[255\.255\.255\.0\]: /);
+  assert.match(r.out, /% Invalid IP address: address 192\.0\.2\.255 is the broadcast address of its subnet \(255\.255\.255\.0\); enter the IP address again\nIP address: /);
+  assert.match(r.out, /Default gateway \[192\.0\.2\.1\]: /);
+  assert.match(r.out, /Enable remote shell via SSH\? \(yes\/no\) \[yes\]: /);
+  assert.doesNotMatch(r.out, /\[yes\/no\]/, 'a default is never shown twice');
+  assert.match(r.out, /interface GigabitEthernet1\n ip address 192\.0\.2\.10 255\.255\.255\.0/);
+  assert.match(r.out, /ip default-gateway 192\.0\.2\.1|ip route 0\.0\.0\.0 0\.0\.0\.0 192\.0\.2\.1/);
+  assert.match(r.out, /ip ssh server/);
+});
+
+test('keel wizard --help lists every answers-file key with its question', async () => {
+  const r = spawnSync(process.execPath, [MAIN, 'wizard', '--help'], { encoding: 'utf8', env: { ...process.env, KEEL_LOG: 'silent' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /\.ts\b/, 'no pointer into the source');
+  for (const id of ['company', 'adminPassword', 'netmask', 'ntpServer1', 'proceed']) assert.match(r.stdout, new RegExp(`^  ${id} +\\S`, 'm'));
 });

@@ -25,6 +25,8 @@ export const hostAddress = fromRule('A.B.C.D', 'host-address', rules.hostAddress
 export const netmask = fromRule('A.B.C.D', 'netmask', rules.netmask);
 export const fqdn = fromRule('WORD', 'fqdn', rules.fqdn);
 export const email = fromRule('WORD', 'email', rules.email);
+export const edipi = fromRule('<10 digits>', 'edipi', rules.edipi);
+export const personName = fromRule('LINE', 'person-name', rules.personName, { rest: true });
 /** An SMTP password: printable ASCII; `********` (as show running-config prints it) keeps the stored one. */
 export const smtpPassword: ArgType = {
   placeholder: 'LINE',

@@ -155,7 +155,8 @@ function setPassword(c: Config, s: Session, name: string, role: string | undefin
   if (!existing && pw === undefined && hash === undefined) refuse(`username ${name} password`, 'required', `a new user needs a password: username ${name} role ${role ?? 'operator'} password PASSWORD`);
   const now = new Date().toISOString();
   const put = (passwordHash: string, changed: string): void => {
-    const u = { name, passwordHash, passwordChangedAt: changed, role: (role ?? existing?.role ?? 'operator') as 'admin' | 'operator' };
+    // The rest of the record (names, e-mail, EDIPI) stays as it was.
+    const u = { ...existing, name, passwordHash, passwordChangedAt: changed, role: (role ?? existing?.role ?? 'operator') as 'admin' | 'operator' };
     if (existing) c.users.local[idx] = u;
     else c.users.local.push(u);
   };
@@ -178,6 +179,29 @@ function setPassword(c: Config, s: Session, name: string, role: string | undefin
   }
   put(existing!.passwordHash, existing!.passwordChangedAt);
 }
+
+/** The seed's user fields: `username NAME first-name|last-name|email|edipi VALUE` (and `no` forms). */
+type UserField = 'firstName' | 'lastName' | 'email' | 'edipi';
+function setUserField(c: Config, name: string, field: UserField, value: string | undefined): void {
+  const u = c.users.local.find((x) => x.name === name);
+  if (!u) refuse('/users/local', 'exists', `there is no user ${name}: create it first (username ${name} role operator password PASSWORD)`);
+  if (value === undefined) delete u[field];
+  else u[field] = value;
+}
+const userFieldNodes = (): N[] =>
+  (
+    [
+      ['first-name', 'firstName', 'First name', A.personName],
+      ['last-name', 'lastName', 'Last name', A.personName],
+      ['email', 'email', 'E-mail address (certificate sign-in can map to it: $EMAIL$)', A.email],
+      ['edipi', 'edipi', 'DoD EDIPI, 10 digits (CAC sign-in maps to it: $EDIPI$)', A.edipi],
+    ] as const
+  ).map(([word, field, help, type]) =>
+    kw(word, help, {
+      no: change((c, a) => setUserField(c, a.name, field, undefined)),
+      children: [arg(word, type, help, { run: change((c, a) => setUserField(c, a.name, field, a[word])) })],
+    }),
+  );
 
 const userTail = (): N[] => [
   kw('password', 'Set the password (checked against the password policy)', { children: [arg('password', A.password, 'The password', { run: change((c, a, s) => setPassword(c, s, a.name, a.role, a.password, undefined)) })] }),
@@ -224,6 +248,7 @@ const CONFIG_NODES: N[] = [
         children: [
           kw('role', 'Role of the user', { children: [withRole(roleNode('admin', 'Full access'), 'admin'), withRole(roleNode('operator', 'Read-only access'), 'operator')] }),
           ...userTail(),
+          ...userFieldNodes(),
         ],
       }),
     ],

@@ -20,7 +20,7 @@ import { NtpSchema } from '../appliance/ntp/schema.ts';
 import { ClockSchema } from '../appliance/clock/schema.ts';
 import { SshSchema } from '../appliance/ssh/schema.ts';
 import { WebuiSchema } from '../appliance/webui/schema.ts';
-import { LockoutSchema, PasswordPolicySchema } from '../appliance/users/schema.ts';
+import { LockoutSchema, PasswordPolicySchema, UserSchema } from '../appliance/users/schema.ts';
 import { Lockouts, lockoutPolicy, passwordPolicy, printableName } from '../appliance/users/signin.ts';
 import { lockoutRisk, armConfirm, confirmChange, pendingConfirm, CONFIRM_SECONDS } from '../appliance/config/confirm.ts';
 import { AclSchema, aclOf, aclRisk, selfLockout } from '../appliance/acl/schema.ts';
@@ -162,7 +162,28 @@ const UserView = Type.Object({
   role: Type.Union([Type.Literal('admin'), Type.Literal('operator')]),
   passwordChangedAt: Type.String(),
   lockedUntil: Nullable(Type.String(), 'Locked out of SSH and System Manager until then (null: not locked)'),
+  firstName: Type.Optional(UserSchema.properties.firstName),
+  lastName: Type.Optional(UserSchema.properties.lastName),
+  email: Type.Optional(UserSchema.properties.email),
+  edipi: Type.Optional(UserSchema.properties.edipi),
 });
+/** The seed's user record fields (Security > Local Users), as the API takes them; '' removes one. */
+const UserFields = {
+  firstName: Type.Optional(Type.String({ maxLength: 64, description: 'First name (empty: none)' })),
+  lastName: Type.Optional(Type.String({ maxLength: 64, description: 'Last name (empty: none)' })),
+  email: Type.Optional(Type.String({ maxLength: 254, description: 'E-mail address; certificate sign-in can map to it ($EMAIL$) (empty: none)' })),
+  edipi: Type.Optional(Type.String({ maxLength: 10, description: 'DoD EDIPI, 10 digits; CAC sign-in maps to it ($EDIPI$) (empty: none)' })),
+};
+type UserFieldBody = { firstName?: string; lastName?: string; email?: string; edipi?: string };
+/** Copies the given user fields onto a user record ('' removes one); the schema checks the values. */
+function putUserFields(u: Record<string, unknown>, b: UserFieldBody): void {
+  for (const k of ['firstName', 'lastName', 'email', 'edipi'] as const) {
+    const v = b[k];
+    if (v === undefined) continue;
+    if (v.trim() === '') delete u[k];
+    else u[k] = v.trim();
+  }
+}
 const PasswordPolicyBody = Type.Object(
   {
     minLength: Type.Integer(),
@@ -586,7 +607,16 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       const c = running().config;
       const t = now();
       return {
-        users: c.users.local.map((u) => ({ name: u.name, role: u.role, passwordChangedAt: u.passwordChangedAt, lockedUntil: lockouts.lockedUntil(u.name, t)?.toISOString() ?? null })),
+        users: c.users.local.map((u) => ({
+          name: u.name,
+          role: u.role,
+          passwordChangedAt: u.passwordChangedAt,
+          lockedUntil: lockouts.lockedUntil(u.name, t)?.toISOString() ?? null,
+          ...(u.firstName !== undefined ? { firstName: u.firstName } : {}),
+          ...(u.lastName !== undefined ? { lastName: u.lastName } : {}),
+          ...(u.email !== undefined ? { email: u.email } : {}),
+          ...(u.edipi !== undefined ? { edipi: u.edipi } : {}),
+        })),
         passwordPolicy: policy(),
         lockout: lockoutPolicy(c),
       };
@@ -625,13 +655,15 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     summary: 'Add a local user',
     description: 'Adds a local user (SSH, consoles and System Manager).',
     tag: 'users',
-    body: Type.Object({ name: Type.String({ format: 'user-name', description: 'User ID (case sensitive)' }), role: Role, password: NewPassword }, { additionalProperties: false }),
+    body: Type.Object({ name: Type.String({ format: 'user-name', description: 'User ID (case sensitive)' }), role: Role, password: NewPassword, ...UserFields }, { additionalProperties: false }),
     fieldPrefix: '/users/local/new',
     run: async (req, c) => {
       const at = c.users.local.length;
       if (c.users.local.some((u) => u.name === req.body.name)) refuse(`/users/local/${at}/name`, 'unique', `user ${req.body.name} exists already`);
       checkPassword(req.body.password, req.body.name, `/users/local/${at}/password`);
-      c.users.local.push({ name: req.body.name, role: req.body.role, passwordHash: await hashSecret(req.body.password), passwordChangedAt: new Date(now()).toISOString() });
+      const u = { name: req.body.name, role: req.body.role, passwordHash: await hashSecret(req.body.password), passwordChangedAt: new Date(now()).toISOString() };
+      putUserFields(u, req.body as UserFieldBody);
+      c.users.local.push(u);
     },
     label: (req) => `add user ${printableName(req.body.name)} role ${req.body.role}`,
   });
@@ -641,19 +673,21 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     url: `${API}/users/:name`,
     planUrl: `${API}/users/:name/plan`,
     summary: 'Change a local user',
-    description: `Changes a user's role and/or password. Operators may change only their own password; anyone may change their own password at most once per ${USER_PASSWORD_MIN_AGE_HOURS} hours.`,
+    description: `Changes a user's role, password, names, e-mail or EDIPI (an empty value removes one). Operators may change only their own password; anyone may change their own password at most once per ${USER_PASSWORD_MIN_AGE_HOURS} hours.`,
     tag: 'users',
     params: UserParams,
     anyRole: true,
-    body: Type.Object({ role: Type.Optional(Role), password: Type.Optional(NewPassword) }, { additionalProperties: false, minProperties: 1 }),
+    body: Type.Object({ role: Type.Optional(Role), password: Type.Optional(NewPassword), ...UserFields }, { additionalProperties: false, minProperties: 1 }),
     run: async (req, c) => {
-      const body = req.body as { role?: 'admin' | 'operator'; password?: string };
+      const body = req.body as { role?: 'admin' | 'operator'; password?: string } & UserFieldBody;
       const me = req.principal!;
       const self = me.via === 'session' && me.name === req.params.name;
-      if (me.role !== 'admin' && (!self || body.role !== undefined)) throw new HttpError(403, 'the operator role is read only, except for changing your own password');
+      const fields = (['firstName', 'lastName', 'email', 'edipi'] as const).some((k) => body[k] !== undefined);
+      if (me.role !== 'admin' && (!self || body.role !== undefined || fields)) throw new HttpError(403, 'the operator role is read only, except for changing your own password');
       const i = indexOf(c, req.params.name);
       const u = c.users.local[i];
       if (body.role) u.role = body.role;
+      putUserFields(u as Record<string, unknown>, body);
       if (body.password !== undefined) {
         checkPassword(body.password, u.name, `/users/local/${i}/password`);
         const minAge = passwordPolicy(c).minAgeHours;
@@ -664,8 +698,9 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       }
     },
     label: (req) => {
-      const b = req.body as { role?: string; password?: string };
-      return `change user ${printableName(req.params.name)}${b.role ? ` role ${b.role}` : ''}${b.password !== undefined ? ' password' : ''}`;
+      const b = req.body as { role?: string; password?: string } & UserFieldBody;
+      const fields = (['firstName', 'lastName', 'email', 'edipi'] as const).filter((k) => b[k] !== undefined);
+      return `change user ${printableName(req.params.name)}${b.role ? ` role ${b.role}` : ''}${b.password !== undefined ? ' password' : ''}${fields.length ? ` ${fields.join(' ')}` : ''}`;
     },
   });
 

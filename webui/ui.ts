@@ -350,17 +350,28 @@ ${field({ label: 'No proxy for', name: 'noProxy', value: p?.noProxy ?? [], kind:
 <p class="muted">Used for the appliance's own requests to the outside: the software update repository.</p>`;
 }
 
+/** The seed's user record fields; certificate sign-in maps a card to the e-mail ($EMAIL$) or EDIPI ($EDIPI$). */
+function userFields(u: { firstName?: string; lastName?: string; email?: string; edipi?: string }): Html {
+  return html`${field({ label: 'First name', name: 'firstName', value: u.firstName ?? '' })}
+${field({ label: 'Last name', name: 'lastName', value: u.lastName ?? '' })}
+${field({ label: 'E-mail', name: 'email', value: u.email ?? '', attrs: 'autocomplete="off"', help: 'PIV certificate sign-in can map to it ($EMAIL$)' })}
+${field({ label: 'EDIPI', name: 'edipi', value: u.edipi ?? '', attrs: 'inputmode="numeric" autocomplete="off"', help: '10 digits; CAC certificate sign-in maps to it ($EDIPI$)' })}`;
+}
+
 function usersPage(c: Config, lockouts: Lockouts, self: string): Html {
   const rows = c.users.local.map((u) => {
     const locked = lockouts.lockedUntil(u.name);
     const enc = encodeURIComponent(u.name);
     return html`<tr data-user="${u.name}">
 <td>${u.name}${u.name === self ? ' (you)' : ''}</td>
+<td>${[u.firstName, u.lastName].filter(Boolean).join(' ')}</td>
+<td>${u.email ?? ''}</td>
+<td>${u.edipi ?? ''}</td>
 <td>${u.role}</td>
 <td>${when(u.passwordChangedAt)}</td>
 <td>${locked ? html`<span class="badge warn">locked until ${when(locked.toISOString())}</span>` : 'no'}</td>
 <td class="actions">
-${actionForm({ method: 'PUT', url: `${API}/users/${enc}`, plan: `${API}/users/${enc}/plan`, inline: true, button: 'Change', body: html`${field({ label: 'Role', name: 'role', value: u.role, options: ['admin', 'operator'] })}${field({ label: 'New password', name: 'password', type: 'password', optional: true, attrs: 'autocomplete="new-password"' })}` })}
+${actionForm({ method: 'PUT', url: `${API}/users/${enc}`, plan: `${API}/users/${enc}/plan`, inline: true, button: 'Change', body: html`${field({ label: 'Role', name: 'role', value: u.role, options: ['admin', 'operator'] })}${field({ label: 'New password', name: 'password', type: 'password', optional: true, attrs: 'autocomplete="new-password"' })}${userFields(u)}` })}
 ${locked ? actionForm({ method: 'POST', url: `${API}/users/${enc}/unlock`, button: 'Unlock', inline: true }) : ''}
 ${u.name === self ? '' : actionForm({ method: 'DELETE', url: `${API}/users/${enc}`, plan: `${API}/users/${enc}/delete/plan`, button: 'Delete', inline: true, cls: 'admin-only danger' })}
 </td>
@@ -369,7 +380,7 @@ ${u.name === self ? '' : actionForm({ method: 'DELETE', url: `${API}/users/${enc
   const p = passwordPolicy(c);
   return html`<section>
 <table class="users">
-<thead><tr><th>User ID</th><th>Role</th><th>Password changed</th><th>Locked out</th><th>Actions</th></tr></thead>
+<thead><tr><th>User ID</th><th>Name</th><th>E-mail</th><th>EDIPI</th><th>Role</th><th>Password changed</th><th>Locked out</th><th>Actions</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>
 </section>
@@ -383,7 +394,8 @@ ${actionForm({
   body: html`${field({ label: 'User ID (case sensitive)', name: 'name' })}
 ${field({ label: 'Role', name: 'role', value: 'operator', options: ['admin', 'operator'] })}
 ${field({ label: 'Password', name: 'password', type: 'password', attrs: 'autocomplete="new-password"', help: `At least ${p.minLength} characters${p.requireUpper ? ' with a capital letter' : ''}${p.requireDigit ? ' and a digit' : ''}; not the user ID` })}
-${field({ label: 'Confirm password', name: 'passwordConfirm', type: 'password', attrs: 'autocomplete="new-password" data-confirms="password" data-skip="1"' })}`,
+${field({ label: 'Confirm password', name: 'passwordConfirm', type: 'password', attrs: 'autocomplete="new-password" data-confirms="password" data-skip="1"' })}
+${userFields({})}`,
 })}
 </section>
 <section>

@@ -130,6 +130,12 @@ export const displayText: Rule = (v) => {
   return null;
 };
 
+/** A DoD EDIPI: the 10-digit number CAC certificates carry (`1234567890@mil` in the UPN). */
+export const edipi: Rule = (v) => (/^[0-9]{10}$/.test(v) ? null : 'must be exactly 10 digits, like 1234567890 (the DoD ID number on the CAC)');
+
+/** A person's first or last name: display text of at most 64 characters. */
+export const personName: Rule = (v) => displayText(v) ?? (v.length > 64 ? 'must be at most 64 characters' : null);
+
 /** NTP server: an IPv4 address or a DNS name. */
 export const ntpServer: Rule = (v) => {
   if (/^[0-9.]+$/.test(v)) return ipv4(v);

@@ -30,6 +30,8 @@ export const FORMATS: Record<string, rules.Rule> = {
   'dns-domain': rules.dnsDomain,
   'time-zone': rules.timeZone,
   email: rules.email,
+  edipi: rules.edipi,
+  'person-name': rules.personName,
   'display-text': rules.displayText,
   'ntp-server': rules.ntpServer,
   'user-name': rules.userName,

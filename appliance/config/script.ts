@@ -21,7 +21,14 @@ export function toScript(c: Config): string[] {
   out.push(`company contact-email ${q(c.system.contactEmail)}`);
   out.push('!');
   out.push(`enable secret 9 ${c.users.enableSecretHash}`);
-  for (const u of c.users.local) out.push(`username ${u.name} role ${u.role} secret 9 ${u.passwordHash}`);
+  for (const u of c.users.local) {
+    out.push(`username ${u.name} role ${u.role} secret 9 ${u.passwordHash}`);
+    // The seed's user record: names, e-mail and EDIPI (certificate sign-in maps to the last two).
+    if (u.firstName !== undefined) out.push(`username ${u.name} first-name ${q(u.firstName)}`);
+    if (u.lastName !== undefined) out.push(`username ${u.name} last-name ${q(u.lastName)}`);
+    if (u.email !== undefined) out.push(`username ${u.name} email ${u.email}`);
+    if (u.edipi !== undefined) out.push(`username ${u.name} edipi ${u.edipi}`);
+  }
   out.push('!');
   for (const i of c.network.interfaces) {
     out.push(`interface ${i.name}`);

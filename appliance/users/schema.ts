@@ -6,8 +6,10 @@ export const UserSchema = Type.Object(
     passwordHash: Type.String({ format: 'password-hash', description: 'scrypt hash of the password; the password itself is never stored' }),
     passwordChangedAt: Type.String({ format: 'date-time', description: 'Last password change (a password changes at most once per 24 h)' }),
     role: Type.Union([Type.Literal('admin'), Type.Literal('operator')], { description: 'admin: full access; operator: read only' }),
-    email: Type.Optional(Type.String({ format: 'email', description: 'E-mail address; certificate sign-in can match it ($EMAIL$)' })),
-    edipi: Type.Optional(Type.String({ pattern: '^[0-9]{10}$', description: 'DoD EDIPI (10 digits); certificate sign-in with CAC cards matches it ($EDIPI$)' })),
+    firstName: Type.Optional(Type.String({ format: 'person-name', maxLength: 64, description: 'First name' })),
+    lastName: Type.Optional(Type.String({ format: 'person-name', maxLength: 64, description: 'Last name' })),
+    email: Type.Optional(Type.String({ format: 'email', maxLength: 254, description: 'E-mail address; certificate sign-in can match it ($EMAIL$)' })),
+    edipi: Type.Optional(Type.String({ format: 'edipi', description: 'DoD EDIPI (10 digits); certificate sign-in with CAC cards matches it ($EDIPI$)' })),
   },
   { additionalProperties: false },
 );

@@ -362,3 +362,28 @@ test('fuzz: a session answers thousands of random lines and never throws', async
   }
   assert.ok(answered > 1000);
 });
+
+test('username NAME first-name / last-name / email / edipi: the seed\'s user record, kept across a password change, in the running-config', async (t) => {
+  const { run, store } = await setup(t);
+  await run('configure terminal');
+  assert.equal(await run('username alice role operator password Wonder1and'), '');
+  assert.equal(await run('username alice first-name Alice Mary'), '');
+  assert.equal(await run('username alice last-name Liddell'), '');
+  assert.equal(await run('username alice email alice@example.com'), '');
+  assert.equal(await run('username alice edipi 1234567890'), '');
+  assert.match(await run('username alice edipi 12345'), /% Invalid edipi \(edipi\): must be exactly 10 digits, like 1234567890/);
+  assert.match(await run('username nobody email n@example.com'), /there is no user nobody/);
+  await run('username alice password Wonder2land');
+  await run('end');
+  const u = store.running()!.config.users.local.find((x) => x.name === 'alice')!;
+  assert.deepEqual([u.firstName, u.lastName, u.email, u.edipi], ['Alice Mary', 'Liddell', 'alice@example.com', '1234567890'], 'a password change keeps the record');
+  const cfg = await run('show running-config | include ^username alice');
+  assert.match(cfg, /^username alice first-name "Alice Mary"$/m);
+  assert.match(cfg, /^username alice last-name Liddell$/m);
+  assert.match(cfg, /^username alice email alice@example\.com$/m);
+  assert.match(cfg, /^username alice edipi 1234567890$/m);
+  await run('configure terminal');
+  await run('no username alice edipi');
+  await run('end');
+  assert.equal(store.running()!.config.users.local.find((x) => x.name === 'alice')!.edipi, undefined);
+});

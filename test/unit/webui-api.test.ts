@@ -285,6 +285,27 @@ test('local users: add, change, unlock (shared lockout), delete; never a hash in
   assert.equal((await a.call('DELETE', `${V1}/users/nobody`)).status, 404);
 });
 
+test('local users carry the seed\'s record: names, e-mail, EDIPI (10 digits); an empty value removes one; operators cannot set them', async (t) => {
+  const env = await start(t);
+  const a = await env.signIn();
+  const bad = await a.call('POST', `${V1}/users`, { name: 'jdoe', role: 'operator', password: 'Good1password', edipi: '12345', email: 'not-an-address' });
+  assert.equal(bad.status, 400);
+  const byField = Object.fromEntries(bad.json.problems.map((p: { field: string; message: string }) => [p.field, p.message]));
+  assert.match(byField['/users/local/2/edipi'], /must be exactly 10 digits, like 1234567890/);
+  assert.match(byField['/users/local/2/email'], /e-mail address/);
+  assert.doesNotMatch(bad.text, /pattern|\^\[0-9\]/, 'no schema wording or regex in the answer');
+  const ok = await a.call('POST', `${V1}/users`, { name: 'jdoe', role: 'operator', password: 'Good1password', firstName: 'John', lastName: 'Doe', email: 'john.doe@example.mil', edipi: '1234567890' });
+  assert.equal(ok.status, 200, ok.text);
+  const view = (await a.call('GET', `${V1}/users`)).json.users.find((u: { name: string }) => u.name === 'jdoe');
+  assert.deepEqual([view.firstName, view.lastName, view.email, view.edipi], ['John', 'Doe', 'john.doe@example.mil', '1234567890']);
+  assert.equal((await a.call('PUT', `${V1}/users/jdoe`, { edipi: '', lastName: 'Doe-Smith' })).status, 200);
+  const after = env.store.running()!.config.users.local.find((u) => u.name === 'jdoe')!;
+  assert.equal(after.edipi, undefined);
+  assert.equal(after.lastName, 'Doe-Smith');
+  const j = await env.signIn('jdoe', 'Good1password');
+  assert.equal((await j.call('PUT', `${V1}/users/jdoe`, { email: 'me@example.com' })).status, 403, 'operators change only their own password');
+});
+
 test('e-mail settings: the password is kept, never returned', async (t) => {
   const env = await start(t);
   const a = await env.signIn();

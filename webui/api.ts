@@ -371,7 +371,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
         runningRevision: r?.revision ?? null,
         startupRevision: s?.revision ?? null,
         unsaved: store.unsaved(),
-        diff: r ? scriptDiff(s?.config ?? null, r.config) : '',
+        diff: r ? scriptDiff(s?.config ?? null, r.config, ['startup-config', 'running-config']) : '',
         configDiff: r ? configDiff(s?.config ?? null, r.config) : '',
       };
     },

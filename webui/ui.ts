@@ -598,20 +598,29 @@ ${field({ label: 'Passphrase', name: 'passphrase', type: 'password', attrs: 'aut
 </section>`;
 }
 
+/** A unified diff, each line marked as added, removed, or a hunk or file header (coloured by the style sheet). */
+function diffBlock(diff: string, id?: string): Html {
+  const kind = (l: string) => (/^(\+\+\+|---|={3,}|Index:)/.test(l) ? 'file' : l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx');
+  const lines = diff.replace(/\n$/, '').split('\n').map((l) => html`<span class="${kind(l)}">${l}</span>
+`);
+  return html`<pre class="diff"${id ? new Html(` id="${id}"`) : ''}>${lines}</pre>`;
+}
+
 function changesPage(store: FastifyInstance['keel']['store']): Html {
   const r = store.running();
   const s = store.startup();
-  const diff = r ? scriptDiff(s?.config ?? null, r.config) : '';
+  // What a reboot would lose: from the saved (startup) configuration to the running one.
+  const diff = r ? scriptDiff(s?.config ?? null, r.config, ['startup-config', 'running-config']) : '';
   const rows = store.revisions(100).map(
     (x) => html`<tr>
 <td>${x.id}${x.id === r?.revision ? html` <span class="badge warn">running</span>` : ''}${x.id === s?.revision ? html` <span class="badge ok">saved</span>` : ''}</td>
-<td>${when(x.at)}</td><td>${x.who}</td><td>${x.source}</td><td>${x.summary}</td>
+<td>${when(x.at)}</td><td>${x.who}</td><td>${x.source}</td><td>${x.summary}${x.diff ? html`<details class="revision-diff"><summary>Diff</summary>${diffBlock(x.diff.replace(/^--- running-config$/m, '--- before').replace(/^\+\+\+ candidate-config$/m, '+++ after'))}</details>` : ''}</td>
 <td>${x.id === r?.revision ? '' : actionForm({ method: 'POST', url: `${API}/config/revisions/${x.id}/rollback`, plan: `${API}/config/revisions/${x.id}/rollback/plan`, button: 'Roll back', inline: true })}</td>
 </tr>`,
   );
   return html`<section>
 <h2>Unsaved changes</h2>
-${diff ? html`<pre class="diff" id="unsaved-diff">${diff}</pre>` : html`<p>None: the running configuration is the saved one.</p>`}
+${diff ? diffBlock(diff, 'unsaved-diff') : html`<p>None: the running configuration is the saved one.</p>`}
 </section>
 <section>
 <h2>Revisions</h2>

@@ -332,7 +332,8 @@ export function updatesPage(host: Host, store: Store, req: FastifyRequest): Html
   const pct = job && job.total ? Math.floor((job.done / job.total) * 100) : 0;
   return html`<section id="update-panel" data-api="${UPDATES_API}" data-job-running="${job?.running ? '1' : ''}">
 ${st.notice ? html`<div class="unsaved" id="update-notice" role="alert"><p>${st.notice}</p><button type="button" class="admin-only" data-update-action="acknowledge">Acknowledge</button></div>` : ''}
-<h2>Status: <span id="update-label" class="badge ${badge}">${st.label}</span></h2>
+<h2>Status: <span id="update-label" class="badge ${repo || st.phase !== 'up-to-date' ? badge : 'warn'}">${repo || st.phase !== 'up-to-date' ? st.label : 'No repository'}</span></h2>
+${repo ? '' : html`<p class="unsaved" id="update-no-repository" role="status">No update repository is configured, so this appliance cannot look for updates. Set one under Repository below (or <code>software-update repository URL</code> in the CLI); Check Updates and Download work once it is set.</p>`}
 <dl>
 <dt>Running version</dt><dd id="update-running">Keel ${st.running.version} (slot ${st.running.slot.toUpperCase()})</dd>
 <dt>Slot A</dt><dd>${slot('a')}</dd>
@@ -346,9 +347,9 @@ ${st.available?.notes || st.downloaded?.notes ? html`<h3>Release notes</h3><pre 
 <p id="update-progress" aria-live="polite"${job ? '' : new Html(' hidden')}>${job ? `${job.kind === 'download' ? 'Download' : job.kind === 'stage' ? 'Staging' : 'Unstaging'}${job.running ? ` in progress: ${pct}%` : job.error ? ` refused${job.reason ? ` (${job.reason})` : ''}: ${job.error}` : `: ${job.result}`}` : ''}</p>
 <progress id="update-bar" max="100" value="${pct}"${job?.running ? '' : new Html(' hidden')}></progress>
 <div class="buttons">
-<button type="button" data-update-action="check"${repo ? '' : new Html(' disabled')}>Check Updates</button>
-<button type="button" class="admin-only" data-update-action="download"${repo && !st.staged ? '' : new Html(' disabled')}>Download</button>
-<button type="button" class="admin-only" data-update-action="stage"${st.downloaded && !st.staged ? '' : new Html(' disabled')}>Stage for Install</button>
+<button type="button" data-update-action="check"${repo ? '' : new Html(' disabled title="Set an update repository first (Repository, below)"')}>Check Updates</button>
+<button type="button" class="admin-only" data-update-action="download"${repo && !st.staged ? '' : new Html(` disabled title="${!repo ? 'Set an update repository first (Repository, below)' : 'An update is staged: reboot to install it or cancel the staging'}"`)}>Download</button>
+<button type="button" class="admin-only" data-update-action="stage"${st.downloaded && !st.staged ? '' : new Html(` disabled title="${st.staged ? 'An update is staged already' : 'Download an update first'}"`)}>Stage for Install</button>
 ${st.staged ? html`<button type="button" class="admin-only danger" data-update-action="reboot" data-confirm="Reboot now to install Keel ${st.staged.version}? Unsaved configuration changes are lost.">Reboot to Install</button> <button type="button" class="admin-only secondary" data-update-action="unstage">Cancel Staging</button>` : ''}
 </div>
 <p class="form-error" id="update-error" role="alert"></p>

@@ -64,10 +64,10 @@ function fileChanged(host: Host, f: Unit['files'][number]): boolean {
 }
 
 /** Diff of two configurations as CLI scripts, secrets redacted. */
-export function scriptDiff(before: Config | null, after: Config): string {
+export function scriptDiff(before: Config | null, after: Config, labels: [string, string] = ['running-config', 'candidate-config']): string {
   const a = before ? redact(toScript(before)).join('\n') + '\n' : '';
   const b = redact(toScript(after)).join('\n') + '\n';
-  return a === b ? '' : createTwoFilesPatch('running-config', 'candidate-config', a, b, '', '', { context: 2 });
+  return a === b ? '' : createTwoFilesPatch(labels[0], labels[1], a, b, '', '', { context: 2 });
 }
 
 /** Shows what applying `next` would change, without changing anything. */
@@ -158,7 +158,8 @@ export async function osReconcile(host: Host, running: Config): Promise<string[]
 export async function applyConfig(host: Host, store: Store, next: Config, actor: Actor, summary: string): Promise<{ revision: number; units: string[] }> {
   validate(next);
   const before = store.running()?.config ?? null;
-  const diff = scriptDiff(before, next);
+  // The revision's record: what it changed in the running configuration.
+  const diff = scriptDiff(before, next, ['before', 'after']);
   const j = journal(store);
   j.begin(summary);
   let reloaded: string[];

@@ -387,6 +387,18 @@ test('support bundle has no secrets; reboot needs confirmation and goes through 
   assert.equal(up.json.label, 'Up to Date');
 });
 
+test('changes page: unsaved changes are startup-config -> running-config, each revision has its own diff, lines marked for colour', async (t) => {
+  const env = await start(t);
+  const a = await env.signIn();
+  assert.equal((await a.call('PUT', `${V1}/config/ntp`, { enabled: true, servers: ['192.0.2.124'] })).status, 200);
+  const page = (await a.call('GET', '/mics/changes')).text;
+  assert.match(page, /<pre class="diff" id="unsaved-diff"><span class="file">=+<\/span>\n<span class="file">--- startup-config<\/span>\n<span class="file">\+\+\+ running-config<\/span>/);
+  assert.match(page, /<span class="del">-ntp server 192\.0\.2\.123<\/span>/);
+  assert.match(page, /<span class="add">\+ntp server 192\.0\.2\.124<\/span>/);
+  assert.match(page, /<details class="revision-diff"><summary>Diff<\/summary><pre class="diff">[\s\S]*?\+ntp server 192\.0\.2\.124/);
+  assert.doesNotMatch(page, /candidate-config/);
+});
+
 test('pages render for admin and operator, with the unsaved marker in the header and no inline script', async (t) => {
   const env = await start(t);
   const a = await env.signIn();

@@ -31,8 +31,10 @@ test('Software Updates: repository, Check Updates, Download, Stage for Install, 
   await page.fill('#password', PASSWORD);
   await Promise.all([page.waitForURL(`${base}/mics/`), page.click('button[type=submit]')]);
   await page.goto(`${base}/mics/maintenance/updates`);
-  assert.equal(await page.textContent('#update-label'), 'Up to Date');
+  assert.equal(await page.textContent('#update-label'), 'No repository', 'not "Up to Date": nothing was checked');
+  assert.match((await page.textContent('#update-no-repository')) ?? '', /No update repository is configured/);
   assert.ok(await page.isDisabled('[data-update-action="check"]'), 'nothing to check without a repository');
+  assert.match((await page.getAttribute('[data-update-action="check"]', 'title')) ?? '', /Set an update repository first/);
 
   // A refused URL: the error sits next to the field and names the rule.
   const form = page.locator('#update-repository');

@@ -28,7 +28,18 @@
       dialog.querySelector('.dialog-title').textContent = title;
       dialog.querySelector('.dialog-message').textContent = message || '';
       const pre = dialog.querySelector('.dialog-diff');
-      pre.textContent = diff || '';
+      // One span per line, marked as added, removed or header, for the style sheet to colour.
+      pre.replaceChildren(
+        ...(diff || '')
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => {
+            const s = document.createElement('span');
+            s.className = /^(\+\+\+|---|={3,}|Index:)/.test(l) ? 'file' : l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx';
+            s.textContent = `${l}\n`;
+            return s;
+          }),
+      );
       pre.hidden = !diff;
       const ok = dialog.querySelector('.dialog-ok');
       const cancel = dialog.querySelector('.dialog-cancel');

@@ -148,7 +148,8 @@ interface FieldOpts {
   kind?: Kind;
   type?: string;
   help?: string;
-  options?: readonly string[];
+  /** A select's choices: a value, or a value with the words people see. */
+  options?: readonly (string | { value: string; label: string })[];
   /** Empty means "leave the field out" (optional settings). */
   optional?: boolean;
   attrs?: string;
@@ -164,7 +165,10 @@ function field(o: FieldOpts): Html {
   if (kind === 'bool') {
     input = html`<input type="checkbox" ${common}${o.value ? new Html(' checked') : ''}>`;
   } else if (o.options) {
-    input = html`<select ${common}>${o.options.map((x) => html`<option${x === o.value ? new Html(' selected') : ''}>${x}</option>`)}</select>`;
+    input = html`<select ${common}>${o.options.map((x) => {
+      const { value, label } = typeof x === 'string' ? { value: x, label: x } : x;
+      return html`<option value="${value}"${value === String(o.value ?? '') ? new Html(' selected') : ''}>${label}</option>`;
+    })}</select>`;
   } else if (kind === 'routes' || o.type === 'textarea') {
     input = html`<textarea ${common} rows="3">${String(o.value ?? '')}</textarea>`;
   } else {
@@ -315,8 +319,8 @@ function emailPage(c: Config): Html {
     'email',
     html`${field({ label: 'From e-mail', name: 'from', value: e?.from ?? '', help: 'From address of every administrative e-mail' })}
 ${field({ label: 'SMTP server', name: 'server', value: e?.server ?? '' })}
+${field({ label: 'Protocol', name: 'protocol', value: e?.protocol ?? 'smtp', options: EMAIL_PROTOCOLS.map((p) => ({ value: p, label: EMAIL_PROTOCOL_LABELS[p] })), attrs: `data-port-field="port" data-port-defaults='${JSON.stringify(EMAIL_DEFAULT_PORTS)}'`, help: 'Choosing a protocol sets its usual port unless you typed another' })}
 ${field({ label: 'SMTP server port', name: 'port', value: e?.port ?? 25, kind: 'int' })}
-${field({ label: 'Protocol', name: 'protocol', value: e?.protocol ?? 'smtp', options: EMAIL_PROTOCOLS, help: 'smtp: plain; smtps: TLS from the start; starttls: SMTP upgraded with STARTTLS' })}
 ${field({ label: 'Authentication required', name: 'auth', value: e?.auth ?? false, kind: 'bool' })}
 ${field({ label: 'User name', name: 'username', value: e?.username ?? '', optional: true })}
 ${field({ label: 'Password', name: 'password', value: '', type: 'password', optional: true, help: e?.password ? 'A password is stored; leave empty to keep it' : 'Needed when authentication is required', attrs: 'autocomplete="new-password"' })}
@@ -357,6 +361,10 @@ ${field({ label: 'Last name', name: 'lastName', value: u.lastName ?? '' })}
 ${field({ label: 'E-mail', name: 'email', value: u.email ?? '', attrs: 'autocomplete="off"', help: 'PIV certificate sign-in can map to it ($EMAIL$)' })}
 ${field({ label: 'EDIPI', name: 'edipi', value: u.edipi ?? '', attrs: 'inputmode="numeric" autocomplete="off"', help: '10 digits; CAC certificate sign-in maps to it ($EDIPI$)' })}`;
 }
+
+/** What the Email page's protocol choices mean, and the port each usually uses. */
+const EMAIL_PROTOCOL_LABELS: Record<string, string> = { smtp: 'SMTP (plain, port 25)', smtps: 'SMTPS (TLS from the start, port 465)', starttls: 'SMTP with STARTTLS (port 587)' };
+const EMAIL_DEFAULT_PORTS: Record<string, number> = { smtp: 25, smtps: 465, starttls: 587 };
 
 function usersPage(c: Config, lockouts: Lockouts, self: string): Html {
   const rows = c.users.local.map((u) => {
@@ -484,9 +492,11 @@ ${actionForm({ method: 'POST', url: `${API}/portal-auth/test`, button: 'Test', r
 }
 
 function portsPage(c: Config): Html {
+  // Not set means closed: the form says so instead of showing a port that is not open.
+  const choices = [...(c.ports ? [] : [{ value: '', label: 'Closed (choose a port to open provisioning)' }]), { value: '443', label: '443 (HTTPS)' }, { value: '8080', label: '8080 (HTTP, for evaluation only)' }].filter((x) => x.value === '' || PROVISIONING_PORTS.map(String).includes(x.value));
   return html`${sectionForm(
     'ports',
-    html`${field({ label: 'Provisioning port', name: 'provisioning', value: String(c.ports?.provisioning ?? 443), kind: 'int', options: PROVISIONING_PORTS.map(String), help: '443: HTTPS; 8080: HTTP, for evaluation only' })}`,
+    html`${field({ label: 'Provisioning port', name: 'provisioning', value: c.ports ? String(c.ports.provisioning) : '', kind: 'int', options: choices, help: '443: HTTPS; 8080: HTTP, for evaluation only' })}`,
     { title: 'Provisioning', get: false },
   )}
 <p class="muted">${c.ports ? `Provisioning is open on TCP ${c.ports.provisioning} (narrowed by the Portal ACL).` : 'Provisioning is closed until a port is set here.'}</p>`;

@@ -197,6 +197,17 @@
   }
 
   // Settings sections: GET the section, overlay the form, plan, confirm, PUT.
+  // A protocol choice that has a usual port (data-port-defaults) moves the port field along with it,
+  // unless the port holds something other than one of those usual ports (the administrator typed it).
+  for (const sel of document.querySelectorAll('select[data-port-defaults]')) {
+    const defaults = JSON.parse(sel.dataset.portDefaults);
+    const usual = new Set(Object.values(defaults).map(String).concat(['', '2525']));
+    sel.addEventListener('change', () => {
+      const port = sel.form?.querySelector(`[name="${sel.dataset.portField}"]`);
+      if (port && usual.has(port.value.trim()) && defaults[sel.value] !== undefined) port.value = String(defaults[sel.value]);
+    });
+  }
+
   for (const form of document.querySelectorAll('form.js-section')) {
     form.addEventListener('submit', async (e) => {
       e.preventDefault();

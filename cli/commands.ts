@@ -35,6 +35,7 @@ import type { ServiceName } from '../appliance/applier/applier.ts';
 import { fieldLabel } from '../appliance/config/messages.ts';
 import { mountedImages, verificationSummary } from '../appliance/update/verity.ts';
 import { kernelRoutes, openPorts, serviceName } from '../appliance/network/sockets.ts';
+import { hostnameMismatch } from '../appliance/certs/webui.ts';
 import { formatAssociations, formatStatus as formatNtpStatus, parseSources, parseTracking } from '../appliance/ntp/status.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
@@ -217,7 +218,16 @@ function withRole(n: N, role: string): N {
 
 const CONFIG_NODES: N[] = [
   kw('hostname', 'Set the external host name (FQDN) of the appliance', {
-    children: [arg('hostname', A.fqdn, 'Fully qualified host name, like core.example.com', { run: change((c, a) => void (c.system.hostname = a.hostname)) })],
+    children: [
+      arg('hostname', A.fqdn, 'Fully qualified host name, like core.example.com', {
+        run: async (s, a, p) => {
+          const out = await change((c) => void (c.system.hostname = a.hostname))(s, a, p);
+          // The certificate browsers see may still carry the old name: say so where the name changed.
+          const note = !out && s.candidate === null ? hostnameMismatch(s.host, a.hostname) : null;
+          return note ? `% Note: ${note}` : out;
+        },
+      }),
+    ],
   }),
   kw('company', 'Company identity', {
     children: [

@@ -3,6 +3,7 @@
  * code: the CSP allows only 'self'). Forms change nothing by themselves: app.js sends them to the
  * v1 API (plan → confirm with the diff → apply), so the UI and automation share one path.
  */
+import { hostnameMismatch } from '../appliance/certs/webui.ts';
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../appliance/config/schema.ts';
@@ -211,7 +212,7 @@ const bytes = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` :
 
 // ---- pages ----
 
-function dashboard(h: Health, c: Config, healthPanel: Html): Html {
+function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | null): Html {
   const conf = h.configuration;
   const rows = h.interfaces.map(
     (i) => html`<tr>
@@ -225,7 +226,8 @@ function dashboard(h: Health, c: Config, healthPanel: Html): Html {
 `,
   );
   const mem = h.memory;
-  return html`${conf.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${conf.runningRevision}) differs from the saved one (revision ${conf.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
+  return html`${certNote ? html`<p class="unsaved" id="cert-hostname" role="status">${certNote}</p>` : ''}
+${conf.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${conf.runningRevision}) differs from the saved one (revision ${conf.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
 ${healthPanel}
 <section>
 <h2>System</h2>
@@ -725,6 +727,6 @@ export function registerPages(
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
 
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname)))),
   };
 }

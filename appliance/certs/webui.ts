@@ -99,6 +99,26 @@ export async function makeSelfSigned(fqdn: string, ip?: string | null, now = new
 }
 
 /**
+ * Why browsers would warn about System Manager's certificate for `hostname` (a sentence), or null
+ * when the certificate names it. Only an administrator's own certificate can be left behind by a
+ * hostname change: the automatic one is made again for the new name when System Manager restarts.
+ */
+export function hostnameMismatch(host: Host, hostname: string): string | null {
+  const pem = host.files.readText(WEBUI_CERT_PATH);
+  if (!pem) return null;
+  let x509: crypto.X509Certificate;
+  try {
+    x509 = new crypto.X509Certificate(pem);
+  } catch {
+    return null;
+  }
+  if (x509.checkHost(hostname)) return null;
+  const names = (x509.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+  const own = host.files.readText(WEBUI_SOURCE_PATH) !== null;
+  return `System Manager's certificate is for ${names.join(', ') || 'other names'}, not ${hostname}: browsers will warn. ${own ? 'Make or upload one for the new name under Certificates.' : 'A new one is made for the new name when System Manager restarts (service keel-serve restart).'}`;
+}
+
+/**
  * System Manager's TLS identity. At first use makes a key and a self-signed certificate for the
  * external hostname (SAN: the FQDN, plus the management IP if given) and stores them at
  * /var/lib/keel/certs/webui.{key,crt} (key 0600) with atomic writes. Later calls reuse them, unless

@@ -1,4 +1,5 @@
 import { test } from 'vitest';
+import { makeSelfSigned, WEBUI_CERT_PATH, WEBUI_KEY_PATH, WEBUI_SOURCE_PATH } from '../../appliance/certs/webui.ts';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -386,4 +387,17 @@ test('username NAME first-name / last-name / email / edipi: the seed\'s user rec
   await run('no username alice edipi');
   await run('end');
   assert.equal(store.running()!.config.users.local.find((x) => x.name === 'alice')!.edipi, undefined);
+});
+
+test('hostname: when System Manager\'s certificate does not name the new hostname, the change says so', async (t) => {
+  const { run, host } = await setup(t);
+  const cert = await makeSelfSigned('core.example.com');
+  host.files.writeAtomic(WEBUI_CERT_PATH, cert.certPem);
+  host.files.writeAtomic(WEBUI_KEY_PATH, cert.keyPem, 0o600);
+  await run('configure terminal');
+  assert.match(await run('hostname core2.example.com'), /% Note: System Manager's certificate is for core\.example\.com, not core2\.example\.com: browsers will warn\. A new one is made for the new name when System Manager restarts/);
+  // An administrator's own certificate is theirs to replace.
+  host.files.writeAtomic(WEBUI_SOURCE_PATH, 'uploaded\n');
+  assert.match(await run('hostname core3.example.com'), /Make or upload one for the new name under Certificates/);
+  assert.equal(await run('hostname core.example.com'), '', 'a certificate that names the hostname: nothing to say');
 });

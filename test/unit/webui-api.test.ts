@@ -399,6 +399,15 @@ test('changes page: unsaved changes are startup-config -> running-config, each r
   assert.doesNotMatch(page, /candidate-config/);
 });
 
+test('after a hostname change the dashboard says that System Manager\'s certificate names the old one', async (t) => {
+  const env = await start(t);
+  const a = await env.signIn();
+  assert.doesNotMatch((await a.call('GET', '/mics/')).text, /id="cert-hostname"/);
+  const system = (await a.call('GET', `${V1}/config/system`)).json;
+  assert.equal((await a.call('PUT', `${V1}/config/system`, { ...system, hostname: 'renamed.example.com' })).status, 200);
+  assert.match((await a.call('GET', '/mics/')).text, /id="cert-hostname"[^>]*>System Manager&#39;s certificate is for core\.example\.com, not renamed\.example\.com: browsers will warn/);
+});
+
 test('pages render for admin and operator, with the unsaved marker in the header and no inline script', async (t) => {
   const env = await start(t);
   const a = await env.signIn();

@@ -23,7 +23,7 @@ test('every page fits 390 px without horizontal scrolling; checkboxes sit beside
     await page.goto(`${base}${href}`);
     const { scroll, inner, culprit } = await page.evaluate(() => {
       const w = document.documentElement.clientWidth;
-      const over = [...document.querySelectorAll('body *')].find((e) => {
+      const over = Array.from(document.querySelectorAll('body *')).find((e) => {
         const r = e.getBoundingClientRect();
         return r.right > w + 1 && getComputedStyle(e).position !== 'fixed' && !e.closest('.scroll-x, dialog');
       });

@@ -3,6 +3,7 @@
  * code: the CSP allows only 'self'). Forms change nothing by themselves: app.js sends them to the
  * v1 API (plan → confirm with the diff → apply), so the UI and automation share one path.
  */
+import { explorerPage } from './explorer.ts';
 import { hostnameMismatch } from '../appliance/certs/webui.ts';
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -70,7 +71,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/changes`, label: 'Configuration Changes' },
     ],
   },
-  { group: '', items: [{ href: `${BASE}/audit`, label: 'Audit Log' }] },
+  { group: '', items: [{ href: `${BASE}/audit`, label: 'Audit Log' }, { href: `${BASE}/api/`, label: 'API' }] },
 ];
 
 interface PageCtx {
@@ -722,6 +723,7 @@ export function registerPages(
   view(`${BASE}/certificates`, 'Certificates', () => certificatesPage(certs, config()));
   view(`${BASE}/security/tokens`, 'API Tokens', () => tokensPage(deps.tokens), { adminOnly: true });
   view(`${BASE}/maintenance`, 'Maintenance', () => maintenancePage(store.unsaved()));
+  view(`${BASE}/api/`, 'API', () => explorerPage(app.swagger() as Parameters<typeof explorerPage>[0]));
   view(`${BASE}/maintenance/updates`, 'Software Updates', (req) => updatesPage(host, store, req));
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));

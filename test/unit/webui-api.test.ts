@@ -408,6 +408,25 @@ test('after a hostname change the dashboard says that System Manager\'s certific
   assert.match((await a.call('GET', '/mics/')).text, /id="cert-hostname"[^>]*>System Manager&#39;s certificate is for core\.example\.com, not renamed\.example\.com: browsers will warn/);
 });
 
+test('API explorer at /mics/api/: signed in only, every operation with its fields, no script, under the strict CSP', async (t) => {
+  const env = await start(t);
+  const anon = await env.app.inject({ method: 'GET', url: '/mics/api/' });
+  assert.ok([302, 401].includes(anon.statusCode), `not signed in: ${anon.statusCode}`);
+  assert.doesNotMatch(anon.body, /details class="op"/);
+  const a = await env.signIn();
+  const r = await a.call('GET', '/mics/api/');
+  assert.equal(r.status, 200, r.text);
+  assert.match(String(r.headers['content-security-policy']), /script-src 'self'/);
+  assert.doesNotMatch(r.text, /<script(?![^>]*\bsrc=)/, 'no inline script');
+  assert.match(r.text, /<span class="badge method-post">POST<\/span> <code>\/mics\/api\/v1\/users<\/code> Add a local user/);
+  assert.match(r.text, /<td><code>edipi<\/code><\/td><td>string \(at most 10\)<\/td><td><\/td><td>DoD EDIPI, 10 digits/);
+  assert.match(r.text, /<a href="\/mics\/api\/v1\/users">open<\/a>/, 'a GET without parameters links to its JSON');
+  const ops = (r.text.match(/<details class="op"/g) ?? []).length;
+  const doc = (await a.call('GET', '/mics/api/openapi.json')).json as { paths: Record<string, Record<string, unknown>> };
+  const expected = Object.values(doc.paths).reduce((n, p) => n + Object.keys(p).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).length, 0);
+  assert.equal(ops, expected, 'every operation of the OpenAPI document is listed');
+});
+
 test('pages render for admin and operator, with the unsaved marker in the header and no inline script', async (t) => {
   const env = await start(t);
   const a = await env.signIn();

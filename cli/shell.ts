@@ -128,6 +128,7 @@ export async function runShell(o: ShellOptions): Promise<number> {
   rl.on('close', () => {
     ended = true;
     wake?.();
+    pagerKey?.('\x04');
   });
   const next = async (): Promise<string> => {
     for (;;) {
@@ -177,9 +178,12 @@ export async function runShell(o: ShellOptions): Promise<number> {
     let at = 0;
     let take = lines - 1;
     while (at < all.length) {
+      // Lines typed ahead (a script fed to `ssh -tt`) or input that has ended: no one reads the
+      // screen, so the rest goes out at once instead of waiting for a key that never comes.
+      if (queue.length || ended) take = all.length - at;
       write(`${all.slice(at, at + take).join('\n')}\n`);
       at += take;
-      if (at >= all.length || ended) return;
+      if (at >= all.length) return;
       o.output.write(' --More-- ');
       const key = await new Promise<string>((resolve) => (pagerKey = resolve));
       pagerKey = null;

@@ -185,6 +185,12 @@ test('on a terminal: long output stops at --More-- (space: a screen, Enter: a li
   input.write('q');
   await until(/core#$/);
   assert.doesNotMatch(plain(), new RegExp(full[full.length - 1].replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '\\r?\\ncore#$'), 'q: the rest is not shown');
+  // Typed ahead (a script fed to ssh -tt): nobody reads the screens, so nothing waits at --More--.
+  out = '';
+  input.write('show running-config\rshow clock\r');
+  await until(/\nend\r?\ncore#\d\d:\d\d:\d\d[^\n]*\r?\ncore#$/);
+  assert.doesNotMatch(plain(), /--More--/);
+  assert.ok(plain().includes(full[full.length - 1]), 'all of it');
   input.write('exit\r');
   assert.equal(await done, 0);
 });

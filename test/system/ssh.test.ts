@@ -209,3 +209,45 @@ test('ssh-audit reports no failures and no warnings', () => {
   assert.doesNotMatch(out, /\(key\) ssh-rsa /, 'SHA-1 ssh-rsa is not offered');
   assert.equal(r.status, 0, out);
 });
+
+test('IOS staples over OpenSSH: help, sh ip int br, show interfaces, show ip route, show ntp status, sh log, | count, | section, --More-- and terminal length', async () => {
+  const s = sshShell();
+  try {
+    await s.expect(/(core|edge)>$/m);
+    s.send('help\n');
+    await s.expect(/Type \? at any point/);
+    s.send('sh ip int br\n');
+    await s.expect(/Interface\s+IP-Address\s+OK\? Method Status\s+Protocol[\s\S]*GigabitEthernet1\s+192\.0\.2\.10\s+YES manual/);
+    s.send('show interfaces GigabitEthernet1\n');
+    await s.expect(/GigabitEthernet1 is \S+, line protocol is \S+/);
+    s.send('show ip route\n');
+    await s.expect(/Gateway of last resort is 192\.0\.2\.1/);
+    s.send('show ntp status\n');
+    await s.expect(/Clock is (un)?synchronized/);
+    s.send('enable\n');
+    await s.expect(/Password:/);
+    s.send(`${ENABLE}\n`);
+    await s.expect(/(core|edge)#$/m);
+    s.send('sh log | count ssh\n');
+    await s.expect(/Number of lines which match regexp = [1-9]\d*/);
+    s.send('show running-config | section interface\n');
+    await s.expect(/interface GigabitEthernet1\r?\n ip address 192\.0\.2\.10 255\.255\.255\.0/);
+    // The pager: a 10-line screen stops at --More--; space shows the next screen, q ends it.
+    s.send('terminal length 10\n');
+    await s.expect(/(core|edge)#$/m);
+    s.send('show running-config\n');
+    await s.expect(/ --More-- /);
+    s.send(' ');
+    await s.expect(/ --More-- /);
+    s.send('q');
+    await s.expect(/(core|edge)#$/m);
+    s.send('terminal length 0\n');
+    await s.expect(/(core|edge)#$/m);
+    s.send('show running-config\n');
+    await s.expect(/\r?\nend\r?\n/);
+    s.send('exit\n');
+    assert.equal(await s.done, 0);
+  } finally {
+    s.child.kill();
+  }
+});

@@ -1,7 +1,8 @@
 /**
- * Listening sockets, from the kernel's tables (/proc/net/tcp, tcp6, udp, udp6 through host.files,
- * so a sandbox root can hold recorded ones). For `show control-plane host open-ports` and the
- * e2e check that the booted appliance listens on nothing but what its configuration opens.
+ * The kernel's network tables, read through host.files (a sandbox root can hold recorded ones):
+ * listening sockets (/proc/net/tcp, tcp6, udp, udp6) for `show control-plane host open-ports` and
+ * the e2e check that the booted appliance listens on nothing but what its configuration opens,
+ * and the IPv4 routes (/proc/net/route) for `show ip route`.
  */
 import type { Host } from '../host/index.ts';
 

@@ -20,7 +20,7 @@ import { NtpSchema } from '../appliance/ntp/schema.ts';
 import { ClockSchema } from '../appliance/clock/schema.ts';
 import { SshSchema } from '../appliance/ssh/schema.ts';
 import { WebuiSchema } from '../appliance/webui/schema.ts';
-import { LockoutSchema, PasswordPolicySchema, UserSchema } from '../appliance/users/schema.ts';
+import { LockoutSchema, PasswordPolicySchema, USER_RECORD_FIELDS, UserSchema } from '../appliance/users/schema.ts';
 import { Lockouts, lockoutPolicy, passwordPolicy, printableName } from '../appliance/users/signin.ts';
 import { lockoutRisk, armConfirm, confirmChange, pendingConfirm, CONFIRM_SECONDS } from '../appliance/config/confirm.ts';
 import { AclSchema, aclOf, aclRisk, selfLockout } from '../appliance/acl/schema.ts';
@@ -177,7 +177,7 @@ const UserFields = {
 type UserFieldBody = { firstName?: string; lastName?: string; email?: string; edipi?: string };
 /** Copies the given user fields onto a user record ('' removes one); the schema checks the values. */
 function putUserFields(u: Record<string, unknown>, b: UserFieldBody): void {
-  for (const k of ['firstName', 'lastName', 'email', 'edipi'] as const) {
+  for (const k of USER_RECORD_FIELDS) {
     const v = b[k];
     if (v === undefined) continue;
     if (v.trim() === '') delete u[k];
@@ -682,7 +682,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       const body = req.body as { role?: 'admin' | 'operator'; password?: string } & UserFieldBody;
       const me = req.principal!;
       const self = me.via === 'session' && me.name === req.params.name;
-      const fields = (['firstName', 'lastName', 'email', 'edipi'] as const).some((k) => body[k] !== undefined);
+      const fields = USER_RECORD_FIELDS.some((k) => body[k] !== undefined);
       if (me.role !== 'admin' && (!self || body.role !== undefined || fields)) throw new HttpError(403, 'the operator role is read only, except for changing your own password');
       const i = indexOf(c, req.params.name);
       const u = c.users.local[i];
@@ -699,7 +699,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     },
     label: (req) => {
       const b = req.body as { role?: string; password?: string } & UserFieldBody;
-      const fields = (['firstName', 'lastName', 'email', 'edipi'] as const).filter((k) => b[k] !== undefined);
+      const fields = USER_RECORD_FIELDS.filter((k) => b[k] !== undefined);
       return `change user ${printableName(req.params.name)}${b.role ? ` role ${b.role}` : ''}${b.password !== undefined ? ' password' : ''}${fields.length ? ` ${fields.join(' ')}` : ''}`;
     },
   });

@@ -1,5 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 
+/** The seed's user record fields beside the sign-in ones (Security > Local Users). */
+export const USER_RECORD_FIELDS = ['firstName', 'lastName', 'email', 'edipi'] as const;
+
 export const UserSchema = Type.Object(
   {
     name: Type.String({ format: 'user-name', description: 'User ID (case sensitive); not root or ha_admin' }),

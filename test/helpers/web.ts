@@ -75,3 +75,11 @@ export async function browserPage(t: T): Promise<{ page: Page; problems: string[
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return { page, problems };
 }
+
+/** Signs `page` in to System Manager at `base` with a password (admin / WEB_PASSWORD by default). */
+export async function signInWithPassword(page: Page, base: string, username = 'admin', password = WEB_PASSWORD): Promise<void> {
+  await page.goto(`${base}/mics/`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(`${base}/mics/`), page.click('form:not(.cert-signin) button[type=submit]')]);
+}

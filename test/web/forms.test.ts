@@ -5,17 +5,14 @@
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { servedAppliance, browserPage, WEB_PASSWORD } from '../helpers/web.ts';
+import { servedAppliance, browserPage, signInWithPassword } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
 test('Email: protocols in words, the port follows the protocol; Port Settings: closed shows as closed', async (t) => {
   const { base } = await servedAppliance(t, { prefix: 'keel-web-forms-' });
   const { page, problems } = await browserPage(t);
-  await page.goto(`${base}/mics/`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', WEB_PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/mics/`), page.click('button[type=submit]')]);
+  await signInWithPassword(page, base);
 
   await page.goto(`${base}/mics/settings/email`);
   const protocol = page.locator('select[name="protocol"]');

@@ -4,7 +4,7 @@
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { servedAppliance, browserPage, WEB_PASSWORD } from '../helpers/web.ts';
+import { servedAppliance, browserPage, signInWithPassword } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
@@ -12,10 +12,7 @@ test('every page fits 390 px without horizontal scrolling; checkboxes sit beside
   const { base } = await servedAppliance(t, { prefix: 'keel-web-layout-' });
   const { page, problems } = await browserPage(t);
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`${base}/mics/`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', WEB_PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/mics/`), page.click('button[type=submit]')]);
+  await signInWithPassword(page, base);
   const links = await page.$$eval('nav a[href^="/mics/"]', (as) => [...new Set(as.map((a) => a.getAttribute('href')!))]);
   assert.ok(links.length >= 15, `the navigation lists the pages (${links.length})`);
   const wide: string[] = [];

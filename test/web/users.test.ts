@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import type { Config } from '../../appliance/config/schema.ts';
 import { buildServer } from '../../webui/server.ts';
-import { configuredHost, WEB_PASSWORD } from '../helpers/web.ts';
+import { configuredHost, signInWithPassword } from '../helpers/web.ts';
 import { makeCaChain, makeCert, type Issued } from '../helpers/pki.ts';
 
 process.env.KEEL_LOG ??= 'silent';
@@ -56,10 +56,7 @@ test('CAC: the EDIPI set on the Local Users page maps a CAC certificate to its u
   // The administrator adds jdoe with the seed's fields; a 5-digit EDIPI is refused at its field.
   const admin = await browser(t, base);
   const page = admin.page;
-  await page.goto(`${base}/mics/`);
-  await page.fill('#username', 'admin');
-  await page.fill('#password', WEB_PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/mics/`), page.click('form:not(.cert-signin) button[type=submit]')]);
+  await signInWithPassword(page, base);
   await page.goto(`${base}/mics/security/users`);
   const add = page.locator('form[data-method="POST"][data-url$="/api/v1/users"]');
   await add.locator('input[name="name"]').fill('jdoe');

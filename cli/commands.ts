@@ -37,6 +37,7 @@ import { mountedImages, verificationSummary } from '../appliance/update/verity.t
 import { kernelRoutes, openPorts, serviceName } from '../appliance/network/sockets.ts';
 import { hostnameMismatch } from '../appliance/certs/webui.ts';
 import { formatAssociations, formatStatus as formatNtpStatus, parseSources, parseTracking } from '../appliance/ntp/status.ts';
+import { formatBoot } from '../appliance/system/boot.ts';
 
 export type Handler = (s: Session, a: Args, p: Parsed<Handler>) => Promise<string | void> | string | void;
 type N = Node<Handler>;
@@ -1040,6 +1041,7 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
 const SHOW_COMMON: N[] = [
   kw('version', 'System software and hardware', { run: showVersion }),
   kw('clock', 'Date and time', { run: showClock }),
+  kw('boot', 'How long this start took and what took longest (systemd-analyze)', { run: async (s) => (s.host.proc.live ? formatBoot(await s.host.applier.bootTimes()) : 'No boot record: this is a sandbox, not a booted appliance') }),
   kw('interfaces', 'Interfaces: hardware, configuration, link, MTU, speed and counters', {
     run: (s) => showInterfaces(s),
     children: [arg('interface', A.interfaceName, 'Interface', { run: (s, a) => showInterfaces(s, a) })],

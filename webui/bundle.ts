@@ -49,7 +49,7 @@ export function scrub(text: string): string {
     .replace(/((?:password|secret|passphrase)["']?\s*[:=]\s*)("[^"]*"|\S+)/gi, '$1<redacted>');
 }
 
-/** Builds the bundle: version, redacted configurations, revisions, audit log, status, recent log. */
+/** Builds the bundle: version, redacted configurations, revisions, audit log, boot times, status, recent log. */
 export async function supportBundle(host: Host, store: Store): Promise<Buffer> {
   const running = store.running();
   const startup = store.startup();
@@ -65,6 +65,10 @@ export async function supportBundle(host: Host, store: Store): Promise<Buffer> {
   files.push({ name: `${dir}/revisions.txt`, content: scrub(revs.join('\n')) + '\n' });
   const audit = store.auditLog(5000).map((a) => `${a.at} ${a.who} ${a.source} ${a.action} -> ${a.outcome}`);
   files.push({ name: `${dir}/audit.txt`, content: scrub(audit.join('\n')) + '\n' });
+  if (host.proc.live) {
+    const b = await host.applier.bootTimes();
+    files.push({ name: `${dir}/boot.txt`, content: `${b.time}\n${b.criticalChain}\n${b.blame}` });
+  }
   files.push({ name: `${dir}/status.json`, content: JSON.stringify(health(host, store), null, 2) + '\n' });
   const journal = host.proc.live
     ? (await host.proc.run('journalctl', ['-b', '--no-pager', '-o', 'short-iso', '-n', '5000'], { allowFail: true, timeoutMs: 20000 })).stdout

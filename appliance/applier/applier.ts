@@ -7,6 +7,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import type { Actor } from '../config/store.ts';
+import type { BootTimes } from '../system/boot.ts';
 
 /** A file that a change would write, by the unit (setting) it belongs to. */
 export interface FileChange {
@@ -59,6 +60,8 @@ export interface Applier {
   locate(on: boolean): Promise<'done' | 'no-bmc'>;
   /** chrony's view of the clock (`chronyc -c -n tracking` and `sources`, CSV; '' when it does not answer). */
   timeStatus(): Promise<TimeStatus>;
+  /** systemd-analyze's account of this start (time, blame, critical-chain; '' when it does not answer). */
+  bootTimes(): Promise<BootTimes>;
   /** True when operations really change the OS (false in a sandbox). */
   readonly live: boolean;
   /**

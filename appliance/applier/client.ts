@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.ts';
 import type { Actor } from '../config/store.ts';
 import { OperationalError } from '../errors.ts';
 import { LineReader, fromWire, type Answer, type Op } from './protocol.ts';
+import type { BootTimes } from '../system/boot.ts';
 import type { Applier, FileChange, Progress, ServiceAction, ServiceName, Staged, TimeStatus } from './applier.ts';
 
 /** While the applier starts (or restarts), connecting is retried this long. */
@@ -47,6 +48,9 @@ export class RemoteApplier implements Applier {
   }
   timeStatus(): Promise<TimeStatus> {
     return this.call('timeStatus', []) as Promise<TimeStatus>;
+  }
+  bootTimes(): Promise<BootTimes> {
+    return this.call('bootTimes', []) as Promise<BootTimes>;
   }
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
     return this.call('installGuestTools', []) as Promise<{ hypervisor: string; package: string; changed: boolean }>;

@@ -132,6 +132,8 @@ export class ApplierServer {
           return await this.applier.locate(a[0] === true);
         case 'timeStatus':
           return await this.applier.timeStatus();
+        case 'bootTimes':
+          return await this.applier.bootTimes();
       }
     } finally {
       log.info('applier: operation done', { op: req.op, uid: peer.uid, pid: peer.pid, ms: Date.now() - started });

@@ -51,6 +51,16 @@ find "$R/usr/lib/x86_64-linux-gnu/gconv" -maxdepth 1 -type f -name '*.so' ! -nam
 rm -rf "$R"/usr/share/bash-completion
 rm -rf "$R"/var/cache/apt/* "$R"/var/lib/apt/lists/* "$R"/var/log/*.log "$R"/var/cache/debconf/*-old "$R"/var/lib/dpkg/*-old
 
+# --- udev's hardware database: the vendor and model name tables (USB, PCI, OUI, Bluetooth, ACPI,
+# consumer devices) are most of its 27 MB and nothing on the appliance reads them. The entries that
+# change how a device behaves (NIC naming, Hyper-V VMBus classes, keyboards, link-local) stay,
+# compiled once here (systemd-hwdb-update.service is masked above).
+H="$R/usr/lib/udev/hwdb.d"
+rm -f "$H"/20-OUI.hwdb "$H"/20-acpi-vendor.hwdb "$H"/20-bluetooth-vendor-product.hwdb "$H"/20-pci-vendor-model.hwdb \
+      "$H"/20-pci-classes.hwdb "$H"/20-sdio-*.hwdb "$H"/20-usb-vendor-model.hwdb "$H"/20-usb-classes.hwdb \
+      "$H"/60-autosuspend*.hwdb "$H"/60-sensor.hwdb "$H"/70-*.hwdb "$H"/80-ieee1394-unit-function.hwdb
+chroot "$R" systemd-hwdb update --usr
+
 # --- a small initramfs: only the modules needed to find and mount the system
 chroot "$R" update-initramfs -u -k "$kver" >/dev/null
 # machine-id is made at first boot

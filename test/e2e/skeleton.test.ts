@@ -209,6 +209,14 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     assert.doesNotMatch(`${audit.stdout}${audit.stderr}`, /\[fail\]|\(fail\)|\[warn\]|\(warn\)/, audit.stdout + audit.stderr);
     assert.equal(audit.status, 0, audit.stdout + audit.stderr);
     metrics.openPorts = reachable;
+    // systemd-analyze's account of this start (time, blame, critical-chain), kept with the metrics.
+    const boot = sshRun('show boot');
+    assert.equal(boot.status, 0, boot.stdout + boot.stderr);
+    assert.match(boot.stdout, /Start-up took \d+\.\d s/, boot.stdout);
+    assert.match(boot.stdout, /Slowest units/, boot.stdout);
+    fs.writeFileSync(path.join(OUT, 'boot-analyze.txt'), boot.stdout);
+    metrics.bootStages = Object.fromEntries([...boot.stdout.matchAll(/^ {2}(firmware|loader|kernel|initrd|userspace)\s+(\d+\.\d) s$/gm)].map((m) => [m[1], Number(m[2])]));
+    console.log(`e2e: show boot\n${boot.stdout}`);
     phase('SSH CLI');
     state.rebootToSignIn = (Date.now() - reloadAt) / 1000;
     state.disk = disk;

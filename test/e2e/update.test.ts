@@ -24,6 +24,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { Vm, freePort, makeSeedIso, ZERO_TOUCH_ANSWERS, sshCli } from './qemu.ts';
 import { Serial } from './serial.ts';
+import { run, withLoop, withRawDisk } from './disk.ts';
 import { createBundle, verifyBundle, type Manifest } from '../../appliance/update/bundle.ts';
 import { formatVerity } from '../../image/verity.ts';
 import { writeIndex } from '../../appliance/update/repository.ts';
@@ -50,12 +51,6 @@ function lap(name: string, since: number): number {
   console.log(`update-e2e: ${name}: ${s} s`);
   fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify({ at: new Date().toISOString(), ...metrics }, null, 2));
   return s;
-}
-
-function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
 }
 
 /** Writes each payload file of a bundle to `dir` (name as in the manifest); returns the manifest. */
@@ -87,33 +82,22 @@ async function unpackBundle(file: string, dir: string): Promise<Manifest> {
  * name, the file's block located with debugfs (ext4), the byte flipped, and the disk rewritten.
  */
 function tamperSlotFile(disk: string, partition: string, file: string, offset: number): void {
-  const raw = `${disk}.raw`;
-  run('qemu-img', ['convert', '-O', 'raw', disk, raw]);
-  try {
-    const table = JSON.parse(run('sfdisk', ['-J', raw])).partitiontable as { sectorsize?: number; partitions: { name?: string; start: number; size: number }[] };
-    const sector = table.sectorsize ?? 512;
-    const part = table.partitions.find((p) => p.name === partition);
+  withRawDisk(disk, (raw, find) => {
+    const part = find(partition);
     assert.ok(part, `the disk has a ${partition} partition`);
-    const loop = run('losetup', ['--find', '--show', '--read-only', '--offset', String(part.start * sector), '--sizelimit', String(part.size * sector), raw]).trim();
-    let at: number;
-    try {
+    const at = withLoop(raw, part, false, (loop) => {
       const bs = Number(/Block size:\s+(\d+)/.exec(run('dumpe2fs', ['-h', loop]))?.[1]);
       const blk = Number(run('debugfs', ['-R', `bmap /${file} ${Math.floor(offset / bs)}`, loop]).trim());
       assert.ok(bs > 0 && blk > 0, `${file} block ${Math.floor(offset / bs)} is at ${blk} (block size ${bs})`);
-      at = part.start * sector + blk * bs + (offset % bs);
-    } finally {
-      spawnSync('losetup', ['-d', loop]);
-    }
+      return part.offset + blk * bs + (offset % bs);
+    });
     const fd = fs.openSync(raw, 'r+');
     const b = Buffer.alloc(1);
     fs.readSync(fd, b, 0, 1, at);
     b[0] ^= 0xff;
     fs.writeSync(fd, b, 0, 1, at);
     fs.closeSync(fd);
-    run('qemu-img', ['convert', '-O', 'qcow2', raw, disk]);
-  } finally {
-    fs.rmSync(raw, { force: true });
-  }
+  });
 }
 
 /** V1's manifest (its root hashes are carried by the application-only bundles). */

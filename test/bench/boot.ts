@@ -1,0 +1,109 @@
+/**
+ * Boot time with a ratio: the installed, configured disk of the last `npm run test:e2e` booted
+ * under TCG twice from power-on, once as it is (until Keel's console shows its banner) and once
+ * with Keel's layer in the active slot swapped for the build's reference layer (the same base, no
+ * Keel: a unit that prints a marker where Keel's console would start). Both copies are qcow2
+ * overlays; the e2e disk is not changed. Run: npm run bench:boot (root, QEMU).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Vm, freePort } from '../e2e/qemu.ts';
+import { Serial } from '../e2e/serial.ts';
+import { run, withLoop, withRawDisk } from '../e2e/disk.ts';
+import { parseVerityEnv, verityEnv } from '../../appliance/update/verity.ts';
+
+const TOP = path.resolve(import.meta.dirname, '../..');
+const E2E_DISK = path.join(TOP, '.cache/e2e/disk.qcow2');
+/** The marker the reference layer's unit prints (image/build.ts, reference-layer step). */
+const MARKER = /KEEL-REFERENCE-READY/;
+const BANNER = /Certificate SHA-256 fingerprint/;
+
+export interface BootFigures {
+  keelSeconds: number;
+  referenceSeconds: number;
+  ratio: number;
+}
+
+/** The build's reference layer (base-<key>/reference/reference.squashfs), or null. */
+function referenceLayer(): string | null {
+  const cache = path.join(TOP, '.cache/image');
+  for (const d of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
+    const f = path.join(cache, d, 'reference/reference.squashfs');
+    if (d.startsWith('base-') && fs.existsSync(`${f}.roothash`)) return f;
+  }
+  return null;
+}
+
+/** Replaces keel.squashfs (and its hash tree and root hash) in every slot that has one. */
+function swapInReference(disk: string, ref: string, dir: string): string[] {
+  const rootHash = fs.readFileSync(`${ref}.roothash`, 'utf8').trim();
+  const swapped: string[] = [];
+  withRawDisk(disk, (raw, find) => {
+    for (const slot of ['KEEL-A', 'KEEL-B']) {
+      const p = find(slot);
+      if (!p) continue;
+      withLoop(raw, p, true, (dev) => {
+        const env = path.join(dir, `${slot}.env`);
+        run('debugfs', ['-R', `dump /live/keel-verity.env ${env}`, dev]);
+        const hashes = fs.existsSync(env) ? parseVerityEnv(fs.readFileSync(env, 'utf8')) : null;
+        if (!hashes) return;
+        fs.writeFileSync(env, verityEnv(hashes.map((h) => (h.file === 'keel.squashfs' ? { ...h, rootHash } : h))));
+        const cmds = path.join(dir, `${slot}.debugfs`);
+        fs.writeFileSync(cmds, ['rm /live/keel.squashfs', `write ${ref} /live/keel.squashfs`, 'rm /live/keel.squashfs.verity', `write ${ref}.verity /live/keel.squashfs.verity`, 'rm /live/keel-verity.env', `write ${env} /live/keel-verity.env`, ''].join('\n'));
+        run('debugfs', ['-w', '-f', cmds, dev]);
+        swapped.push(slot);
+      });
+    }
+  });
+  return swapped;
+}
+
+/** Seconds from QEMU's start until `re` shows on the serial console. */
+async function timeBoot(dir: string, disk: string, re: RegExp, label: string): Promise<number> {
+  const vm = new Vm({ dir, disk, httpsPort: await freePort() });
+  const s = new Serial(path.join(dir, `serial-${label}.log`));
+  const t0 = Date.now();
+  vm.start();
+  try {
+    await s.connect(vm.serialPath);
+    await s.expect(re, 900000, label);
+    return (Date.now() - t0) / 1000;
+  } finally {
+    await vm.stop();
+    s.close();
+  }
+}
+
+/** Boots both and answers the times; null when there is no e2e disk or no reference layer yet. */
+export async function bootFigures(log = console.log): Promise<BootFigures | null> {
+  const ref = referenceLayer();
+  if (!fs.existsSync(E2E_DISK) || !ref) return null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-bench-boot-'));
+  try {
+    const overlay = (name: string) => {
+      const f = path.join(dir, name);
+      run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', E2E_DISK, f]);
+      return f;
+    };
+    const keelDisk = overlay('keel.qcow2');
+    const refDisk = overlay('reference.qcow2');
+    // The overlay is flattened by the swap (withRawDisk writes a standalone qcow2).
+    const slots = swapInReference(refDisk, ref, dir);
+    if (!slots.length) throw new Error('bench: no slot of the e2e disk has keel-verity.env');
+    log(`boot: reference layer put in ${slots.join(', ')}`);
+    const keelSeconds = await timeBoot(dir, keelDisk, BANNER, 'keel');
+    log(`boot: Keel, power-on to the console banner: ${keelSeconds.toFixed(1)} s`);
+    const referenceSeconds = await timeBoot(dir, refDisk, MARKER, 'reference');
+    log(`boot: reference (same base, no Keel), power-on to its marker: ${referenceSeconds.toFixed(1)} s`);
+    return { keelSeconds, referenceSeconds, ratio: keelSeconds / referenceSeconds };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const f = await bootFigures();
+  if (!f) console.log('boot: needs the disk of npm run test:e2e and an image built with the reference layer (npm run image)');
+  else console.log(`boot: Keel / reference = ${f.ratio.toFixed(2)} (${f.keelSeconds.toFixed(1)} s / ${f.referenceSeconds.toFixed(1)} s)`);
+}

@@ -68,7 +68,7 @@ export function endpointsOf(c: Config): Endpoint[] {
   const sl = c.health?.syslog;
   if (sl?.enabled) conf({ name: 'syslog', role: `Syslog alerts (${sl.transport})`, host: sl.server, port: sl.port, protocol: sl.transport === 'udp' ? 'udp' : sl.transport, ...(sl.caCertificate ? { caCertificate: sl.caCertificate } : {}) });
   for (const e of (c.connectivity ?? DEFAULT_CONNECTIVITY).endpoints) {
-    out.push({ name: e.name, role: 'Added by an administrator', source: 'administrator', host: e.host, port: e.port, protocol: e.protocol, viaProxy: e.viaProxy, ...(e.path ? { path: e.path } : {}), ...(e.expectedIssuer ? { expectedIssuer: e.expectedIssuer } : {}) });
+    out.push({ name: e.name, role: 'Added by an administrator', source: 'administrator', host: e.host, port: e.port, protocol: e.protocol, viaProxy: e.viaProxy, ...(e.path ? { path: e.path } : {}), ...(e.expectedIssuer ? { expectedIssuer: e.expectedIssuer } : {}), ...(e.caCertificate ? { caCertificate: e.caCertificate } : {}) });
   }
   return out;
 }

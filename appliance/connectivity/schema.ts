@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FieldProblem } from '../errors.ts';
+import { parsePemBundle } from '../certs/pki.ts';
 
 /** How an endpoint an administrator adds is checked: TCP connect, a TLS handshake, or HTTPS (status line only). */
 export const CONNECTIVITY_PROTOCOLS = ['tcp', 'tls', 'https'] as const;
@@ -17,6 +18,7 @@ export const ConnectivityEndpointSchema = Type.Object(
     expectedIssuer: Type.Optional(
       Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\x00-\\x1f]+$', description: 'TLS/HTTPS only: common name of the CA that must issue (or be in the chain of) the certificate; another issuer is flagged as TLS interception' }),
     ),
+    caCertificate: Type.Optional(Type.String({ maxLength: 65536, description: "TLS/HTTPS only: PEM certificate(s) of the CA that issues the endpoint's certificate, when it is not in the system trust store" })),
   },
   { additionalProperties: false, description: 'Connectivity endpoint' },
 );
@@ -49,6 +51,15 @@ export function connectivityProblems(c: ConnectivityConfig | undefined): FieldPr
     names.add(key);
     if (RESERVED.test(e.name)) out.push({ field: `/connectivity/endpoints/${i}/name`, rule: 'reserved', message: `${e.name} names an endpoint derived from the configuration; choose another name` });
     if (e.path !== undefined && e.protocol !== 'https') out.push({ field: `/connectivity/endpoints/${i}/path`, rule: 'https-only', message: 'a path is only used with the https protocol' });
+    if (e.caCertificate !== undefined) {
+      if (e.protocol === 'tcp') out.push({ field: `/connectivity/endpoints/${i}/caCertificate`, rule: 'tls-only', message: 'a CA certificate needs the tls or https protocol' });
+      else
+        try {
+          parsePemBundle(e.caCertificate);
+        } catch (err) {
+          out.push({ field: `/connectivity/endpoints/${i}/caCertificate`, rule: 'pem-certificate', message: (err as Error).message });
+        }
+    }
     if (e.expectedIssuer !== undefined && e.protocol === 'tcp') out.push({ field: `/connectivity/endpoints/${i}/expectedIssuer`, rule: 'tls-only', message: 'an expected issuer needs the tls or https protocol' });
   });
   return out;

@@ -1,0 +1,144 @@
+/**
+ * Connectivity checks against real peers on loopback, each reported for what it is: a TLS server
+ * with a certificate from CA A (reachable, HTTP 404 still means reachable, chain to the configured
+ * CA); the same name through an SSL-inspecting CONNECT proxy that presents a CA B certificate
+ * (interception suspected against the pinned issuer; untrusted chain without a pin); a closed port
+ * (refused); a port whose SYNs are dropped (timeout); a name the DNS server does not know, and a
+ * name server that does not answer.
+ */
+import { test, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
+import https from 'node:https';
+import type net from 'node:net';
+import { createHost, type Host } from '../../appliance/host/index.ts';
+import { Store } from '../../appliance/config/store.ts';
+import { validate, type Config } from '../../appliance/config/schema.ts';
+import { runChecks, selectEndpoints, ConnectivityStore, connectivityFindings } from '../../appliance/connectivity/run.ts';
+import { checkEndpoint } from '../../appliance/connectivity/check.ts';
+import { sampleConfig, tempRoot } from '../helpers/config.ts';
+import { makeCert } from '../helpers/pki.ts';
+import { startDnsServer, startInterceptingProxy, startDroppingPort, closedPort } from '../helpers/netpeers.ts';
+
+process.env.KEEL_LOG ??= 'silent';
+
+const caA = makeCert({ cn: 'Keel Test CA A', ca: true });
+const caB = makeCert({ cn: 'Keel Test CA B', ca: true });
+const leafA = makeCert({ cn: 'repo.keel.test', issuer: caA, dns: ['repo.keel.test'], eku: ['serverAuth'] });
+const leafB = makeCert({ cn: 'repo.keel.test', issuer: caB, dns: ['repo.keel.test'], eku: ['serverAuth'] });
+
+let root: string;
+let host: Host;
+let store: Store;
+let config: Config;
+let server: https.Server;
+const requests: string[] = [];
+const closers: (() => unknown)[] = [];
+const STEP_MS = 800;
+
+beforeAll(async () => {
+  server = https.createServer({ cert: leafA.certPem, key: leafA.keyPem }, (req, res) => {
+    requests.push(req.url ?? '');
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not here');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const realPort = (server.address() as net.AddressInfo).port;
+  const proxy = await startInterceptingProxy({ certPem: leafB.certPem, keyPem: leafB.keyPem, upstream: () => ({ host: '127.0.0.1', port: realPort }) });
+  const drop = await startDroppingPort();
+  const closed = await closedPort();
+  const dns = await startDnsServer({ 'repo.keel.test': '127.0.0.1', 'proxy.keel.test': '127.0.0.1', 'closed.keel.test': '127.0.0.1', 'dropped.keel.test': '127.0.0.1' });
+  closers.push(() => server.close(), proxy.close, drop.close, dns.close);
+  root = tempRoot('keel-connectivity-');
+  host = createHost(root, { dnsServers: [`127.0.0.1:${dns.port}`] });
+  store = Store.open(host);
+  config = validate(
+    sampleConfig({
+      dns: { servers: ['127.0.0.1'] },
+      ntp: { enabled: false, servers: [] },
+      proxy: { enabled: true, url: `http://proxy.keel.test:${proxy.port}`, noProxy: [] },
+      update: { repository: `https://repo.keel.test:${realPort}/keel/`, caCertificate: caA.certPem },
+      connectivity: {
+        intervalMinutes: 15,
+        endpoints: [
+          { name: 'repo-direct', host: 'repo.keel.test', port: realPort, protocol: 'https', viaProxy: false, expectedIssuer: 'Keel Test CA A', caCertificate: caA.certPem },
+          { name: 'repo-proxied', host: 'repo.keel.test', port: realPort, protocol: 'https', viaProxy: true, expectedIssuer: 'Keel Test CA A', caCertificate: caA.certPem },
+          { name: 'closed', host: 'closed.keel.test', port: closed, protocol: 'tcp', viaProxy: false },
+          { name: 'dropped', host: 'dropped.keel.test', port: drop.port, protocol: 'tcp', viaProxy: false },
+          { name: 'nx', host: 'nx.keel.test', port: 443, protocol: 'tls', viaProxy: false },
+        ],
+      },
+    }),
+  );
+}, 20_000);
+
+afterAll(async () => {
+  for (const c of closers) await c();
+  store?.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('each scenario is reported for what it is, a row as it arrives, kept with history', async () => {
+  const names = ['update-repository', 'repo-direct', 'repo-proxied', 'closed', 'dropped', 'nx'];
+  const endpoints = names.flatMap((n) => selectEndpoints(config, n));
+  const arrived: string[] = [];
+  const t0 = Date.now();
+  const results = await runChecks(host, store.db, config, endpoints, { stepMs: STEP_MS, onResult: (r) => arrived.push(r.name) });
+  const took = Date.now() - t0;
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  for (const r of results) console.log(`${r.name.padEnd(18)} ${r.status.padEnd(8)} ${r.totalMs} ms  ${r.message}`);
+
+  // CA A directly: reachable (404 is an answer), chained to the configured CA, the pin holds.
+  const direct = by['repo-direct'];
+  expect(direct.status).toBe('ok');
+  expect(direct.http?.status).toBe(404);
+  expect(direct.tls).toMatchObject({ issuer: 'Keel Test CA A', trust: 'configured', sanMatch: true });
+  expect(direct.tls?.chain[0].subject).toBe('repo.keel.test');
+  expect(direct.dns?.addresses).toEqual(['127.0.0.1']);
+  expect(direct.message).toBe('HTTP 404 (reachable), certificate issued by Keel Test CA A');
+
+  // The same name through the inspecting proxy: CA B's certificate against the pinned CA A.
+  const proxied = by['repo-proxied'];
+  expect(proxied.status).toBe('failed');
+  expect(proxied.interception).toBe(true);
+  expect(proxied.message).toBe('TLS interception suspected: issued by Keel Test CA B, expected Keel Test CA A');
+  expect(proxied.proxy?.status).toBe(200);
+  expect(proxied.tls?.trust).toBe(null);
+  expect(proxied.dns?.name).toBe('proxy.keel.test');
+
+  // The derived update repository (through the proxy, no pin): the chain does not reach its configured CA.
+  const repo = by['update-repository'];
+  expect(repo.viaProxy).toBe(true);
+  expect(repo.status).toBe('warning');
+  expect(repo.message).toBe('TLS: the certificate (issued by Keel Test CA B) chains to neither the system trust store nor the configured CA');
+  expect(repo.http?.status).toBe(404);
+  expect(requests).toContain('/keel/index.json');
+
+  expect(by.closed).toMatchObject({ status: 'failed', stage: 'tcp' });
+  expect(by.closed.message).toMatch(/^TCP 127\.0\.0\.1:\d+: connection refused/);
+  expect(by.dropped).toMatchObject({ status: 'failed', stage: 'tcp' });
+  expect(by.dropped.message).toMatch(new RegExp(`^TCP 127\\.0\\.0\\.1:\\d+: no answer within ${STEP_MS} ms \\(dropped by a firewall`));
+  expect(by.nx).toMatchObject({ status: 'failed', stage: 'dns', message: 'DNS: nx.keel.test does not resolve (no such name)' });
+
+  // Rows arrive as they complete: the dropped one (a full step timeout) is not first.
+  expect(arrived).toHaveLength(names.length);
+  expect(arrived[0]).not.toBe('dropped');
+  expect(took).toBeLessThan(STEP_MS * 3);
+
+  const kept = new ConnectivityStore(store.db);
+  expect(kept.latest().get('repo-proxied')?.interception).toBe(true);
+  expect(kept.history(10, 'nx')).toHaveLength(1);
+
+  const findings = connectivityFindings(results);
+  expect(findings.find((f) => f.key === 'connectivity.repo-proxied')?.severity).toBe('critical');
+  expect(findings.find((f) => f.key === 'connectivity.closed')?.severity).toBe('warning');
+  expect(findings.find((f) => f.key === 'connectivity.repo-direct')?.severity).toBe('ok');
+}, 20_000);
+
+test('a name server that does not answer is a DNS failure, not an unreachable endpoint', async () => {
+  const silent = await closedPort();
+  const h = createHost(root, { dnsServers: [`127.0.0.1:${silent}`] });
+  const [e] = selectEndpoints(config, 'repo-direct');
+  const r = await checkEndpoint(h, config, e, { stepMs: STEP_MS });
+  console.log(`dns-down ${r.status} ${r.message}`);
+  expect(r).toMatchObject({ status: 'failed', stage: 'dns' });
+  expect(r.message).toMatch(/^DNS: (the name servers failed to answer|no answer from the name servers) for repo\.keel\.test/);
+});

@@ -20,6 +20,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
+import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY } from './connectivity.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
 import { ldapConfig } from './ldap.ts';
@@ -1064,6 +1065,7 @@ const SHOW_COMMON: N[] = [
   kw('platform', 'The hardware or virtual platform and its expected profile', { run: showPlatform }),
   kw('environment', 'BMC sensors, chassis and front panel LEDs', { run: showEnvironment }),
   kw('raid', 'RAID arrays, RAID controller and disk health', { run: showRaid }),
+  SHOW_CONNECTIVITY,
   kw('history', 'Commands of this session', { run: (s) => s.history.map((h, i) => `${String(i + 1).padStart(4)}  ${h}`).join('\n') }),
 ];
 const SHOW_PRIV: N[] = [
@@ -1081,6 +1083,7 @@ const SHOW_PRIV: N[] = [
 const PROBES: N[] = [
   kw('ping', 'Send ICMP echo requests', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'ping', a.host) })] }),
   kw('traceroute', 'Trace the route to a host', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'traceroute', a.host) })] }),
+  TEST_CONNECTIVITY,
 ];
 
 const leave: Handler = (s) => {

@@ -38,7 +38,7 @@ export type ConnectivityConfig = Static<typeof ConnectivitySchema>;
 export const DEFAULT_CONNECTIVITY: ConnectivityConfig = { intervalMinutes: 15, endpoints: [] };
 
 /** Names of the endpoints derived from the configuration (endpoints.ts). */
-const RESERVED = /^(dns-\d+|ntp-\d+|ldap|ldap-failover|smtp|update-repository|proxy|syslog)$/i;
+const RESERVED = /^(all|dns-\d+|ntp-\d+|ldap|ldap-failover|smtp|update-repository|proxy|syslog)$/i;
 
 /** Cross-field rules: names are unique; a path and an expected issuer only go with the protocols that use them. */
 export function connectivityProblems(c: ConnectivityConfig | undefined): FieldProblem[] {

@@ -15,6 +15,8 @@ import { Store } from '../../appliance/config/store.ts';
 import { validate, type Config } from '../../appliance/config/schema.ts';
 import { runChecks, selectEndpoints, ConnectivityStore, connectivityFindings } from '../../appliance/connectivity/run.ts';
 import { checkEndpoint } from '../../appliance/connectivity/check.ts';
+import { applyConfig } from '../../appliance/config/apply.ts';
+import { Session } from '../../cli/session.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeCert } from '../helpers/pki.ts';
 import { startDnsServer, startInterceptingProxy, startDroppingPort, closedPort } from '../helpers/netpeers.ts';
@@ -142,3 +144,24 @@ test('a name server that does not answer is a DNS failure, not an unreachable en
   expect(r).toMatchObject({ status: 'failed', stage: 'dns' });
   expect(r.message).toMatch(/^DNS: (the name servers failed to answer|no answer from the name servers) for repo\.keel\.test/);
 });
+
+test('CLI: test connectivity prints a row per endpoint as it completes; show connectivity has the chain and history', async () => {
+  await applyConfig(host, store, config, { who: 'admin', source: 'test' }, 'connectivity test');
+  const out: string[] = [];
+  const s = new Session({ host, store, user: { name: 'op', role: 'operator' }, source: 'cli:test', privileged: true, io: { write: (x) => void out.push(x), ask: async () => '' } });
+  await s.execute('test connectivity repo-proxied');
+  const text = out.join('');
+  console.log(text);
+  expect(text).toMatch(/^repo-proxied +repo\.keel\.test:\d+ \(proxy\) +https +FAILED .*TLS interception suspected: issued by Keel Test CA B, expected Keel Test CA A$/m);
+  expect(text).toContain('0 of 1 OK; TLS interception suspected on 1.');
+  out.length = 0;
+  await s.execute('show connectivity repo-proxied');
+  const shown = out.join('');
+  console.log(shown);
+  expect(shown).toMatch(/0: repo\.keel\.test, issued by Keel Test CA B/);
+  expect(shown).toMatch(/chains to no trusted CA, expected issuer Keel Test CA A/);
+  expect(shown.match(/TLS interception suspected/g)!.length).toBeGreaterThanOrEqual(3); // problem line + two history rows
+  out.length = 0;
+  await s.execute('test connectivity nosuch');
+  expect(out.join('')).toMatch(/% there is no endpoint nosuch \(endpoints: dns-1, update-repository, proxy, repo-direct/);
+}, 20_000);

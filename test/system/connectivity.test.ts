@@ -17,6 +17,8 @@ import { runChecks, selectEndpoints, ConnectivityStore, connectivityFindings } f
 import { checkEndpoint } from '../../appliance/connectivity/check.ts';
 import { applyConfig } from '../../appliance/config/apply.ts';
 import { Session } from '../../cli/session.ts';
+import { buildServer } from '../../webui/server.ts';
+import { configuredHost, OPERATOR_PASSWORD } from '../helpers/web.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeCert } from '../helpers/pki.ts';
 import { startDnsServer, startInterceptingProxy, startDroppingPort, closedPort } from '../helpers/netpeers.ts';
@@ -32,6 +34,7 @@ let root: string;
 let host: Host;
 let store: Store;
 let config: Config;
+let dnsPort: number;
 let server: https.Server;
 const requests: string[] = [];
 const closers: (() => unknown)[] = [];
@@ -48,6 +51,7 @@ beforeAll(async () => {
   const drop = await startDroppingPort();
   const closed = await closedPort();
   const dns = await startDnsServer({ 'repo.keel.test': '127.0.0.1', 'proxy.keel.test': '127.0.0.1', 'closed.keel.test': '127.0.0.1', 'dropped.keel.test': '127.0.0.1' });
+  dnsPort = dns.port;
   closers.push(() => server.close(), proxy.close, drop.close, dns.close);
   root = tempRoot('keel-connectivity-');
   host = createHost(root, { dnsServers: [`127.0.0.1:${dns.port}`] });
@@ -165,3 +169,45 @@ test('CLI: test connectivity prints a row per endpoint as it completes; show con
   await s.execute('test connectivity nosuch');
   expect(out.join('')).toMatch(/% there is no endpoint nosuch \(endpoints: dns-1, update-repository, proxy, repo-direct/);
 }, 20_000);
+
+test('REST and the page: an operator runs the checks; the page shows the interception, with no inline script', async (t) => {
+  const configured = await configuredHost(t, { prefix: 'keel-connectivity-web-', edit: (c) => Object.assign(c, { dns: config.dns, ntp: config.ntp, proxy: config.proxy, update: config.update, connectivity: config.connectivity }) });
+  const h = createHost(configured.root, { sysfs: configured.sysfs, dnsServers: [`127.0.0.1:${dnsPort}`] });
+  const app = await buildServer({ host: h, failureDelayMs: 5 });
+  t.onTestFinished(() => app.close());
+  const login = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username: 'oper', password: OPERATOR_PASSWORD } });
+  expect(login.statusCode).toBe(200);
+  const cookie = String(login.headers['set-cookie']).split(';')[0];
+  const csrf = JSON.parse(login.body).csrfToken as string;
+  const api = (method: 'GET' | 'POST', url: string, payload?: object) => app.inject({ method, url, headers: { cookie, 'x-csrf-token': csrf }, ...(payload ? { payload } : {}) });
+
+  const before = await api('GET', '/mics/api/v1/connectivity');
+  expect(before.statusCode).toBe(200);
+  const rows = JSON.parse(before.body).endpoints as { endpoint: { name: string; caConfigured: boolean }; last: unknown }[];
+  expect(rows.map((r) => r.endpoint.name)).toEqual(['dns-1', 'update-repository', 'proxy', 'repo-direct', 'repo-proxied', 'closed', 'dropped', 'nx']);
+  expect(rows.find((r) => r.endpoint.name === 'repo-direct')?.endpoint.caConfigured).toBe(true);
+
+  const run = await api('POST', '/mics/api/v1/connectivity/run', { name: 'repo-proxied' });
+  expect(run.statusCode).toBe(200);
+  expect(JSON.parse(run.body).results[0].message).toBe('TLS interception suspected: issued by Keel Test CA B, expected Keel Test CA A');
+  expect((await api('POST', '/mics/api/v1/connectivity/run', { name: 'nosuch' })).statusCode).toBe(404);
+  expect(JSON.parse((await api('GET', '/mics/api/v1/connectivity/history?name=repo-proxied')).body).results).toHaveLength(1);
+  // An operator cannot change the endpoints (the section is configuration).
+  expect((await app.inject({ method: 'PUT', url: '/mics/api/v1/config/connectivity', headers: { cookie, 'x-csrf-token': csrf }, payload: { intervalMinutes: 5, endpoints: [] } })).statusCode).toBe(403);
+
+  // The page's form: without the CSRF token refused; with it, runs the one endpoint and comes back.
+  const form = (body: string) => app.inject({ method: 'POST', url: '/mics/diagnostics/connectivity/run', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', host: 'core.example.com:8443', origin: 'https://core.example.com:8443' }, payload: body });
+  expect((await form('name=closed')).statusCode).toBe(403);
+  const posted = await form(`_csrf=${encodeURIComponent(csrf)}&name=closed`);
+  expect(posted.statusCode).toBe(303);
+  expect(posted.headers.location).toBe('/mics/diagnostics/connectivity');
+  const page = await app.inject({ method: 'GET', url: '/mics/diagnostics/connectivity', headers: { cookie } });
+  expect(page.statusCode).toBe(200);
+  expect(page.body).toContain('TLS interception suspected: issued by Keel Test CA B, expected Keel Test CA A');
+  expect(page.body).toMatch(/id="endpoint-closed"[\s\S]*?connection refused/);
+  expect(page.body).toMatch(/<form method="post" action="\/mics\/diagnostics\/connectivity\/run"/);
+  expect(page.body).not.toMatch(/<script(?! src=)/);
+  expect(String(page.headers['content-security-policy'])).toMatch(/script-src 'self'/);
+  const audit = app.keel.store.db.prepare("SELECT action, outcome FROM audit WHERE action LIKE 'test connectivity%'").all() as { action: string; outcome: string }[];
+  expect(audit.map((a) => a.action)).toEqual(['test connectivity repo-proxied', 'test connectivity closed']);
+}, 30_000);

@@ -61,6 +61,7 @@ function detail(r: CheckResult, history: CheckResult[]): string {
   }
   if (r.http) out.push(`  HTTP          status ${r.http.status} (${r.http.ms} ms)`);
   if (r.ntp) out.push(`  NTP           stratum ${r.ntp.stratum} (${r.ntp.ms} ms)`);
+  if (r.query) out.push(`  DNS query     answer ${r.query.rcode} (${r.query.ms} ms)`);
   out.push('  History (newest first):');
   for (const h of history) out.push(`    ${h.at.replace('T', ' ').slice(0, 19)}  ${STATUS[h.status].padEnd(8)} ${h.message}`);
   return out.join('\n');

@@ -21,7 +21,7 @@ export const CONNECTIVITY_PAGE = '/mics/diagnostics/connectivity';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
-const Protocol = Type.Union([...CONNECTIVITY_PROTOCOLS, 'ntp', 'udp'].map((p) => Type.Literal(p)), { description: 'tcp, tls, https; derived endpoints also ntp (an NTP query) and udp (UDP syslog: the name only)' });
+const Protocol = Type.Union([...CONNECTIVITY_PROTOCOLS, 'dns', 'ntp', 'udp'].map((p) => Type.Literal(p)), { description: 'tcp, tls, https; derived endpoints also dns (a query to the server), ntp (an NTP query) and udp (UDP syslog: the name only)' });
 const EndpointView = Type.Object({
   name: Type.String(),
   role: Type.String({ description: 'Why the appliance depends on it' }),
@@ -45,7 +45,7 @@ const ResultView = Type.Object(
     viaProxy: Type.Boolean(),
     at: Type.String(),
     status: Type.Union([Type.Literal('ok'), Type.Literal('warning'), Type.Literal('failed')]),
-    stage: Nullable(Type.Union(['config', 'dns', 'tcp', 'proxy', 'tls', 'http', 'ntp'].map((s) => Type.Literal(s))), 'The step that failed'),
+    stage: Nullable(Type.Union(['config', 'dns', 'tcp', 'proxy', 'tls', 'http', 'ntp', 'query'].map((s) => Type.Literal(s))), 'The step that failed'),
     message: Type.String({ description: 'What was found, in one line (the interception message when suspected)' }),
     problems: Type.Array(Type.String()),
     interception: Type.Boolean({ description: 'The certificate was issued by another CA than the expected issuer' }),
@@ -65,6 +65,7 @@ const ResultView = Type.Object(
     ),
     http: Nullable(Type.Object({ status: Type.Integer(), ms: Type.Number() })),
     ntp: Nullable(Type.Object({ stratum: Type.Integer(), ms: Type.Number() })),
+    query: Nullable(Type.Object({ rcode: Type.String(), ms: Type.Number() }), 'A DNS server\'s answer to a query for the root name servers'),
     totalMs: Type.Number(),
   },
   { description: 'The result of one endpoint check' },
@@ -171,6 +172,7 @@ function details(r: CheckResult): Html {
     );
   if (r.http) parts.push(html`<div>HTTP status ${r.http.status} (${r.http.ms} ms)</div>`);
   if (r.ntp) parts.push(html`<div>NTP stratum ${r.ntp.stratum} (${r.ntp.ms} ms)</div>`);
+  if (r.query) parts.push(html`<div>DNS answer ${r.query.rcode} (${r.query.ms} ms)</div>`);
   return html`${parts}`;
 }
 

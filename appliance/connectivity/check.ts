@@ -27,7 +27,7 @@ export interface CheckResult {
   at: string;
   status: 'ok' | 'warning' | 'failed';
   /** The step that failed, or null. */
-  stage: 'config' | 'dns' | 'tcp' | 'proxy' | 'tls' | 'http' | 'ntp' | null;
+  stage: 'config' | 'dns' | 'tcp' | 'proxy' | 'tls' | 'http' | 'ntp' | 'query' | null;
   /** One line: what was found (the interception message when suspected). */
   message: string;
   /** Everything found wrong, first the worst. */
@@ -49,6 +49,8 @@ export interface CheckResult {
   } | null;
   http: { status: number; ms: number } | null;
   ntp: { stratum: number; ms: number } | null;
+  /** A DNS server's answer to a query for the root name servers. */
+  query: { rcode: string; ms: number } | null;
   totalMs: number;
 }
 
@@ -65,7 +67,7 @@ export function commonName(dn: string): string {
 }
 
 /** The words shown for a failed step, from the system's error code. */
-export function describeError(stage: 'dns' | 'tcp' | 'proxy' | 'tls' | 'http' | 'ntp', target: string, e: unknown, stepMs: number): string {
+export function describeError(stage: 'dns' | 'tcp' | 'proxy' | 'tls' | 'http' | 'ntp' | 'query', target: string, e: unknown, stepMs: number): string {
   const code = e instanceof NetError || (e && typeof e === 'object' && 'code' in e) ? String((e as { code: unknown }).code) : '';
   const msg = (e as Error)?.message ?? String(e);
   if (stage === 'dns') {
@@ -82,6 +84,7 @@ export function describeError(stage: 'dns' | 'tcp' | 'proxy' | 'tls' | 'http' | 
     if (code === 'ECONNRESET') return `${what}: connection reset`;
     return `${what}: ${msg}`;
   }
+  if (stage === 'query') return code === 'ETIMEDOUT' ? `DNS server ${target}: no answer within ${stepMs} ms` : code === 'ECONNREFUSED' ? `DNS server ${target}: refused (port unreachable)` : `DNS server ${target}: ${msg}`;
   if (stage === 'ntp') return code === 'ETIMEDOUT' ? `NTP ${target}: no answer within ${stepMs} ms` : `NTP ${target}: ${msg}`;
   if (stage === 'http') return code === 'ETIMEDOUT' ? `HTTP: no status line within ${stepMs} ms` : `HTTP: ${msg}`;
   return code === 'ETIMEDOUT' ? `TLS: no handshake within ${stepMs} ms` : `TLS: handshake failed (${msg})`;
@@ -99,6 +102,26 @@ export function interceptionMessage(expected: string | undefined, leafIssuer: st
   const want = expected.trim().toLowerCase();
   if ([leafIssuer, ...pathNames].some((n) => n.trim().toLowerCase() === want)) return null;
   return `TLS interception suspected: issued by ${leafIssuer}, expected ${expected}`;
+}
+
+/** A recursive query for the root's name servers (`. NS`), the smallest question every resolver can answer. */
+export function dnsQuery(id: number): Buffer {
+  const b = Buffer.alloc(17);
+  b.writeUInt16BE(id, 0);
+  b.writeUInt16BE(0x0100, 2); // recursion desired
+  b.writeUInt16BE(1, 4); // one question
+  b[12] = 0; // the root name
+  b.writeUInt16BE(2, 13); // NS
+  b.writeUInt16BE(1, 15); // IN
+  return b;
+}
+
+const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+/** The response code of a DNS reply to query `id`, or null when it is not one. */
+export function dnsAnswerCode(b: Buffer, id: number): string | null {
+  if (b.length < 12 || b.readUInt16BE(0) !== id || !(b[2] & 0x80)) return null;
+  const rc = b[3] & 0x0f;
+  return RCODES[rc] ?? `RCODE ${rc}`;
 }
 
 let systemAnchors: crypto.X509Certificate[] | null = null;
@@ -183,7 +206,7 @@ export async function checkEndpoint(host: Host, config: Config, e: Endpoint, opt
   const r: CheckResult = {
     name: e.name, role: e.role, host: e.host, port: e.port, protocol: e.protocol, viaProxy: e.viaProxy,
     at: new Date(opts.now?.() ?? Date.now()).toISOString(), status: 'ok', stage: null, message: '', problems: [], interception: false,
-    dns: null, tcp: null, proxy: null, tls: null, http: null, ntp: null, totalMs: 0,
+    dns: null, tcp: null, proxy: null, tls: null, http: null, ntp: null, query: null, totalMs: 0,
   };
   const fail = (stage: NonNullable<CheckResult['stage']>, message: string): CheckResult => {
     r.status = 'failed';
@@ -212,6 +235,26 @@ export async function checkEndpoint(host: Host, config: Config, e: Endpoint, opt
     const address = addresses[0];
     if (e.protocol === 'udp') {
       r.message = `${dialHost} resolves; UDP gets no answer to check, so only the name was checked`;
+      r.totalMs = ms(start);
+      return r;
+    }
+    if (e.protocol === 'dns') {
+      t0 = performance.now();
+      const id = crypto.randomInt(0, 65536);
+      let ans: Buffer;
+      try {
+        ans = await host.net.udp(address, e.port, dnsQuery(id), stepMs);
+      } catch (err) {
+        return fail('query', describeError('query', `${address}:${e.port}`, err, stepMs));
+      }
+      const rcode = dnsAnswerCode(ans, id);
+      if (rcode === null) return fail('query', `DNS server ${address}:${e.port}: the answer is not a DNS reply to the query`);
+      r.query = { rcode, ms: ms(t0) };
+      if (rcode === 'SERVFAIL' || rcode === 'REFUSED') {
+        r.status = 'warning';
+        r.problems.push(`DNS server ${address}:${e.port} answers ${rcode}: it does not resolve for this appliance`);
+        r.message = r.problems[0];
+      } else r.message = `DNS server answers (${rcode}) in ${r.query.ms} ms`;
       r.totalMs = ms(start);
       return r;
     }

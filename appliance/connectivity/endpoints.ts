@@ -1,8 +1,8 @@
 import type { Config } from '../config/schema.ts';
 import { DEFAULT_CONNECTIVITY, type ConnectivityProtocol } from './schema.ts';
 
-/** What is checked: the administrator's protocols, plus NTP (UDP) and name-only for UDP syslog among derived endpoints. */
-export type CheckProtocol = ConnectivityProtocol | 'ntp' | 'udp';
+/** What is checked: the administrator's protocols, plus a DNS query, an NTP query and name-only (UDP syslog) for derived endpoints. */
+export type CheckProtocol = ConnectivityProtocol | 'dns' | 'ntp' | 'udp';
 
 /** One row of the connectivity table. */
 export interface Endpoint {
@@ -42,14 +42,14 @@ export function proxied(c: Config, host: string): boolean {
 
 /**
  * The endpoints the configuration depends on, then the administrator's, in that order: DNS
- * servers (TCP 53), NTP servers (an NTP query over UDP 123), LDAP servers, the SMTP server
+ * servers (a query over UDP 53), NTP servers (an NTP query over UDP 123), LDAP servers, the SMTP server
  * (SMTPS: TLS; SMTP and STARTTLS: TCP), the update repository (HTTPS, through the proxy when one
  * is in use), the outbound proxy itself (TCP) and the syslog alert target.
  */
 export function endpointsOf(c: Config): Endpoint[] {
   const out: Endpoint[] = [];
   const conf = (e: Omit<Endpoint, 'source' | 'viaProxy'> & { viaProxy?: boolean }) => out.push({ viaProxy: false, source: 'configuration', ...e });
-  c.dns.servers.forEach((s, i) => conf({ name: `dns-${i + 1}`, role: `DNS server ${i + 1}`, host: s, port: 53, protocol: 'tcp' }));
+  c.dns.servers.forEach((s, i) => conf({ name: `dns-${i + 1}`, role: `DNS server ${i + 1}`, host: s, port: 53, protocol: 'dns' }));
   if (c.ntp.enabled) c.ntp.servers.forEach((s, i) => conf({ name: `ntp-${i + 1}`, role: `NTP server ${i + 1}`, host: s, port: 123, protocol: 'ntp' }));
   if (c.ldap?.enabled) {
     out.push(ldapEndpoint('ldap', 'LDAP server', c.ldap.url));

@@ -29,7 +29,8 @@ export async function startDnsServer(names: Record<string, string>): Promise<{ p
     const ip = names[name];
     const header = Buffer.alloc(12);
     m.copy(header, 0, 0, 2);
-    const rcode = ip === undefined ? 3 : 0;
+    // The root (`. NS`, the appliance's check of a DNS server) exists, with nothing to tell.
+    const rcode = ip === undefined && name !== '' ? 3 : 0;
     const answer = ip !== undefined && qtype === 1;
     header.writeUInt16BE(0x8180 | rcode, 2); // response, recursion desired + available
     header.writeUInt16BE(1, 4);
@@ -124,6 +125,21 @@ export async function startDroppingPort(): Promise<{ port: number; close: () => 
       py.kill();
     },
   };
+}
+
+/** Answers NTP client requests as a stratum-`stratum` server (mode 4), on 127.0.0.1, a free UDP port. */
+export async function startNtpServer(stratum = 2): Promise<{ port: number; close: () => Promise<void> }> {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (m, rinfo) => {
+    if (m.length < 48) return;
+    const a = Buffer.alloc(48);
+    a[0] = 0x24; // LI 0, version 4, mode 4 (server)
+    a[1] = stratum;
+    m.copy(a, 24, 40, 48); // originate timestamp = the client's transmit timestamp
+    s.send(a, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  return { port: s.address().port, close: () => new Promise((r) => s.close(() => r())) };
 }
 
 /** A port on loopback where nothing listens (bound, then released). */

@@ -18,10 +18,14 @@ import { checkEndpoint } from '../../appliance/connectivity/check.ts';
 import { applyConfig } from '../../appliance/config/apply.ts';
 import { Session } from '../../cli/session.ts';
 import { buildServer } from '../../webui/server.ts';
+import { HealthMonitor } from '../../appliance/health/monitor.ts';
+import type { Channel, Notification } from '../../appliance/health/channels.ts';
+import { ConnectivitySchedule } from '../../appliance/connectivity/schedule.ts';
 import { configuredHost, OPERATOR_PASSWORD } from '../helpers/web.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeCert } from '../helpers/pki.ts';
-import { startDnsServer, startInterceptingProxy, startDroppingPort, closedPort } from '../helpers/netpeers.ts';
+import { startDnsServer, startInterceptingProxy, startDroppingPort, startNtpServer, closedPort } from '../helpers/netpeers.ts';
+import type { Endpoint } from '../../appliance/connectivity/endpoints.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
@@ -211,3 +215,47 @@ test('REST and the page: an operator runs the checks; the page shows the interce
   const audit = app.keel.store.db.prepare("SELECT action, outcome FROM audit WHERE action LIKE 'test connectivity%'").all() as { action: string; outcome: string }[];
   expect(audit.map((a) => a.action)).toEqual(['test connectivity repo-proxied', 'test connectivity closed']);
 }, 30_000);
+
+test('health monitor probe: a failing endpoint and suspected interception raise alerts like the others, and clear', async () => {
+  const sent: Notification[] = [];
+  const channel: Channel = { name: 'syslog', subscription: 'all', send: async (batch) => void sent.push(...batch), test: async () => undefined };
+  const monitor = new HealthMonitor({ host, db: store.db, hostname: 'core.example.com', channels: [channel], bmc: null });
+  let current: Config = { ...config, connectivity: { intervalMinutes: 15, endpoints: config.connectivity!.endpoints.filter((e) => ['repo-direct', 'repo-proxied', 'closed'].includes(e.name)) } };
+  // dns-1 (127.0.0.1:53) answers or not depending on this machine: its finding is left out, as is the proxy's (TCP, no alert expected).
+  const schedule = new ConnectivitySchedule({ host, db: store.db, config: () => ({ ...current, update: undefined, proxy: current.proxy, dns: current.dns }), report: (f) => monitor.report(f.filter((x) => !/^connectivity\.(dns-|proxy$)/.test(x.key)), ['connectivity.']), check: { stepMs: STEP_MS } });
+  await schedule.runOnce();
+  const raised = sent.filter((n) => n.kind === 'raised');
+  console.log(raised.map((n) => `${n.severity} ${n.message}`).join('\n'));
+  expect(raised.find((n) => n.key === 'connectivity.repo-proxied')).toMatchObject({ severity: 'critical', message: expect.stringContaining('TLS interception suspected: issued by Keel Test CA B, expected Keel Test CA A') });
+  expect(raised.find((n) => n.key === 'connectivity.closed')).toMatchObject({ severity: 'warning', message: expect.stringContaining('connection refused') });
+  expect(raised.find((n) => n.key === 'connectivity.repo-direct')).toBeUndefined();
+  expect(monitor.store.alerts().map((a) => a.key).sort()).toEqual(['connectivity.closed', 'connectivity.repo-proxied']);
+  // The administrator removes the pinned endpoint: its alert clears (the probe covers connectivity.* fully).
+  current = { ...current, connectivity: { intervalMinutes: 15, endpoints: current.connectivity!.endpoints.filter((e) => e.name !== 'repo-proxied') } };
+  sent.length = 0;
+  await schedule.runOnce();
+  expect(sent.find((n) => n.key === 'connectivity.repo-proxied')?.kind).toBe('cleared');
+  expect(monitor.store.alerts().map((a) => a.key)).toEqual(['connectivity.closed']);
+}, 20_000);
+
+test('DNS and NTP servers of the configuration are queried, not just dialled', async () => {
+  const ntp = await startNtpServer(2);
+  const unsynced = await startNtpServer(0);
+  closers.push(ntp.close, unsynced.close);
+  const silent = await closedPort();
+  const ep = (name: string, protocol: Endpoint['protocol'], port: number): Endpoint => ({ name, role: name, source: 'configuration', host: '127.0.0.1', port, protocol, viaProxy: false });
+  const [dnsOk, dnsSilent, ntpOk, ntpBad, ntpSilent] = await Promise.all([
+    checkEndpoint(host, config, ep('dns-1', 'dns', dnsPort), { stepMs: STEP_MS }),
+    checkEndpoint(host, config, ep('dns-2', 'dns', silent), { stepMs: STEP_MS }),
+    checkEndpoint(host, config, ep('ntp-1', 'ntp', ntp.port), { stepMs: STEP_MS }),
+    checkEndpoint(host, config, ep('ntp-2', 'ntp', unsynced.port), { stepMs: STEP_MS }),
+    checkEndpoint(host, config, ep('ntp-3', 'ntp', silent), { stepMs: STEP_MS }),
+  ]);
+  for (const r of [dnsOk, dnsSilent, ntpOk, ntpBad, ntpSilent]) console.log(`${r.name} ${r.status} ${r.message}`);
+  expect(dnsOk).toMatchObject({ status: 'ok', query: { rcode: 'NOERROR' } });
+  expect(dnsSilent).toMatchObject({ status: 'failed', stage: 'query' });
+  expect(dnsSilent.message).toMatch(new RegExp(`^DNS server 127\\.0\\.0\\.1:${silent}: (no answer within ${STEP_MS} ms|refused)`));
+  expect(ntpOk).toMatchObject({ status: 'ok', ntp: { stratum: 2 } });
+  expect(ntpBad).toMatchObject({ status: 'warning', message: 'NTP: the server is not synchronized (stratum 0)' });
+  expect(ntpSilent).toMatchObject({ status: 'failed', stage: 'ntp' });
+}, 20_000);

@@ -176,7 +176,7 @@ function details(r: CheckResult): Html {
   return html`${parts}`;
 }
 
-/** The Diagnostics > Connectivity page: the table with each endpoint's last result, and the Run checks button. */
+/** The Diagnostics > Connectivity page: the table with each endpoint's last result, a Check button per row and Run checks for all. */
 export function connectivityPage(c: Config, store: ConnectivityStore, csrf: string): Html {
   const t = table(c, store);
   const rows = t.endpoints.map(({ endpoint: e, last }) => {
@@ -185,7 +185,8 @@ export function connectivityPage(c: Config, store: ConnectivityStore, csrf: stri
 <td><strong>${e.name}</strong><br><span class="muted">${e.role}</span></td>
 <td>${e.host}:${e.port}${e.viaProxy ? html`<br><span class="muted">through the proxy</span>` : ''}</td>
 <td>${e.protocol}${e.expectedIssuer ? html`<br><span class="muted">expects ${e.expectedIssuer}</span>` : ''}</td>
-<td>${r ? STATUS_BADGE[r.status] : html`<span class="muted">not checked</span>`}</td>
+<td>${r ? STATUS_BADGE[r.status] : html`<span class="muted">not checked</span>`}
+<form method="post" action="${CONNECTIVITY_PAGE}/run" class="run-one"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="name" value="${e.name}"><button type="submit" title="Check ${e.name} now">Check</button></form></td>
 <td>${r ? html`<p class="${r.status === 'ok' ? '' : 'error'}">${r.message}</p>${r.problems.slice(1).map((p) => html`<p class="error">${p}</p>`)}${details(r)}<span class="muted">${r.at.replace('T', ' ').slice(0, 19)} UTC, ${r.totalMs} ms</span>` : ''}</td>
 </tr>`;
   });

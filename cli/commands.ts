@@ -20,7 +20,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
-import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY } from './connectivity.ts';
+import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig } from './connectivity.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
 import { ldapConfig } from './ldap.ts';
@@ -525,6 +525,7 @@ const CONFIG_NODES: N[] = [
   softwareUpdateConfig({ change, refuse }),
   healthConfig({ change, refuse }),
   proxyConfig({ change, refuse }),
+  connectivityConfig({ change, refuse }),
   portsConfig({ change, refuse }),
   portalAuthConfig({ change, refuse }),
   ldapConfig({ change, refuse }),

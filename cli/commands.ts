@@ -20,7 +20,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
-import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig } from './connectivity.ts';
+import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig, showConnectivity } from './connectivity.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
 import { ldapConfig } from './ldap.ts';
@@ -1028,6 +1028,7 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
     section('show ntp', await showNtp(s)) +
     section('show archive', showArchive(s, {})) +
     section('show logging', showLogging(s)) +
+    section('show connectivity', showConnectivity(s, {})) +
     section('commands run by Keel (last 200)', cmdLog || '(none)');
   const file = `${SUPPORT_DIR}/tech-support-${s.user.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
   s.host.files.mkdirp(SUPPORT_DIR, 0o700);

@@ -77,7 +77,7 @@ function detail(r: CheckResult, history: CheckResult[]): string {
 }
 
 /** `show connectivity [NAME]`: the table with the last result of each endpoint, or one endpoint in detail. */
-function showConnectivity(s: Session, a: Args): string {
+export function showConnectivity(s: Session, a: Args): string {
   const c = s.current();
   if (!c) return '% There is no running configuration yet: run the first-boot wizard.';
   const store = new ConnectivityStore(s.store.db);

@@ -73,6 +73,7 @@ export function describeError(stage: 'dns' | 'tcp' | 'proxy' | 'tls' | 'http' | 
   if (stage === 'dns') {
     if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NXDOMAIN') return `DNS: ${target} does not resolve (no such name)`;
     if (code === 'ETIMEDOUT' || code === 'ETIMEOUT') return `DNS: no answer from the name servers for ${target} within ${stepMs} ms`;
+    if (code === 'EAI_AGAIN') return `DNS: the name servers did not answer for ${target} (EAI_AGAIN)`;
     if (code === 'ECONNREFUSED' || code === 'ESERVFAIL') return `DNS: the name servers failed to answer for ${target} (${code})`;
     return `DNS: ${target} could not be resolved (${code || msg})`;
   }

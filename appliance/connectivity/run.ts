@@ -22,11 +22,20 @@ export class ConnectivityStore {
     this.db = db;
     db.exec(SCHEMA);
   }
+  private stmts: Database.Statement[] | null = null;
+  /** Keeps one result and drops what is beyond the bounds (statements prepared once: a run records up to 64). */
   record(r: CheckResult): void {
     const at = Date.parse(r.at);
-    this.db.prepare('INSERT INTO connectivity_results (at, name, status, json) VALUES (?,?,?,?)').run(at, r.name, r.status, JSON.stringify(r));
-    this.db.prepare('DELETE FROM connectivity_results WHERE at < ?').run(at - HISTORY_DAYS * 86400_000);
-    this.db.prepare('DELETE FROM connectivity_results WHERE id <= (SELECT id FROM connectivity_results ORDER BY id DESC LIMIT 1 OFFSET ?)').run(HISTORY_MAX);
+    const [insert, old, over] = (this.stmts ??= [
+      this.db.prepare('INSERT INTO connectivity_results (at, name, status, json) VALUES (?,?,?,?)'),
+      this.db.prepare('DELETE FROM connectivity_results WHERE at < ?'),
+      this.db.prepare('DELETE FROM connectivity_results WHERE id <= (SELECT id FROM connectivity_results ORDER BY id DESC LIMIT 1 OFFSET ?)'),
+    ]);
+    this.db.transaction(() => {
+      insert.run(at, r.name, r.status, JSON.stringify(r));
+      old.run(at - HISTORY_DAYS * 86400_000);
+      over.run(HISTORY_MAX);
+    })();
   }
   /** The newest result of each endpoint by name. */
   latest(): Map<string, CheckResult> {

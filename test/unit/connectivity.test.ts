@@ -5,8 +5,18 @@ import { endpointsOf, proxied } from '../../appliance/connectivity/endpoints.ts'
 import { chainTrust, commonName, describeError, dnsAnswerCode, dnsQuery, interceptionMessage, parseStatusLine } from '../../appliance/connectivity/check.ts';
 import { NetError } from '../../appliance/host/net.ts';
 import { fieldLabel } from '../../appliance/config/messages.ts';
-import { sampleConfig } from '../helpers/config.ts';
+import fs from 'node:fs';
+import https from 'node:https';
+import type net from 'node:net';
+import { createHost } from '../../appliance/host/index.ts';
+import { Store } from '../../appliance/config/store.ts';
+import { ConnectivitySchedule } from '../../appliance/connectivity/schedule.ts';
+import { ConnectivityStore } from '../../appliance/connectivity/run.ts';
+import { startDnsServer, closedPort } from '../helpers/netpeers.ts';
+import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeCert } from '../helpers/pki.ts';
+
+process.env.KEEL_LOG ??= 'silent';
 
 const full = (): Config =>
   validate(
@@ -111,4 +121,47 @@ test('status lines, DNS answers and errors in words', () => {
   expect(describeError('tcp', '192.0.2.1:443', new NetError('ECONNREFUSED', 'x'), 3000)).toBe('TCP 192.0.2.1:443: connection refused (nothing listens, or a firewall rejects)');
   expect(describeError('proxy', 'p:3128', new NetError('EHOSTUNREACH', 'x'), 3000)).toBe('Proxy p:3128: unreachable (EHOSTUNREACH: no route)');
   expect(describeError('tls', 'h', new NetError('ECONNRESET', 'socket hang up'), 3000)).toBe('TLS: handshake failed (socket hang up)');
+});
+
+test('the scheduled run over loopback: a pinned issuer that differs, a refused port, the findings handed on and kept', async (t) => {
+  const ca = makeCert({ cn: 'Unit CA', ca: true, bits: 1024 });
+  const leaf = makeCert({ cn: 'svc.keel.test', issuer: ca, dns: ['svc.keel.test'] });
+  const server = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (_q, r) => r.writeHead(503).end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const dns = await startDnsServer({ 'svc.keel.test': '127.0.0.1' });
+  const root = tempRoot('keel-connectivity-unit-');
+  const host = createHost(root, { dnsServers: [`127.0.0.1:${dns.port}`] });
+  const store = Store.open(host);
+  t.onTestFinished(async () => {
+    server.close();
+    await dns.close();
+    store.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const closed = await closedPort();
+  const config = validate(
+    sampleConfig({
+      dns: { servers: ['127.0.0.1'] },
+      ntp: { enabled: false, servers: [] },
+      connectivity: {
+        intervalMinutes: 1,
+        endpoints: [
+          { name: 'svc', host: 'svc.keel.test', port, protocol: 'https', viaProxy: false, expectedIssuer: 'Public CA', caCertificate: ca.certPem },
+          { name: 'svc-ok', host: 'svc.keel.test', port, protocol: 'tls', viaProxy: false, expectedIssuer: 'unit ca', caCertificate: ca.certPem },
+          { name: 'shut', host: 'svc.keel.test', port: closed, protocol: 'tcp', viaProxy: false },
+        ],
+      },
+    }),
+  );
+  const reported: string[] = [];
+  // dns-1 (127.0.0.1:53) depends on this machine: left out of what is compared.
+  const schedule = new ConnectivitySchedule({ host, db: store.db, config: () => config, report: async (f) => void reported.push(...f.filter((x) => x.key !== 'connectivity.dns-1').map((x) => `${x.key} ${x.severity}`)), check: { stepMs: 500 } });
+  const results = await schedule.runOnce();
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  expect(by.svc).toMatchObject({ status: 'failed', interception: true, message: 'TLS interception suspected: issued by Unit CA, expected Public CA', http: { status: 503 } });
+  expect(by['svc-ok']).toMatchObject({ status: 'ok', message: expect.stringMatching(/^TLS TLSv1\.3, certificate issued by Unit CA$/), tls: { trust: 'configured', sanMatch: true } });
+  expect(by.shut).toMatchObject({ status: 'failed', stage: 'tcp', message: expect.stringContaining('connection refused') });
+  expect(reported).toEqual(['connectivity.svc critical', 'connectivity.svc-ok ok', 'connectivity.shut warning']);
+  expect(new ConnectivityStore(store.db).history(10).length).toBe(4);
 });

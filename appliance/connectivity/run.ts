@@ -23,19 +23,22 @@ export class ConnectivityStore {
     db.exec(SCHEMA);
   }
   private stmts: Database.Statement[] | null = null;
-  /** Keeps one result and drops what is beyond the bounds (statements prepared once: a run records up to 64). */
-  record(r: CheckResult): void {
-    const at = Date.parse(r.at);
-    const [insert, old, over] = (this.stmts ??= [
+  private prepared(): Database.Statement[] {
+    // Prepared once: a run records up to 64 results.
+    return (this.stmts ??= [
       this.db.prepare('INSERT INTO connectivity_results (at, name, status, json) VALUES (?,?,?,?)'),
       this.db.prepare('DELETE FROM connectivity_results WHERE at < ?'),
       this.db.prepare('DELETE FROM connectivity_results WHERE id <= (SELECT id FROM connectivity_results ORDER BY id DESC LIMIT 1 OFFSET ?)'),
     ]);
-    this.db.transaction(() => {
-      insert.run(at, r.name, r.status, JSON.stringify(r));
-      old.run(at - HISTORY_DAYS * 86400_000);
-      over.run(HISTORY_MAX);
-    })();
+  }
+  /** Keeps one result (runChecks prunes once per run). */
+  record(r: CheckResult): void {
+    this.prepared()[0].run(Date.parse(r.at), r.name, r.status, JSON.stringify(r));
+  }
+  /** Drops results older than HISTORY_DAYS before `now` and beyond the newest HISTORY_MAX; returns how many. */
+  prune(now: number): number {
+    const [, old, over] = this.prepared();
+    return this.db.transaction(() => old.run(now - HISTORY_DAYS * 86400_000).changes + over.run(HISTORY_MAX).changes)();
   }
   /** The newest result of each endpoint by name. */
   latest(): Map<string, CheckResult> {
@@ -87,6 +90,7 @@ export async function runChecks(host: Host, db: Database.Database, config: Confi
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, endpoints.length) }, worker));
+  store.prune(opts.now?.() ?? Date.now());
   return out;
 }
 

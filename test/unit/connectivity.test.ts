@@ -11,7 +11,7 @@ import type net from 'node:net';
 import { createHost } from '../../appliance/host/index.ts';
 import { Store } from '../../appliance/config/store.ts';
 import { ConnectivitySchedule } from '../../appliance/connectivity/schedule.ts';
-import { ConnectivityStore } from '../../appliance/connectivity/run.ts';
+import { ConnectivityStore, HISTORY_DAYS, HISTORY_MAX } from '../../appliance/connectivity/run.ts';
 import { startDnsServer, closedPort } from '../helpers/netpeers.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeCert } from '../helpers/pki.ts';
@@ -24,7 +24,7 @@ const full = (): Config =>
       dns: { servers: ['192.0.2.53', '192.0.2.54'] },
       ntp: { enabled: true, servers: ['ntp.example.com', '192.0.2.123'] },
       email: { from: 'core@example.com', server: 'smtp.example.com', port: 465, protocol: 'smtps', auth: false },
-      update: { repository: 'https://updates.example.com/keel/', caCertificate: makeCert({ cn: 'Repo CA', ca: true }).certPem },
+      update: { repository: 'https://updates.example.com/keel/', caCertificate: makeCert({ cn: 'Repo CA', ca: true, bits: 1024 }).certPem },
       proxy: { enabled: true, url: 'http://proxy.example.com:3128', noProxy: ['.internal.example.com'] },
       ldap: { enabled: true, type: 'ad', domain: 'example.com', url: 'ldaps://dc1.example.com', failoverUrl: 'ldap://dc2.example.com:3268', bindDn: 'svc@example.com', password: 'x', searchTimeout: 30, chaseReferrals: false, roleMappings: [{ group: 'cn=admins,dc=example,dc=com', role: 'admin' }], health: { interval: 60, liveThreshold: 3, deadThreshold: 3 } },
       health: { syslog: { enabled: true, subscription: 'all', server: 'logs.example.com', port: 6514, transport: 'tls' } },
@@ -90,10 +90,10 @@ test('issuer pinning: the leaf issuer or any CA on the path matches, case-insens
 });
 
 test('chain trust: the configured CA, then the system store, through presented intermediates; otherwise none', () => {
-  const rootA = makeCert({ cn: 'Root A', ca: true });
-  const inter = makeCert({ cn: 'Issuing A', ca: true, issuer: rootA });
-  const leaf = makeCert({ cn: 'svc.example.com', issuer: inter, dns: ['svc.example.com'] });
-  const other = makeCert({ cn: 'Root B', ca: true });
+  const rootA = makeCert({ cn: 'Root A', ca: true, bits: 1024 });
+  const inter = makeCert({ cn: 'Issuing A', ca: true, issuer: rootA, bits: 1024 });
+  const leaf = makeCert({ cn: 'svc.example.com', issuer: inter, dns: ['svc.example.com'], bits: 1024 });
+  const other = makeCert({ cn: 'Root B', ca: true, bits: 1024 });
   const x = (p: string) => new crypto.X509Certificate(p);
   expect(chainTrust([x(leaf.certPem), x(inter.certPem)], [x(rootA.certPem)], [])).toEqual({ trust: 'configured', path: ['Issuing A', 'Root A'] });
   expect(chainTrust([x(leaf.certPem), x(inter.certPem)], [], [x(rootA.certPem)])).toEqual({ trust: 'system', path: ['Issuing A', 'Root A'] });
@@ -164,4 +164,22 @@ test('the scheduled run over loopback: a pinned issuer that differs, a refused p
   expect(by.shut).toMatchObject({ status: 'failed', stage: 'tcp', message: expect.stringContaining('connection refused') });
   expect(reported).toEqual(['connectivity.svc critical', 'connectivity.svc-ok ok', 'connectivity.shut warning']);
   expect(new ConnectivityStore(store.db).history(10).length).toBe(4);
+});
+
+test('history is bounded: the newest results, none older than the retention', async () => {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(':memory:');
+  const store = new ConnectivityStore(db);
+  const base = Date.parse('2026-12-01T00:00:00Z');
+  const result = (name: string, at: number) => ({ name, at: new Date(at).toISOString(), status: 'ok' }) as never;
+  db.transaction(() => {
+    store.record(result('old', base - (HISTORY_DAYS + 1) * 86400_000));
+    for (let i = 0; i < HISTORY_MAX + 10; i++) store.record(result(`e${i % 7}`, base + i * 1000));
+  })();
+  expect(store.prune(base + 86400_000)).toBe(11);
+  expect(db.prepare('SELECT COUNT(*) AS n FROM connectivity_results').get()).toEqual({ n: HISTORY_MAX });
+  expect(store.latest().has('old')).toBe(false);
+  expect(store.latest().size).toBe(7);
+  expect(store.history(3, 'e0').map((r) => r.at)).toEqual([5005, 4998, 4991].map((i) => new Date(base + i * 1000).toISOString()));
+  db.close();
 });

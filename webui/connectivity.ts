@@ -127,7 +127,7 @@ export function registerConnectivityApi(app: FastifyInstance): void {
       tags: ['diagnostics'],
       summary: 'Run connectivity checks',
       description:
-        'Checks one endpoint or all, now: name resolution (addresses, time), TCP connect (time), for TLS and HTTPS the certificate chain (subject, issuer, validity, name match, trust, expected issuer: "TLS interception suspected: issued by X, expected Y"), for HTTPS the status only (any status means reachable). Send {} for all endpoints, {"name": "…"} for one. Each step is bounded (5 s); at most 4 endpoints at once. Results are kept with history. Operators may run it; it is audited.',
+        'Checks one endpoint or all, now: name resolution (addresses, time), TCP connect (time), for TLS and HTTPS the certificate chain (subject, issuer, validity, name match, trust, expected issuer: "TLS interception suspected: issued by X, expected Y"), for HTTPS the status only (any status means reachable). Send {} for all endpoints, {"name": "…"} for one. Each step is bounded (5 s); at most 8 endpoints at once. Results are kept with history. Operators may run it; it is audited.',
       security: CHANGE_AUTH,
       body: NameQuery,
       response: { 200: Type.Object({ results: Type.Array(ResultView) }), ...errors, 409: ErrorBody },

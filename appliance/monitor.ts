@@ -9,6 +9,8 @@ import { Store } from './config/store.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { bmcTarget } from './health/schema.ts';
 import { log } from './log.ts';
+import { ConnectivitySchedule } from './connectivity/schedule.ts';
+import { endpointsOf } from './connectivity/endpoints.ts';
 import { parseOptions, ROOT_OPTION, type OptionTable } from './options.ts';
 
 /** How often the running configuration is looked at for changed health settings. */
@@ -18,6 +20,8 @@ const FOLLOW_MS = 10_000;
 export class HealthFollower {
   private monitor: HealthMonitor | null = null;
   private key = '';
+  private connectivity: ConnectivitySchedule | null = null;
+  private connectivityKey = '';
   private timer: NodeJS.Timeout | null = null;
   readonly host: Host;
   readonly store: Store;
@@ -32,6 +36,7 @@ export class HealthFollower {
   private follow(): void {
     const c = this.store.running()?.config;
     if (!c) return;
+    this.followConnectivity(c);
     const key = JSON.stringify([c.health ?? null, c.email ?? null, c.system.hostname, c.network.interfaces]);
     if (key === this.key) return;
     this.key = key;
@@ -40,9 +45,24 @@ export class HealthFollower {
     this.monitor.start();
     log.info('health monitor (re)started', { intervalSeconds: c.health?.intervalSeconds ?? 60 });
   }
+  /** The scheduled connectivity checks, restarted when the endpoints or their schedule change; alerts go through the health monitor. */
+  private followConnectivity(c: NonNullable<ReturnType<Store['running']>>['config']): void {
+    const key = JSON.stringify([c.connectivity?.intervalMinutes ?? null, endpointsOf(c), c.proxy ?? null]);
+    if (key === this.connectivityKey) return;
+    this.connectivityKey = key;
+    this.connectivity?.stop();
+    this.connectivity = new ConnectivitySchedule({
+      host: this.host,
+      db: this.store.db,
+      config: () => this.store.running()?.config ?? null,
+      report: async (findings) => this.monitor?.report(findings, ['connectivity.']),
+    });
+    this.connectivity.start();
+  }
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.monitor?.stop();
+    this.connectivity?.stop();
   }
 }
 

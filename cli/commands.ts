@@ -20,6 +20,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
+import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig, showConnectivity } from './connectivity.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
 import { ldapConfig } from './ldap.ts';
@@ -525,6 +526,7 @@ const CONFIG_NODES: N[] = [
   softwareUpdateConfig({ change, refuse }),
   healthConfig({ change, refuse }),
   proxyConfig({ change, refuse }),
+  connectivityConfig({ change, refuse }),
   portsConfig({ change, refuse }),
   portalAuthConfig({ change, refuse }),
   ldapConfig({ change, refuse }),
@@ -1027,6 +1029,7 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
     section('show ntp', await showNtp(s)) +
     section('show archive', showArchive(s, {})) +
     section('show logging', showLogging(s)) +
+    section('show connectivity', showConnectivity(s, {})) +
     section('commands run by Keel (last 200)', cmdLog || '(none)');
   const file = `${SUPPORT_DIR}/tech-support-${s.user.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
   s.host.files.mkdirp(SUPPORT_DIR, 0o700);
@@ -1066,6 +1069,7 @@ const SHOW_COMMON: N[] = [
   kw('platform', 'The hardware or virtual platform and its expected profile', { run: showPlatform }),
   kw('environment', 'BMC sensors, chassis and front panel LEDs', { run: showEnvironment }),
   kw('raid', 'RAID arrays, RAID controller and disk health', { run: showRaid }),
+  SHOW_CONNECTIVITY,
   kw('history', 'Commands of this session', { run: (s) => s.history.map((h, i) => `${String(i + 1).padStart(4)}  ${h}`).join('\n') }),
 ];
 const SHOW_PRIV: N[] = [
@@ -1083,6 +1087,7 @@ const SHOW_PRIV: N[] = [
 const PROBES: N[] = [
   kw('ping', 'Send ICMP echo requests', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'ping', a.host) })] }),
   kw('traceroute', 'Trace the route to a host', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'traceroute', a.host) })] }),
+  TEST_CONNECTIVITY,
 ];
 
 const leave: Handler = (s) => {

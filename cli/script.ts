@@ -51,6 +51,7 @@ export async function scriptToConfig(host: Host, store: Store, lines: string[], 
   delete start.ports;
   delete start.portalAuth;
   delete start.ldap;
+  delete start.connectivity;
   s.beginBatch(start);
   s.batchBase = base;
   s.mode = 'config';

@@ -29,6 +29,7 @@ import { PortalAuthSchema, DEFAULT_PORTAL_AUTH, portalAuthRisk } from '../applia
 import { hashSecret } from '../appliance/users/secrets.ts';
 import { EmailSchema, type EmailConfig } from '../appliance/email/schema.ts';
 import { ProxySchema, type ProxyConfig } from '../appliance/proxy/schema.ts';
+import { ConnectivitySchema, DEFAULT_CONNECTIVITY } from '../appliance/connectivity/schema.ts';
 import { sendMail } from '../appliance/email/send.ts';
 import { ApiTokens, type TokenInfo } from '../appliance/tokens/store.ts';
 import { encryptBackup, decryptBackup, MIN_PASSPHRASE, type BackupHeader } from '../appliance/backup/crypto.ts';
@@ -116,6 +117,7 @@ export const SECTIONS = {
   ports: PortsSchema,
   portalAuth: PortalAuthSchema,
   proxy: ProxySchema,
+  connectivity: ConnectivitySchema,
 } as const;
 export type Section = keyof typeof SECTIONS;
 
@@ -472,6 +474,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
         const c = running().config;
         if (name === 'acl') return aclOf(c);
         if (name === 'portalAuth') return c.portalAuth ?? DEFAULT_PORTAL_AUTH;
+        if (name === 'connectivity') return c.connectivity ?? DEFAULT_CONNECTIVITY;
         if (name === 'ports' && !c.ports) throw new HttpError(404, 'Port Settings are not set yet: provisioning is closed');
         if (isProxy) {
           if (!c.proxy) throw new HttpError(404, 'no outbound proxy is configured: requests go out directly');

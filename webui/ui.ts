@@ -30,6 +30,8 @@ import { API } from './api.ts';
 import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
+import { connectivityPage, CONNECTIVITY_PAGE } from './connectivity.ts';
+import { ConnectivityStore } from '../appliance/connectivity/run.ts';
 
 const BASE = '/mics';
 
@@ -71,6 +73,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/changes`, label: 'Configuration Changes' },
     ],
   },
+  { group: 'Diagnostics', items: [{ href: `${BASE}/diagnostics/connectivity`, label: 'Connectivity' }] },
   { group: '', items: [{ href: `${BASE}/audit`, label: 'Audit Log' }, { href: `${BASE}/api/`, label: 'API' }] },
 ];
 
@@ -726,6 +729,8 @@ export function registerPages(
   view(`${BASE}/api/`, 'API', () => explorerPage(app.swagger() as Parameters<typeof explorerPage>[0]));
   view(`${BASE}/maintenance/updates`, 'Software Updates', (req) => updatesPage(host, store, req));
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
+  const connectivity = new ConnectivityStore(store.db);
+  view(CONNECTIVITY_PAGE, 'Connectivity', (req) => connectivityPage(config(), connectivity, req.session!.csrf));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
 
   return {

@@ -125,7 +125,7 @@ export function fieldLabel(pointer: string, config?: unknown): string {
   return out.join(' ') || 'the configuration';
 }
 
-const PREFIX_WORDS: Record<string, string> = { 'users/local': 'username', 'network/interfaces': 'interface', 'network/routes': 'ip route', 'network/gateway': 'ip default-gateway' };
+const PREFIX_WORDS: Record<string, string> = { 'connectivity/endpoints': 'connectivity endpoint', 'users/local': 'username', 'network/interfaces': 'interface', 'network/routes': 'ip route', 'network/gateway': 'ip default-gateway' };
 
 /** An ajv error (fastify's validation) as a Constraint: ajv puts the limit in its params. */
 export function ajvConstraint(keyword: string, params: Record<string, unknown>): Constraint {

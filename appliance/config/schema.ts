@@ -16,6 +16,7 @@ import { PortalAuthSchema, portalAuthProblems } from '../portalauth/schema.ts';
 import { UpdateSchema, updateProblems } from '../update/schema.ts';
 import { LdapSchema, ldapProblems } from '../ldap/schema.ts';
 import { ProxySchema, proxyProblems } from '../proxy/schema.ts';
+import { ConnectivitySchema, connectivityProblems } from '../connectivity/schema.ts';
 import * as rules from './rules.ts';
 import { ValidationError, type FieldProblem } from '../errors.ts';
 import { keywordOfTypeBox, sentence } from './messages.ts';
@@ -61,6 +62,7 @@ export const ConfigSchema = Type.Object(
     update: Type.Optional(UpdateSchema),
     ldap: Type.Optional(LdapSchema),
     proxy: Type.Optional(ProxySchema),
+    connectivity: Type.Optional(ConnectivitySchema),
   },
   { additionalProperties: false, description: 'Keel appliance configuration' },
 );
@@ -114,6 +116,7 @@ export function check(config: unknown): FieldProblem[] {
   problems.push(...ldapProblems(c.ldap));
   problems.push(...proxyProblems(c.proxy));
   problems.push(...healthProblems(c.health));
+  problems.push(...connectivityProblems(c.connectivity));
   if (c.ssh.enabled && c.ssh.port === c.webui.port) problems.push({ field: '/ssh/port', rule: 'port-conflict', message: 'SSH and System Manager cannot share a port' });
   return problems;
 }

@@ -92,6 +92,18 @@ export function toScript(c: Config): string[] {
     for (const h of p.noProxy) out.push(`proxy no-proxy ${q(h)}`);
     if (!p.enabled) out.push('proxy shutdown');
   }
+  if (c.connectivity) {
+    const k = c.connectivity;
+    out.push(`connectivity interval ${k.intervalMinutes}`);
+    for (const e of k.endpoints) {
+      out.push(`connectivity endpoint ${e.name} host ${e.host} port ${e.port} protocol ${e.protocol}`);
+      if (e.viaProxy) out.push(`connectivity endpoint ${e.name} via-proxy`);
+      if (e.path !== undefined) out.push(`connectivity endpoint ${e.name} path ${q(e.path)}`);
+      if (e.expectedIssuer !== undefined) out.push(`connectivity endpoint ${e.name} expected-issuer ${e.expectedIssuer}`);
+      // Like the update CA: a PEM does not fit on a line; the comment names it and loading keeps it (same host).
+      if (e.caCertificate) out.push(`! connectivity endpoint ${e.name} ca-certificate sha256 ${createHash('sha256').update(e.caCertificate).digest('hex').slice(0, 16)} (paste a new one with: connectivity endpoint ${e.name} ca-certificate)`);
+    }
+  }
   out.push(`ip http secure-server port ${c.webui.port}`);
   out.push('end');
   return out;

@@ -250,11 +250,20 @@ export class HealthMonitor {
     await this.notify(notes, this.latest);
     return notes;
   }
-  private async notify(notes: Notification[], snapshot: HealthSnapshot): Promise<void> {
+  /**
+   * Findings of a probe on a schedule of its own (connectivity checks): recorded, alerted and
+   * cleared like a cycle's. `complete`: the key prefixes the batch covers fully.
+   */
+  async report(findings: Finding[], complete: string[]): Promise<Notification[]> {
+    const notes = this.store.record(findings, this.now(), complete);
+    await this.notify(notes, this.latest);
+    return notes;
+  }
+  private async notify(notes: Notification[], snapshot: HealthSnapshot | null): Promise<void> {
     const batch = this.pending.concat(notes);
     this.pending = [];
     if (!batch.length) return;
-    const ctx = { hostname: this.opts.hostname, panel: snapshot.frontPanel.map(panelLine) };
+    const ctx = { hostname: this.opts.hostname, panel: snapshot ? snapshot.frontPanel.map(panelLine) : [] };
     for (const ch of this.channels) {
       const mine = batch.filter((n) => wanted(ch.subscription, n));
       if (!mine.length) continue;

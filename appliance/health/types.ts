@@ -16,7 +16,8 @@ export type Category =
   | 'storage'
   | 'nic'
   | 'bmc'
-  | 'event';
+  | 'event'
+  | 'connectivity';
 
 /**
  * One statement about the machine, in the words a datacenter technician uses.

@@ -5,6 +5,7 @@ import type { Applier } from '../applier/applier.ts';
 import { LocalApplier } from '../applier/local.ts';
 import { RemoteApplier } from '../applier/client.ts';
 import { Store } from '../config/store.ts';
+import { Net } from './net.ts';
 
 /** Every OS side effect of the appliance goes through one of these adapters. */
 export interface Host {
@@ -20,16 +21,18 @@ export interface Host {
    * in the unprivileged network-facing processes, by the privileged applier over its socket.
    */
   applier: Applier;
+  /** Outbound network diagnostics (connectivity checks), bounded in time; KEEL_DNS_SERVERS (tests) points its resolver at other servers. */
+  net: Net;
 }
 
 /** The host for `--root DIR` (sandbox: files under DIR, commands recorded) or `/` (real). */
-export function createHost(root = '/', opts: { sysfs?: string; applierSocket?: string } = {}): Host {
+export function createHost(root = '/', opts: { sysfs?: string; applierSocket?: string; dnsServers?: string[] } = {}): Host {
   const abs = path.resolve(root);
   const files = new Files(abs);
   const sandbox = abs !== '/';
   const proc: Processes = sandbox ? new SandboxProcesses(files) : new RealProcesses();
   // KEEL_SYSFS lets a sandbox describe other hardware (tests give it a fixture with N NICs).
-  const host = { root: abs, sandbox, files, proc, sysfs: opts.sysfs ?? process.env.KEEL_SYSFS ?? '/sys' } as Host;
+  const host = { root: abs, sandbox, files, proc, sysfs: opts.sysfs ?? process.env.KEEL_SYSFS ?? '/sys', net: new Net({ dnsServers: opts.dnsServers ?? process.env.KEEL_DNS_SERVERS?.split(',').filter(Boolean) }) } as Host;
   let store: Store | null = null;
   host.applier = opts.applierSocket ? new RemoteApplier(opts.applierSocket, proc.live) : new LocalApplier(host, () => (store ??= Store.open(host)));
   return host;

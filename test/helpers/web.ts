@@ -40,12 +40,13 @@ const CHROMIUM = process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium';
 type T = TestContext;
 
 /** A configured appliance (admin / WEB_PASSWORD) with System Manager listening on a free port. */
-export async function servedAppliance(t: T, o: { nics?: number; prefix?: string } = {}) {
+export async function servedAppliance(t: T, o: { nics?: number; prefix?: string; edit?: (c: Config) => void } = {}) {
   const root = tempRoot(o.prefix ?? 'keel-web-');
   t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const host: Host = createHost(root, { sysfs: fakeSysfs(root, o.nics ?? 2) });
   const config = sampleConfig();
   config.users.local[0].passwordHash = await hashSecret(WEB_PASSWORD);
+  o.edit?.(config);
   const s = Store.open(host);
   s.commitRunning(validate(config), { who: 'test', source: 'test' }, 'initial', '');
   s.saveStartup({ who: 'test', source: 'test' });

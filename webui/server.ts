@@ -40,6 +40,7 @@ import { signInPage, errorPage } from './pages.ts';
 import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt, confirmArmedAt } from './api.ts';
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
+import { registerLoggingApi } from './logging.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
 import { registerHealthApi } from './health-routes.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
@@ -444,6 +445,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         { name: 'email', description: 'Outgoing e-mail' },
         { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
         { name: 'audit', description: 'Audit log' },
+        { name: 'logging', description: 'System log (the journal)' },
         { name: 'tokens', description: 'API tokens for automation' },
         { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
         { name: 'certificates', description: 'Certificates per service: view, request, upload, self-signed' },
@@ -691,6 +693,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   await registerApi(app, { tokens, lockouts, now: opts.now });
   await registerUpdateApi(app);
   await registerLdapApi(app);
+  registerLoggingApi(app);
   const healthApi = registerHealthApi(app, { tokens });
   registerCertificates(app, {
     useCertificate: (pair) => (app.server as unknown as https.Server).setSecureContext(tlsOptions(pair)),

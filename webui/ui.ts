@@ -30,6 +30,7 @@ import { API } from './api.ts';
 import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
+import { loggingPage, followSeconds, LOGGING_PAGE, type LoggingQuery } from './logging.ts';
 
 const BASE = '/mics';
 
@@ -71,7 +72,8 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/changes`, label: 'Configuration Changes' },
     ],
   },
-  { group: '', items: [{ href: `${BASE}/audit`, label: 'Audit Log' }, { href: `${BASE}/api/`, label: 'API' }] },
+  { group: 'Logs', items: [{ href: `${BASE}/logging`, label: 'System Log' }, { href: `${BASE}/audit`, label: 'Audit Log' }] },
+  { group: '', items: [{ href: `${BASE}/api/`, label: 'API' }] },
 ];
 
 interface PageCtx {
@@ -83,7 +85,7 @@ interface PageCtx {
   path: string;
 }
 
-function page(ctx: PageCtx, title: string, body: Html): string {
+function page(ctx: PageCtx, title: string, body: Html, opts: { refreshSeconds?: number | null } = {}): string {
   const nav = NAV.map(
     (g) => html`<div class="navgroup">${g.group ? html`<span class="navhead">${g.group}</span>` : ''}${g.items.map(
       (i) => html`<a href="${i.href}"${i.href === ctx.path ? new Html(' aria-current="page"') : ''}>${i.label}</a>`,
@@ -107,6 +109,7 @@ ${html`<html lang="en">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <meta name="csrf-token" content="${ctx.csrf}">
+${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}">` : ''}
 <title>${title} · System Manager</title>
 <link rel="stylesheet" href="/mics/static/style.css">
 <script src="/mics/static/app.js" defer></script>
@@ -606,7 +609,7 @@ ${field({ label: 'Passphrase', name: 'passphrase', type: 'password', attrs: 'aut
 </section>
 <section>
 <h2>Support bundle</h2>
-<p>The version, configurations, revisions, audit log, status and recent log, with every secret redacted.</p>
+<p>The version, configurations, revisions, audit log, status and system log, with every secret redacted.</p>
 <p><a class="button admin-only" href="${API}/maintenance/support-bundle" download>Download support bundle</a></p>
 </section>`;
 }
@@ -700,11 +703,11 @@ export function registerPages(
     path,
   });
   const send = (reply: FastifyReply, text: string) => reply.type('text/html; charset=utf-8').send(text);
-  const view = (path: string, title: string, body: (req: FastifyRequest) => Html, opts: { adminOnly?: boolean } = {}) =>
-    app.get(path, { schema: hidden }, (req, reply) => {
+  const view = (path: string, title: string, body: (req: FastifyRequest) => Html | Promise<Html>, opts: { adminOnly?: boolean; refreshSeconds?: (req: FastifyRequest) => number | null } = {}) =>
+    app.get(path, { schema: hidden }, async (req, reply) => {
       if (!req.session) return reply.redirect(`${BASE}/`, 302);
       if (opts.adminOnly && req.principal!.role !== 'admin') return reply.code(403).type('text/html; charset=utf-8').send(page(ctxOf(req, path), title, html`<p>Only administrators can see this page.</p>`));
-      return send(reply, page(ctxOf(req, path), title, body(req)));
+      return send(reply, page(ctxOf(req, path), title, await body(req), { refreshSeconds: opts.refreshSeconds?.(req) }));
     });
 
   view(`${BASE}/settings/network`, 'Network', () => networkPage(config()));
@@ -727,6 +730,7 @@ export function registerPages(
   view(`${BASE}/maintenance/updates`, 'Software Updates', (req) => updatesPage(host, store, req));
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
+  view(LOGGING_PAGE, 'System Log', (req) => loggingPage(host, req.query as LoggingQuery), { refreshSeconds: (req) => followSeconds(req.query as LoggingQuery) });
 
   return {
     dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname)))),

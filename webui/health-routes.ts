@@ -26,6 +26,7 @@ import { HealthStore, channelsFor, type HistoryEntry } from '../appliance/health
 import { collectHealth, type HealthSnapshot } from '../appliance/health/snapshot.ts';
 import { renderMetrics } from '../appliance/health/metrics.ts';
 import { panelLine } from '../appliance/health/leds.ts';
+import { healthKeyLabel } from '../appliance/health/labels.ts';
 import { runStorageTest } from '../appliance/health/storage-test.ts';
 import { HealthSchema, HEALTH_DEFAULTS, bmcTarget, type HealthConfig } from '../appliance/health/schema.ts';
 import { emailChannel, syslogChannel } from '../appliance/health/channels.ts';
@@ -204,8 +205,8 @@ export function chartSvg(title: string, series: Series[], since: number, until: 
   });
   const rows = series.map((s, i) => {
     const y = i * row;
-    const name = s.key.replace(/^(ipmi\.sensor\.|nic\.|md\.|disk\.|raid\.)/, '');
-    return html`<g class="series" data-key="${s.key}"><text x="0" y="${y + 13}" font-size="11" fill="#1d2430">${name.length > 28 ? `${name.slice(0, 27)}...` : name}</text><rect x="${label}" y="${y + 3}" width="${plotW}" height="${row - 6}" fill="#f0f2f6"/>${s.segments.map(
+    const name = healthKeyLabel(s.key);
+    return html`<g class="series" data-key="${s.key}"><text x="0" y="${y + 13}" font-size="11" fill="#1d2430">${name.length > 30 ? `${name.slice(0, 29)}...` : name}<title>${name} (${s.key})</title></text><rect x="${label}" y="${y + 3}" width="${plotW}" height="${row - 6}" fill="#f0f2f6"/>${s.segments.map(
       (g) => html`<rect x="${x(g.from).toFixed(1)}" y="${y + 3}" width="${Math.max(1, x(g.to) - x(g.from)).toFixed(1)}" height="${row - 6}" fill="${COLOR[g.severity]}"><title>${g.severity} from ${new Date(g.from).toISOString().slice(0, 16).replace('T', ' ')} UTC</title></rect>`,
     )}</g>`;
   });
@@ -288,7 +289,7 @@ export function valuesSvg(title: string, series: ValueSeries[], since: number, u
     const y = (v: number) => y0 + (row - 8) - ((v - lo) / span) * (row - 8);
     const pts = s.points.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
     const last = s.points[s.points.length - 1].value;
-    const name = s.key.replace(/^(ipmi\.sensor\.|disk\.)/, '');
+    const name = healthKeyLabel(s.key);
     return html`<g class="values" data-key="${s.key}"><text x="0" y="${y0 + 13}" font-size="11" fill="#1d2430">${name.length > 28 ? `${name.slice(0, 27)}...` : name}</text><rect x="${label}" y="${y0}" width="${plotW}" height="${row - 8}" fill="#f0f2f6"/>${
       s.points.length > 1 ? html`<polyline points="${pts}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>` : html`<circle cx="${x(s.points[0].at).toFixed(1)}" cy="${y(last).toFixed(1)}" r="2" fill="#1f5fbf"/>`
     }<text x="${W - tail + 8}" y="${y0 + 13}" font-size="11" fill="#1d2430">${fmt(last, s.unit)} <tspan fill="#5b6575">(${num(lo, s.unit)} to ${num(hi, s.unit)})</tspan></text></g>`;

@@ -27,6 +27,7 @@ import { collectHealth, type HealthSnapshot } from '../appliance/health/snapshot
 import { renderMetrics } from '../appliance/health/metrics.ts';
 import { panelLine } from '../appliance/health/leds.ts';
 import { healthKeyLabel } from '../appliance/health/labels.ts';
+import { ResourceHistory, renderResourceMetrics } from '../appliance/reporting/history.ts';
 import { runStorageTest } from '../appliance/health/storage-test.ts';
 import { HealthSchema, HEALTH_DEFAULTS, bmcTarget, type HealthConfig } from '../appliance/health/schema.ts';
 import { emailChannel, syslogChannel } from '../appliance/health/channels.ts';
@@ -400,6 +401,7 @@ let job: Job | null = null;
 export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiTokens }): { panel: () => Promise<Html> } {
   const { host, store } = app.keel;
   let own: HealthStore | null = null;
+  let resources: ResourceHistory | null = null;
   const hstore = () => running?.store ?? (own ??= new HealthStore(store.db));
   const config = (): Config | null => store.running()?.config ?? store.startup()?.config ?? null;
   let cache: { at: number; snap: Promise<HealthSnapshot> } | null = null;
@@ -651,13 +653,14 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
 
   const metrics = async (reply: FastifyReply) => {
     const { snapshot } = await current();
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(snapshot));
+    // The resource history's newest minute (sampled by keel monitor) follows the health families.
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(snapshot) + renderResourceMetrics((resources ??= new ResourceHistory(store.db)).latest()));
   };
   app.get(`${HEALTH_API}/metrics`, {
     schema: {
       tags: ['health'],
       summary: 'Prometheus metrics',
-      description: `The latest health snapshot in the Prometheus text format 0.0.4 (node_exporter, IPMI and smartctl exporter names where they exist, keel_health_* otherwise). Also served at ${METRICS_PATH}, the path Prometheus scrapes by default, with the same rule: an API token as Bearer (any role; an operator token is enough) or a session, from inside the Portal ACL. Never anonymous: the metrics list the hardware.`,
+      description: `The latest health snapshot and the newest minute of the resource history (CPU, load, memory, file systems, disk I/O, interface traffic and errors) in the Prometheus text format 0.0.4 (node_exporter, IPMI and smartctl exporter names where they exist, keel_* otherwise). Also served at ${METRICS_PATH}, the path Prometheus scrapes by default, with the same rule: an API token as Bearer (any role; an operator token is enough) or a session, from inside the Portal ACL. Never anonymous: the metrics list the hardware.`,
       security: SESSION_OR_TOKEN,
       response: { 200: Type.String({ description: 'text/plain; version=0.0.4' }), ...errors },
     },

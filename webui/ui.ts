@@ -31,6 +31,8 @@ import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
 import { loggingPage, followSeconds, LOGGING_PAGE, type LoggingQuery } from './logging.ts';
+import { reportingPage, REPORTING_PAGE } from './reporting.ts';
+import { ResourceHistory } from '../appliance/reporting/history.ts';
 
 const BASE = '/mics';
 
@@ -39,7 +41,7 @@ interface NavItem {
   label: string;
 }
 const NAV: { group: string; items: NavItem[] }[] = [
-  { group: '', items: [{ href: `${BASE}/`, label: 'Dashboard' }] },
+  { group: '', items: [{ href: `${BASE}/`, label: 'Dashboard' }, { href: `${BASE}/reporting`, label: 'Reporting' }] },
   {
     group: 'Settings',
     items: [
@@ -730,6 +732,8 @@ export function registerPages(
   view(`${BASE}/maintenance/updates`, 'Software Updates', (req) => updatesPage(host, store, req));
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
+  const resources = new ResourceHistory(store.db);
+  view(REPORTING_PAGE, 'Reporting', (req) => reportingPage(resources, (req.query as { range?: string }).range));
   view(LOGGING_PAGE, 'System Log', (req) => loggingPage(host, req.query as LoggingQuery), { refreshSeconds: (req) => followSeconds(req.query as LoggingQuery) });
 
   return {

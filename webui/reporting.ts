@@ -114,6 +114,20 @@ ${any ? html`<div id="report-charts">${charts}</div>` : html`<p id="report-chart
 </section>`;
 }
 
+/** The dashboard's resource section: CPU, memory and network traffic over 24 hours, and a link to Reporting. */
+export function dashboardResources(h: ResourceHistory, now = Date.now()): Html {
+  const { since, until, series } = reportSeries(h, '24h', now);
+  const charts = CHARTS.filter((c) => ['cpu', 'memory', 'traffic'].includes(c.id)).map((c) => {
+    const lines = series.filter((s) => c.metrics.some((m) => (m.endsWith('.') ? s.metric.startsWith(m) : s.metric === m)) && c.name(s.metric)).map((s) => ({ name: c.name(s.metric), points: s.points }));
+    return lines.length ? lineChartSvg(c.title, c.unit, lines, since, until) : '';
+  });
+  return html`<section id="resources">
+<h2>Resources, last 24 hours</h2>
+${series.length ? charts : html`<p class="muted">No samples yet: the health monitor records one a minute.</p>`}
+<p><a href="${REPORTING_PAGE}">Reporting</a>: disks, load and longer ranges.</p>
+</section>`;
+}
+
 /** GET /mics/api/v1/reporting. */
 export function registerReportingApi(app: FastifyInstance): ResourceHistory {
   const h = new ResourceHistory(app.keel.store.db);

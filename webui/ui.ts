@@ -31,7 +31,7 @@ import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
 import { loggingPage, followSeconds, LOGGING_PAGE, type LoggingQuery } from './logging.ts';
-import { reportingPage, REPORTING_PAGE } from './reporting.ts';
+import { reportingPage, dashboardResources, REPORTING_PAGE } from './reporting.ts';
 import { ResourceHistory } from '../appliance/reporting/history.ts';
 
 const BASE = '/mics';
@@ -218,7 +218,7 @@ const bytes = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` :
 
 // ---- pages ----
 
-function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | null): Html {
+function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | null, resources: Html = html``): Html {
   const conf = h.configuration;
   const rows = h.interfaces.map(
     (i) => html`<tr>
@@ -235,6 +235,7 @@ function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | n
   return html`${certNote ? html`<p class="unsaved" id="cert-hostname" role="status">${certNote}</p>` : ''}
 ${conf.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${conf.runningRevision}) differs from the saved one (revision ${conf.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
 ${healthPanel}
+${resources}
 <section>
 <h2>System</h2>
 <dl>
@@ -737,6 +738,6 @@ export function registerPages(
   view(LOGGING_PAGE, 'System Log', (req) => loggingPage(host, req.query as LoggingQuery), { refreshSeconds: (req) => followSeconds(req.query as LoggingQuery) });
 
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname)))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname), dashboardResources(resources)))),
   };
 }

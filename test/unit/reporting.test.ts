@@ -155,6 +155,8 @@ test('Reporting page, API and /metrics on a server, with two real samples of thi
   assert.match(page.body, /id="chart-filesystems"[\s\S]*data partition/);
   assert.doesNotMatch(page.body, /style=|<script>/);
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+  const dash = await get('/mics/');
+  assert.match(dash.body, /<section id="resources">\n<h2>Resources, last 24 hours<\/h2>\n<figure class="report-chart"><figcaption>CPU<\/figcaption>[\s\S]*<figcaption>Memory<\/figcaption>/);
   for (const r of ['7d', '30d', '1y']) assert.equal((await get(`/mics/reporting?range=${r}`)).statusCode, 200);
 
   const api = await get('/mics/api/v1/reporting?range=24h');

@@ -11,7 +11,7 @@ import { HealthMonitor } from './health/monitor.ts';
 import { bmcTarget } from './health/schema.ts';
 import { log } from './log.ts';
 import { parseOptions, ROOT_OPTION, type OptionTable } from './options.ts';
-import { ResourceHistory, ResourceSampler } from './reporting/history.ts';
+import { ResourceHistory, ResourceSampler, SAMPLE_INTERVAL_MS } from './reporting/history.ts';
 
 /** How often the running configuration is looked at for changed health settings. */
 const FOLLOW_MS = 10_000;
@@ -58,7 +58,9 @@ export async function run(argv: string[]): Promise<number> {
   follower.start();
   // The resource history (Reporting) is sampled here too: a slow read never stalls System Manager.
   const resources = new ResourceSampler(host, new ResourceHistory(store.db));
-  resources.start();
+  // Tests sample faster (KEEL_RESOURCE_INTERVAL_MS, 1 s to 10 min); the appliance every minute.
+  const every = Number(process.env.KEEL_RESOURCE_INTERVAL_MS);
+  resources.start(Number.isInteger(every) && every >= 1000 && every <= 600_000 ? every : SAMPLE_INTERVAL_MS);
   await new Promise<void>((resolve) => {
     const end = () => resolve();
     process.once('SIGTERM', end);

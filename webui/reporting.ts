@@ -92,10 +92,20 @@ export function lineChartSvg(title: string, unit: Unit, lines: { name: string; p
 
 /** The series of a range from the history (the finest tier that covers it, at most 720 points a line). */
 export function reportSeries(h: ResourceHistory, range: RangeName, now = Date.now()): { since: number; until: number; series: MetricSeries[] } {
+  // A year is one scan of about 200,000 rows (~0.2 s, synchronous): the long ranges are drawn
+  // from a copy at most a minute old, as new points arrive once a minute anyway.
+  const key = `${range}`;
+  let mine = cache.get(h);
+  if (!mine) cache.set(h, (mine = new Map()));
+  const hit = mine.get(key);
+  if (range !== '24h' && hit && now - hit.at < 60_000 && now >= hit.at) return hit.data;
   const until = now;
   const since = until - RANGES[range] * 1000;
-  return { since, until, series: h.series([...new Set(CHARTS.flatMap((c) => c.metrics))], since, until, 720, now) };
+  const data = { since, until, series: h.series([...new Set(CHARTS.flatMap((c) => c.metrics))], since, until, 720, now) };
+  mine.set(key, { at: now, data });
+  return data;
 }
+const cache = new WeakMap<ResourceHistory, Map<string, { at: number; data: ReturnType<typeof reportSeries> }>>();
 
 /** The Reporting page body. */
 export function reportingPage(h: ResourceHistory, rangeParam: string | undefined, now = Date.now()): Html {

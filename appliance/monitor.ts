@@ -2,7 +2,8 @@
  * `keel monitor [--root DIR]`: the health monitor in a process of its own. `keel serve` starts
  * and supervises it, so a probe that hangs or crashes, or a busy cycle, never stalls System
  * Manager or the SSH CLI; System Manager reads what this process records in the store
- * (HealthStore: state, history, alerts and the latest snapshot).
+ * (HealthStore: state, history, alerts and the latest snapshot), and the resource history it
+ * samples every minute (appliance/reporting).
  */
 import { createHost, type Host } from './host/index.ts';
 import { Store } from './config/store.ts';
@@ -12,6 +13,7 @@ import { log } from './log.ts';
 import { ConnectivitySchedule } from './connectivity/schedule.ts';
 import { endpointsOf } from './connectivity/endpoints.ts';
 import { parseOptions, ROOT_OPTION, type OptionTable } from './options.ts';
+import { ResourceHistory, ResourceSampler, SAMPLE_INTERVAL_MS } from './reporting/history.ts';
 
 /** How often the running configuration is looked at for changed health settings. */
 const FOLLOW_MS = 10_000;
@@ -74,6 +76,11 @@ export async function run(argv: string[]): Promise<number> {
   const store = Store.open(host);
   const follower = new HealthFollower(host, store);
   follower.start();
+  // The resource history (Reporting) is sampled here too: a slow read never stalls System Manager.
+  const resources = new ResourceSampler(host, new ResourceHistory(store.db));
+  // Tests sample faster (KEEL_RESOURCE_INTERVAL_MS, 1 s to 10 min); the appliance every minute.
+  const every = Number(process.env.KEEL_RESOURCE_INTERVAL_MS);
+  resources.start(Number.isInteger(every) && every >= 1000 && every <= 600_000 ? every : SAMPLE_INTERVAL_MS);
   await new Promise<void>((resolve) => {
     const end = () => resolve();
     process.once('SIGTERM', end);
@@ -82,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('disconnect', end);
   });
   follower.stop();
+  resources.stop();
   store.close();
   return 0;
 }

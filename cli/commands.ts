@@ -24,10 +24,12 @@ import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig, showConnectiv
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
 import { ldapConfig } from './ldap.ts';
+import { LOGGING_NODE, showAuditLog, showSystemLog } from './logging.ts';
 import { softwareUpdateConfig, SOFTWARE_UPDATE_EXEC, versionLines, reloadNotice } from './update.ts';
 import { EMAIL_PROTOCOLS } from '../appliance/email/schema.ts';
 import { MASKED_PASSWORD } from '../appliance/config/script.ts';
 import { VERSION } from '../appliance/version.ts';
+import { scrub } from '../appliance/log.ts';
 import * as A from './args.ts';
 import type { Parsed } from './parse.ts';
 import { hasNo, type Args, type ArgType, type Mode, type Node } from './tree.ts';
@@ -791,12 +793,6 @@ function showUsers(s: Session): string {
   return [`  ${pad('User', 32)} ${pad('Role', 9)} Password changed (UTC)`, ...rows].join('\n');
 }
 
-function showLogging(s: Session): string {
-  const rows = s.store.auditLog(500).reverse();
-  if (!rows.length) return 'Audit log is empty';
-  return rows.map((r) => `${r.at} ${r.who}@${r.source}: ${r.action} -> ${r.outcome}`).join('\n');
-}
-
 function showArchive(s: Session, a: Args): string {
   if (a.revision) {
     const id = Number(a.revision);
@@ -1011,6 +1007,15 @@ function clearLockout(s: Session, a: Args): string {
   return had ? `User ${a.name} unlocked.` : `User ${a.name} was not locked out.`;
 }
 
+/** The system log for a support bundle: a failure to read it is a line of the bundle, not its end. */
+async function systemLog(s: Session): Promise<string> {
+  try {
+    return await showSystemLog(s, { last: '500' });
+  } catch (e) {
+    return `% The system log could not be read: ${(e as Error).message}`;
+  }
+}
+
 async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<string> {
   const section = (title: string, body: string): string => `\n------------------ ${title} ------------------\n\n${body.trimEnd()}\n`;
   const cfg = (which: 'running' | 'startup'): string => {
@@ -1028,12 +1033,13 @@ async function techSupport(s: Session, _a: Args, p: Parsed<Handler>): Promise<st
     section('show ip route', showRoute(s)) +
     section('show ntp', await showNtp(s)) +
     section('show archive', showArchive(s, {})) +
-    section('show logging', showLogging(s)) +
+    section('show logging last 500', await systemLog(s)) +
+    section('show logging audit', showAuditLog(s)) +
     section('show connectivity', showConnectivity(s, {})) +
     section('commands run by Keel (last 200)', cmdLog || '(none)');
   const file = `${SUPPORT_DIR}/tech-support-${s.user.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
   s.host.files.mkdirp(SUPPORT_DIR, 0o700);
-  const redacted = body.replace(/\$scrypt\$[^\s"]+/g, '<redacted>');
+  const redacted = scrub(body);
   s.host.files.writeAtomic(file, redacted, 0o600);
   pruneSupport(s, file);
   s.store.audit(s.actor, `cli: ${p.redacted}`, `ok: ${file}`);
@@ -1079,7 +1085,7 @@ const SHOW_PRIV: N[] = [
   kw('users', 'Configured local users', { run: showUsers }),
   kw('login', 'Sign-in lockout policy and locked-out users', { run: showLogin }),
   kw('ssh', 'SSH CLI settings and host key fingerprints', { run: showSsh }),
-  kw('logging', 'The audit log', { run: showLogging, preferred: true }),
+  LOGGING_NODE,
   kw('tech-support', 'Show the support bundle and keep it as a file (secrets redacted)', { run: techSupport }),
   kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
 ];

@@ -8,6 +8,8 @@ import type { Store } from '../appliance/config/store.ts';
 import { toScript, redact } from '../appliance/config/script.ts';
 import { VERSION } from '../appliance/version.ts';
 import { redactConfig } from './redact.ts';
+import { scrub } from './redact.ts';
+import { Journal, formatEntry } from '../appliance/host/journal.ts';
 import { health } from './health.ts';
 
 function header(name: string, size: number, mtime: number): Buffer {
@@ -41,15 +43,21 @@ export function tar(files: { name: string; content: string | Buffer }[], mtime =
   return Buffer.concat(parts);
 }
 
-/** Secrets that could still hide in free text (log lines): passwords, hashes, bearer tokens. */
-export function scrub(text: string): string {
-  return text
-    .replace(/\$scrypt\$[^\s"']+/g, '<redacted>')
-    .replace(/keel_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/g, '<redacted>')
-    .replace(/((?:password|secret|passphrase)["']?\s*[:=]\s*)("[^"]*"|\S+)/gi, '$1<redacted>');
+/** Secrets that could still hide in free text: the core's `scrub` (appliance/log.ts). */
+export { scrub };
+
+/** The newest 5000 entries of the system log as lines (scrubbed by the adapter), or why there are none. */
+async function systemLog(host: Host): Promise<string> {
+  try {
+    const r = await new Journal(host).read({ lines: 5000 });
+    if (r.source === 'none') return `${r.note}\n`;
+    return `# ${r.note}, newest ${r.entries.length} entries (UTC)\n${r.entries.map(formatEntry).join('\n')}\n`;
+  } catch (e) {
+    return `The system log could not be read: ${(e as Error).message}\n`;
+  }
 }
 
-/** Builds the bundle: version, redacted configurations, revisions, audit log, boot times, status, recent log. */
+/** Builds the bundle: version, redacted configurations, revisions, audit log, boot times, status, system log (and in a sandbox the commands it recorded). */
 export async function supportBundle(host: Host, store: Store): Promise<Buffer> {
   const running = store.running();
   const startup = store.startup();
@@ -70,9 +78,8 @@ export async function supportBundle(host: Host, store: Store): Promise<Buffer> {
     files.push({ name: `${dir}/boot.txt`, content: `${b.time}\n${b.criticalChain}\n${b.blame}` });
   }
   files.push({ name: `${dir}/status.json`, content: JSON.stringify(health(host, store), null, 2) + '\n' });
-  const journal = host.proc.live
-    ? (await host.proc.run('journalctl', ['-b', '--no-pager', '-o', 'short-iso', '-n', '5000'], { allowFail: true, timeoutMs: 20000 })).stdout
-    : (host.files.readText('/var/log/keel/commands.log') ?? '');
-  files.push({ name: `${dir}/${host.proc.live ? 'journal.txt' : 'commands.log'}`, content: scrub(journal) });
+  files.push({ name: `${dir}/system-log.txt`, content: scrub(await systemLog(host)) });
+  // In a sandbox the commands Keel would have run are its record of what it did.
+  if (!host.proc.live) files.push({ name: `${dir}/commands.log`, content: scrub(host.files.readText('/var/log/keel/commands.log') ?? '') });
   return zlib.gzipSync(tar(files));
 }

@@ -26,6 +26,8 @@ import { HealthStore, channelsFor, type HistoryEntry } from '../appliance/health
 import { collectHealth, type HealthSnapshot } from '../appliance/health/snapshot.ts';
 import { renderMetrics } from '../appliance/health/metrics.ts';
 import { panelLine } from '../appliance/health/leds.ts';
+import { healthKeyLabel } from '../appliance/health/labels.ts';
+import { ResourceHistory, renderResourceMetrics } from '../appliance/reporting/history.ts';
 import { runStorageTest } from '../appliance/health/storage-test.ts';
 import { HealthSchema, HEALTH_DEFAULTS, bmcTarget, type HealthConfig } from '../appliance/health/schema.ts';
 import { emailChannel, syslogChannel } from '../appliance/health/channels.ts';
@@ -204,8 +206,8 @@ export function chartSvg(title: string, series: Series[], since: number, until: 
   });
   const rows = series.map((s, i) => {
     const y = i * row;
-    const name = s.key.replace(/^(ipmi\.sensor\.|nic\.|md\.|disk\.|raid\.)/, '');
-    return html`<g class="series" data-key="${s.key}"><text x="0" y="${y + 13}" font-size="11" fill="#1d2430">${name.length > 28 ? `${name.slice(0, 27)}...` : name}</text><rect x="${label}" y="${y + 3}" width="${plotW}" height="${row - 6}" fill="#f0f2f6"/>${s.segments.map(
+    const name = healthKeyLabel(s.key);
+    return html`<g class="series" data-key="${s.key}"><text x="0" y="${y + 13}" font-size="11" fill="#1d2430">${name.length > 30 ? `${name.slice(0, 29)}...` : name}<title>${name} (${s.key})</title></text><rect x="${label}" y="${y + 3}" width="${plotW}" height="${row - 6}" fill="#f0f2f6"/>${s.segments.map(
       (g) => html`<rect x="${x(g.from).toFixed(1)}" y="${y + 3}" width="${Math.max(1, x(g.to) - x(g.from)).toFixed(1)}" height="${row - 6}" fill="${COLOR[g.severity]}"><title>${g.severity} from ${new Date(g.from).toISOString().slice(0, 16).replace('T', ' ')} UTC</title></rect>`,
     )}</g>`;
   });
@@ -288,7 +290,7 @@ export function valuesSvg(title: string, series: ValueSeries[], since: number, u
     const y = (v: number) => y0 + (row - 8) - ((v - lo) / span) * (row - 8);
     const pts = s.points.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
     const last = s.points[s.points.length - 1].value;
-    const name = s.key.replace(/^(ipmi\.sensor\.|disk\.)/, '');
+    const name = healthKeyLabel(s.key);
     return html`<g class="values" data-key="${s.key}"><text x="0" y="${y0 + 13}" font-size="11" fill="#1d2430">${name.length > 28 ? `${name.slice(0, 27)}...` : name}</text><rect x="${label}" y="${y0}" width="${plotW}" height="${row - 8}" fill="#f0f2f6"/>${
       s.points.length > 1 ? html`<polyline points="${pts}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>` : html`<circle cx="${x(s.points[0].at).toFixed(1)}" cy="${y(last).toFixed(1)}" r="2" fill="#1f5fbf"/>`
     }<text x="${W - tail + 8}" y="${y0 + 13}" font-size="11" fill="#1d2430">${fmt(last, s.unit)} <tspan fill="#5b6575">(${num(lo, s.unit)} to ${num(hi, s.unit)})</tspan></text></g>`;
@@ -399,6 +401,7 @@ let job: Job | null = null;
 export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiTokens }): { panel: () => Promise<Html> } {
   const { host, store } = app.keel;
   let own: HealthStore | null = null;
+  let resources: ResourceHistory | null = null;
   const hstore = () => running?.store ?? (own ??= new HealthStore(store.db));
   const config = (): Config | null => store.running()?.config ?? store.startup()?.config ?? null;
   let cache: { at: number; snap: Promise<HealthSnapshot> } | null = null;
@@ -650,13 +653,14 @@ export function registerHealthApi(app: FastifyInstance, deps: { tokens: ApiToken
 
   const metrics = async (reply: FastifyReply) => {
     const { snapshot } = await current();
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(snapshot));
+    // The resource history's newest minute (sampled by keel monitor) follows the health families.
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(snapshot) + renderResourceMetrics((resources ??= new ResourceHistory(store.db)).latest()));
   };
   app.get(`${HEALTH_API}/metrics`, {
     schema: {
       tags: ['health'],
       summary: 'Prometheus metrics',
-      description: `The latest health snapshot in the Prometheus text format 0.0.4 (node_exporter, IPMI and smartctl exporter names where they exist, keel_health_* otherwise). Also served at ${METRICS_PATH}, the path Prometheus scrapes by default, with the same rule: an API token as Bearer (any role; an operator token is enough) or a session, from inside the Portal ACL. Never anonymous: the metrics list the hardware.`,
+      description: `The latest health snapshot and the newest minute of the resource history (CPU, load, memory, file systems, disk I/O, interface traffic and errors) in the Prometheus text format 0.0.4 (node_exporter, IPMI and smartctl exporter names where they exist, keel_* otherwise). Also served at ${METRICS_PATH}, the path Prometheus scrapes by default, with the same rule: an API token as Bearer (any role; an operator token is enough) or a session, from inside the Portal ACL. Never anonymous: the metrics list the hardware.`,
       security: SESSION_OR_TOKEN,
       response: { 200: Type.String({ description: 'text/plain; version=0.0.4' }), ...errors },
     },

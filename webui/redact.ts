@@ -17,3 +17,5 @@ export function redactConfig(c: Config): Config {
   if (r.health?.bmc?.password) r.health.bmc.password = REDACTED;
   return r;
 }
+/** Secrets in free text (log lines, the journal): one rule for the core, the CLI and System Manager. */
+export { scrub } from '../appliance/log.ts';

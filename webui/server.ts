@@ -41,6 +41,8 @@ import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt, confirmArmedAt } f
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
 import { registerConnectivityApi } from './connectivity.ts';
+import { registerLoggingApi } from './logging.ts';
+import { registerReportingApi } from './reporting.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
 import { registerHealthApi } from './health-routes.ts';
 import { allowed as aclAllows } from '../appliance/acl/schema.ts';
@@ -445,6 +447,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         { name: 'email', description: 'Outgoing e-mail' },
         { name: 'ldap', description: 'LDAP / Active Directory administrators: settings, lookup, browse, server health' },
         { name: 'audit', description: 'Audit log' },
+        { name: 'logging', description: 'System log (the journal)' },
+        { name: 'reporting', description: 'Resource history: CPU, memory, disks, network' },
         { name: 'tokens', description: 'API tokens for automation' },
         { name: 'maintenance', description: 'Reboot, backup and restore, support bundle, updates' },
         { name: 'certificates', description: 'Certificates per service: view, request, upload, self-signed' },
@@ -694,6 +698,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   await registerUpdateApi(app);
   await registerLdapApi(app);
   registerConnectivityApi(app);
+  registerLoggingApi(app);
+  registerReportingApi(app);
   const healthApi = registerHealthApi(app, { tokens });
   registerCertificates(app, {
     useCertificate: (pair) => (app.server as unknown as https.Server).setSecureContext(tlsOptions(pair)),

@@ -32,6 +32,9 @@ import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
 import { connectivityPage, CONNECTIVITY_PAGE } from './connectivity.ts';
 import { ConnectivityStore } from '../appliance/connectivity/run.ts';
+import { loggingPage, followSeconds, LOGGING_PAGE, type LoggingQuery } from './logging.ts';
+import { reportingPage, dashboardResources, REPORTING_PAGE } from './reporting.ts';
+import { ResourceHistory } from '../appliance/reporting/history.ts';
 
 const BASE = '/mics';
 
@@ -40,7 +43,7 @@ interface NavItem {
   label: string;
 }
 const NAV: { group: string; items: NavItem[] }[] = [
-  { group: '', items: [{ href: `${BASE}/`, label: 'Dashboard' }] },
+  { group: '', items: [{ href: `${BASE}/`, label: 'Dashboard' }, { href: `${BASE}/reporting`, label: 'Reporting' }] },
   {
     group: 'Settings',
     items: [
@@ -74,7 +77,8 @@ const NAV: { group: string; items: NavItem[] }[] = [
     ],
   },
   { group: 'Diagnostics', items: [{ href: `${BASE}/diagnostics/connectivity`, label: 'Connectivity' }] },
-  { group: '', items: [{ href: `${BASE}/audit`, label: 'Audit Log' }, { href: `${BASE}/api/`, label: 'API' }] },
+  { group: 'Logs', items: [{ href: `${BASE}/logging`, label: 'System Log' }, { href: `${BASE}/audit`, label: 'Audit Log' }] },
+  { group: '', items: [{ href: `${BASE}/api/`, label: 'API' }] },
 ];
 
 interface PageCtx {
@@ -86,7 +90,7 @@ interface PageCtx {
   path: string;
 }
 
-function page(ctx: PageCtx, title: string, body: Html): string {
+function page(ctx: PageCtx, title: string, body: Html, opts: { refreshSeconds?: number | null } = {}): string {
   const nav = NAV.map(
     (g) => html`<div class="navgroup">${g.group ? html`<span class="navhead">${g.group}</span>` : ''}${g.items.map(
       (i) => html`<a href="${i.href}"${i.href === ctx.path ? new Html(' aria-current="page"') : ''}>${i.label}</a>`,
@@ -110,6 +114,7 @@ ${html`<html lang="en">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <meta name="csrf-token" content="${ctx.csrf}">
+${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}">` : ''}
 <title>${title} · System Manager</title>
 <link rel="stylesheet" href="/mics/static/style.css">
 <script src="/mics/static/app.js" defer></script>
@@ -216,7 +221,7 @@ const bytes = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` :
 
 // ---- pages ----
 
-function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | null): Html {
+function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | null, resources: Html = html``): Html {
   const conf = h.configuration;
   const rows = h.interfaces.map(
     (i) => html`<tr>
@@ -233,6 +238,7 @@ function dashboard(h: Health, c: Config, healthPanel: Html, certNote: string | n
   return html`${certNote ? html`<p class="unsaved" id="cert-hostname" role="status">${certNote}</p>` : ''}
 ${conf.unsaved ? html`<p class="unsaved" id="unsaved" role="status">Unsaved changes: the running configuration (revision ${conf.runningRevision}) differs from the saved one (revision ${conf.startupRevision ?? 'none'}) and will be lost at reboot unless saved.</p>` : ''}
 ${healthPanel}
+${resources}
 <section>
 <h2>System</h2>
 <dl>
@@ -609,7 +615,7 @@ ${field({ label: 'Passphrase', name: 'passphrase', type: 'password', attrs: 'aut
 </section>
 <section>
 <h2>Support bundle</h2>
-<p>The version, configurations, revisions, audit log, status and recent log, with every secret redacted.</p>
+<p>The version, configurations, revisions, audit log, status and system log, with every secret redacted.</p>
 <p><a class="button admin-only" href="${API}/maintenance/support-bundle" download>Download support bundle</a></p>
 </section>`;
 }
@@ -703,11 +709,11 @@ export function registerPages(
     path,
   });
   const send = (reply: FastifyReply, text: string) => reply.type('text/html; charset=utf-8').send(text);
-  const view = (path: string, title: string, body: (req: FastifyRequest) => Html, opts: { adminOnly?: boolean } = {}) =>
-    app.get(path, { schema: hidden }, (req, reply) => {
+  const view = (path: string, title: string, body: (req: FastifyRequest) => Html | Promise<Html>, opts: { adminOnly?: boolean; refreshSeconds?: (req: FastifyRequest) => number | null } = {}) =>
+    app.get(path, { schema: hidden }, async (req, reply) => {
       if (!req.session) return reply.redirect(`${BASE}/`, 302);
       if (opts.adminOnly && req.principal!.role !== 'admin') return reply.code(403).type('text/html; charset=utf-8').send(page(ctxOf(req, path), title, html`<p>Only administrators can see this page.</p>`));
-      return send(reply, page(ctxOf(req, path), title, body(req)));
+      return send(reply, page(ctxOf(req, path), title, await body(req), { refreshSeconds: opts.refreshSeconds?.(req) }));
     });
 
   view(`${BASE}/settings/network`, 'Network', () => networkPage(config()));
@@ -732,8 +738,11 @@ export function registerPages(
   const connectivity = new ConnectivityStore(store.db);
   view(CONNECTIVITY_PAGE, 'Connectivity', (req) => connectivityPage(config(), connectivity, req.session!.csrf));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
+  const resources = new ResourceHistory(store.db);
+  view(REPORTING_PAGE, 'Reporting', (req) => reportingPage(resources, (req.query as { range?: string }).range));
+  view(LOGGING_PAGE, 'System Log', (req) => loggingPage(host, req.query as LoggingQuery), { refreshSeconds: (req) => followSeconds(req.query as LoggingQuery) });
 
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname)))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname), dashboardResources(resources)))),
   };
 }

@@ -51,7 +51,7 @@ function answers(port: number, ms = 5_000): Promise<number> {
   });
 }
 
-test('the health monitor is a separate process: hung or killed, System Manager answers and a new monitor starts', async (t) => {
+test('the health monitor is a separate process: hung or killed, System Manager answers and a new monitor starts; it samples the resource history', async (t) => {
   const root = tempRoot('keel-monitor-');
   t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
   const sysfs = fakeSysfs(root, 2);
@@ -62,7 +62,7 @@ test('the health monitor is a separate process: hung or killed, System Manager a
   await applyConfig(host, store, c, { who: 'admin', source: 'test' }, 'initial');
   store.saveStartup({ who: 'admin', source: 'test' });
   store.close();
-  const { child, httpsPort } = await startServe(root, sysfs);
+  const { child, httpsPort } = await startServe(root, sysfs, { KEEL_RESOURCE_INTERVAL_MS: '1000' });
   t.onTestFinished(() => { child.kill('SIGKILL'); });
 
   const first = await until('the monitor child', () => children(child.pid!, 'monitor')[0]);
@@ -72,6 +72,16 @@ test('the health monitor is a separate process: hung or killed, System Manager a
   t.onTestFinished(() => { db.close(); });
   const latest = await until('a recorded snapshot', () => db.prepare("SELECT value FROM health_kv WHERE name = 'latest'").get() as { value: string } | undefined);
   assert.match(JSON.parse(latest.value).overall, /^(ok|warning|critical|unknown)$/);
+  // The resource history: the first reading primes, the next (a second later here) is recorded.
+  const { busy } = await until('a recorded resource sample', () => {
+    try {
+      const v = db.prepare("SELECT s.value FROM resource_sample s JOIN resource_metric m ON m.id = s.metric WHERE s.tier = 0 AND m.name = 'cpu.busy'").pluck().get() as number | undefined;
+      return v === undefined ? undefined : { busy: v };
+    } catch {
+      return undefined; // the tables are made by the monitor's first open
+    }
+  });
+  assert.ok(busy >= 0 && busy <= 100, String(busy));
 
   // Hung: the monitor stops dead; System Manager is untouched.
   process.kill(first, 'SIGSTOP');

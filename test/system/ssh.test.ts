@@ -210,7 +210,7 @@ test('ssh-audit reports no failures and no warnings', () => {
   assert.equal(r.status, 0, out);
 });
 
-test('IOS staples over OpenSSH: help, sh ip int br, show interfaces, show ip route, show ntp status, sh log, | count, | section, --More-- and terminal length', async () => {
+test('IOS staples over OpenSSH: help, sh ip int br, show interfaces, show ip route, show ntp status, sh log audit, | count, | section, --More-- and terminal length', async () => {
   const s = sshShell();
   try {
     await s.expect(/(core|edge)>$/m);
@@ -228,7 +228,7 @@ test('IOS staples over OpenSSH: help, sh ip int br, show interfaces, show ip rou
     await s.expect(/Password:/);
     s.send(`${ENABLE}\n`);
     await s.expect(/(core|edge)#$/m);
-    s.send('sh log | count ssh\n');
+    s.send('sh log audit | count ssh\n');
     await s.expect(/Number of lines which match regexp = [1-9]\d*/);
     s.send('show running-config | section interface\n');
     await s.expect(/interface GigabitEthernet1\r?\n ip address 192\.0\.2\.10 255\.255\.255\.0/);

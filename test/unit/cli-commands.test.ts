@@ -223,7 +223,8 @@ test('show commands', async (t) => {
   assert.match(await run('show ntp'), /NTP is enabled \(chrony\); servers: 192\.0\.2\.123/);
   assert.match(await run('show clock'), /^\d\d:\d\d:\d\d\.\d{3} UTC \w{3} \w{3} \d\d \d{4}\n$/);
   assert.match(await run('show interfaces'), /GigabitEthernet1 is up[\s\S]*Internet address is 192\.0\.2\.10\/24/);
-  assert.match(await run('show logging'), /admin@test: apply: initial \(revision 1\) -> ok/);
+  assert.match(await run('show logging audit'), /admin@test: apply: initial \(revision 1\) -> ok/);
+  assert.match(await run('show logging'), /^% This sandbox has no journal/, 'show logging is the system log; a sandbox root has none of its own');
   assert.match(await run('show archive'), /RS +1 .* admin +test +initial/);
   assert.match(await run('show archive 1'), /Revision 1, .* initial/);
   assert.match(await run('show history'), /show version/);
@@ -239,7 +240,7 @@ test('show tech-support shows and writes a bundle with every secret redacted', a
   const file = path.join(root, m[1]);
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   const text = fs.readFileSync(file, 'utf8');
-  for (const sec of ['show version', 'show running-config', 'show startup-config', 'show interfaces', 'show ip route', 'show logging', 'commands run by Keel \\(last 200\\)']) assert.match(text, new RegExp(`-- ${sec} --`));
+  for (const sec of ['show version', 'show running-config', 'show startup-config', 'show interfaces', 'show ip route', 'show logging last 500', 'show logging audit', 'commands run by Keel \\(last 200\\)']) assert.match(text, new RegExp(`-- ${sec} --`));
   assert.match(text, /enable secret 9 <redacted>/);
   assert.doesNotMatch(text, /\$scrypt\$/);
   // The same text is shown in the session (as IOS does), redacted as well.

@@ -228,6 +228,9 @@ test('dashboard: overall, non-OK findings, LED wording, open alerts and 24 h SVG
   assert.match(page.text, /<figcaption>Network links<\/figcaption>/);
   assert.match(page.text, /<figcaption>Disks and RAID<\/figcaption>/);
   assert.match(page.text, /data-key="ipmi.sensor.CPU Temp"/);
+  // The timeline names each row in words; the key stays only in data-key and the tooltip.
+  assert.match(page.text, /<g class="series" data-key="nic.GigabitEthernet1.link"><text [^>]*>Link on GigabitEthernet1<title>Link on GigabitEthernet1 \(nic.GigabitEthernet1.link\)<\/title>/);
+  assert.doesNotMatch(page.text.replace(/data-key="[^"]*"|<title>[^<]*<\/title>/g, ''), />[^<]*GigabitEthernet1\.link/);
   assert.match(page.text, /<div id="health-values"><figure class="health-chart"><figcaption>Temperature readings<\/figcaption>/);
   assert.match(page.text, /<figcaption>Fan speeds<\/figcaption>/);
   assert.doesNotMatch(page.text, /style=/, 'no inline styles (CSP)');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Vm, freePort } from '../e2e/qemu.ts';
 import { Serial } from '../e2e/serial.ts';
 import { run, withLoop, withRawDisk } from '../e2e/disk.ts';
-import { parseVerityEnv, verityEnv } from '../../appliance/update/verity.ts';
+import { parseVerityEnv, verityEnv, type VerityImage } from '../../appliance/update/verity.ts';
 
 const TOP = path.resolve(import.meta.dirname, '../..');
 const E2E_DISK = path.join(TOP, '.cache/e2e/disk.qcow2');
@@ -35,9 +35,11 @@ function referenceLayer(): string | null {
   return null;
 }
 
-/** Replaces keel.squashfs (and its hash tree and root hash) in every slot that has one. */
-function swapInReference(disk: string, ref: string, dir: string): string[] {
-  const rootHash = fs.readFileSync(`${ref}.roothash`, 'utf8').trim();
+/**
+ * Replaces system images (each with its `.verity` hash tree and `.roothash` beside it) in every
+ * slot of a powered-off disk that has a keel-verity.env, and their root hashes in that file.
+ */
+export function replaceSlotImages(disk: string, images: Partial<Record<VerityImage, string>>, dir: string): string[] {
   const swapped: string[] = [];
   withRawDisk(disk, (raw, find) => {
     for (const slot of ['KEEL-A', 'KEEL-B']) {
@@ -48,9 +50,12 @@ function swapInReference(disk: string, ref: string, dir: string): string[] {
         run('debugfs', ['-R', `dump /live/keel-verity.env ${env}`, dev]);
         const hashes = fs.existsSync(env) ? parseVerityEnv(fs.readFileSync(env, 'utf8')) : null;
         if (!hashes) return;
-        fs.writeFileSync(env, verityEnv(hashes.map((h) => (h.file === 'keel.squashfs' ? { ...h, rootHash } : h))));
+        const rootHash = (f: VerityImage) => fs.readFileSync(`${images[f]}.roothash`, 'utf8').trim();
+        fs.writeFileSync(env, verityEnv(hashes.map((h) => (images[h.file] ? { ...h, rootHash: rootHash(h.file) } : h))));
         const cmds = path.join(dir, `${slot}.debugfs`);
-        fs.writeFileSync(cmds, ['rm /live/keel.squashfs', `write ${ref} /live/keel.squashfs`, 'rm /live/keel.squashfs.verity', `write ${ref}.verity /live/keel.squashfs.verity`, 'rm /live/keel-verity.env', `write ${env} /live/keel-verity.env`, ''].join('\n'));
+        const lines: string[] = [];
+        for (const [file, src] of Object.entries(images)) lines.push(`rm /live/${file}`, `write ${src} /live/${file}`, `rm /live/${file}.verity`, `write ${src}.verity /live/${file}.verity`);
+        fs.writeFileSync(cmds, [...lines, 'rm /live/keel-verity.env', `write ${env} /live/keel-verity.env`, ''].join('\n'));
         run('debugfs', ['-w', '-f', cmds, dev]);
         swapped.push(slot);
       });
@@ -60,7 +65,7 @@ function swapInReference(disk: string, ref: string, dir: string): string[] {
 }
 
 /** Seconds from QEMU's start until `re` shows on the serial console. */
-async function timeBoot(dir: string, disk: string, re: RegExp, label: string): Promise<number> {
+export async function timeBoot(dir: string, disk: string, re: RegExp, label: string): Promise<number> {
   const vm = new Vm({ dir, disk, httpsPort: await freePort() });
   const s = new Serial(path.join(dir, `serial-${label}.log`));
   const t0 = Date.now();
@@ -89,7 +94,7 @@ export async function bootFigures(log = console.log): Promise<BootFigures | null
     const keelDisk = overlay('keel.qcow2');
     const refDisk = overlay('reference.qcow2');
     // The overlay is flattened by the swap (withRawDisk writes a standalone qcow2).
-    const slots = swapInReference(refDisk, ref, dir);
+    const slots = replaceSlotImages(refDisk, { 'keel.squashfs': ref }, dir);
     if (!slots.length) throw new Error('bench: no slot of the e2e disk has keel-verity.env');
     log(`boot: reference layer put in ${slots.join(', ')}`);
     const keelSeconds = await timeBoot(dir, keelDisk, BANNER, 'keel');

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import swagger from '@fastify/swagger';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { Store, type Actor } from '../appliance/config/store.ts';
@@ -176,6 +176,18 @@ class Gate {
     if (q.length) this.queues.set(source, q);
     wake();
   }
+}
+
+// Request ids (8 random bytes in hex) cut from a pool: one randomBytes call per 512 requests, not one each.
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+function requestId(): string {
+  if (idAt + 8 > idPool.length) {
+    idPool = crypto.randomBytes(4096);
+    idAt = 0;
+  }
+  idAt += 8;
+  return idPool.toString('hex', idAt - 8, idAt);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
@@ -348,7 +360,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   const app = Fastify({
     logger: false,
-    genReqId: () => crypto.randomBytes(8).toString('hex'),
+    genReqId: requestId,
     bodyLimit: 64 * 1024,
     trustProxy: false,
     https: tlsOptions(certificate),
@@ -396,8 +408,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
-  await app.register(helmet, {
-    global: true,
+  // The security headers (helmet): built once; @fastify/helmet built helmet's middleware again
+  // for every request. Set on every answer, 404s and errors included (onRequest runs for all).
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -418,6 +431,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     xContentTypeOptions: true,
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  const noop = () => {};
+  app.addHook('onRequest', (req, reply, done) => {
+    securityHeaders(req.raw, reply.raw, noop);
+    done();
   });
   await app.register(swagger, {
     openapi: {

@@ -728,7 +728,14 @@ export function registerPages(
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
 
+  // The certificate note reads and parses the certificate: shared by the dashboards of one second.
+  let certNote: { at: number; hostname: string; note: string | null } | null = null;
+  const certNoteFor = (hostname: string) => {
+    const t = Date.now();
+    if (!certNote || certNote.hostname !== hostname || t - certNote.at >= 1000 || t < certNote.at) certNote = { at: t, hostname, note: hostnameMismatch(host, hostname) };
+    return certNote.note;
+  };
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname)))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, certNoteFor(config().system.hostname)))),
   };
 }

@@ -93,6 +93,11 @@ const PRUNE_EVERY = 100;
 export class Store {
   readonly db: Database.Database;
   private readonly sealer: Sealer;
+  /**
+   * How many times this store changed the running or saved configuration: readers that cache per
+   * revision (webui/state.ts) look again at once after a change made through this connection.
+   */
+  configWrites = 0;
   constructor(file: string, key: Buffer) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -204,6 +209,7 @@ export class Store {
         .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
         .run(id, json, at);
       if (id % PRUNE_EVERY === 0) this.pruneRevisions();
+      this.configWrites++;
       return id;
     })();
   }
@@ -216,6 +222,7 @@ export class Store {
     this.db
       .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'startup\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
       .run(r.revision, this.sealer.toStored(r.config), at);
+    this.configWrites++;
     this.audit(actor, `save running-config to startup-config (revision ${r.revision})`, 'ok');
     return r.revision;
   }
@@ -227,6 +234,7 @@ export class Store {
     this.db
       .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
       .run(s.revision, this.sealer.toStored(s.config), new Date().toISOString());
+    this.configWrites++;
   }
 
   revisions(limit = 100): Revision[] {

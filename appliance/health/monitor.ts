@@ -49,8 +49,11 @@ export class HealthStore {
   alerts(): { key: string; severity: Severity; message: string; raised_at: number }[] {
     return this.db.prepare('SELECT * FROM health_alerts ORDER BY raised_at').all() as never;
   }
+  private getStmt: Database.Statement | null = null;
   get(name: string): string | null {
-    return (this.db.prepare('SELECT value FROM health_kv WHERE name = ?').get(name) as { value: string } | undefined)?.value ?? null;
+    // Prepared once: System Manager reads the latest snapshot for every dashboard.
+    this.getStmt ??= this.db.prepare('SELECT value FROM health_kv WHERE name = ?');
+    return (this.getStmt.get(name) as { value: string } | undefined)?.value ?? null;
   }
   set(name: string, value: string): void {
     this.db.prepare('INSERT INTO health_kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import https from 'node:https';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createHost } from '../../appliance/host/index.ts';
@@ -17,6 +17,7 @@ import { validate } from '../../appliance/config/schema.ts';
 import { hashSecret } from '../../appliance/users/secrets.ts';
 import { ensureWebuiCertificateFor } from '../../appliance/certs/webui.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
+import { SERVE_NODE_FLAGS } from '../../appliance/runtime.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 const PASSWORD = 'Passw0rd!x';
@@ -144,7 +145,13 @@ export async function webuiFigures(opts: { seconds?: number; print?: boolean } =
     await applyAtBoot(host, s);
     s.close();
 
-    const sm = await startChild([MAIN, 'serve', '--root', root, '--https-port', '0', '--listen', '127.0.0.1'], /System Manager: https:\/\/[^:]+:(\d+)\/mics\//, { KEEL_SYSFS: sysfs });
+    // As on the appliance, System Manager starts from V8's compile cache (scripts/with-node.sh sets
+    // it; warmed here so the first run measures no TypeScript stripper either).
+    process.env.NODE_COMPILE_CACHE ??= fileURLToPath(new URL('../../node_modules/.cache/keel-node', import.meta.url));
+    spawnSync(process.execPath, [MAIN, 'serve', '--help'], { stdio: 'ignore' });
+    // System Manager with the V8 limits it has on the appliance (KEEL_BENCH_NODE_FLAGS overrides them: experiments).
+    const flags = process.env.KEEL_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [...SERVE_NODE_FLAGS];
+    const sm = await startChild([...flags, MAIN, 'serve', '--root', root, '--https-port', '0', '--listen', '127.0.0.1'], /System Manager: https:\/\/[^:]+:(\d+)\/mics\//, { KEEL_SYSFS: sysfs });
     children.push(sm.child);
     const pid = sm.child.pid!;
     // The certificate System Manager created on start (ensure* only reads it back now).

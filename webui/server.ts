@@ -47,6 +47,7 @@ import { registerPages } from './ui.ts';
 import { registerCertificates } from './certs.ts';
 import { registerPortalAuth, syncClientCertRequest, signInWithCertificate } from './portalauth.ts';
 import type https from 'node:https';
+import { createRequire } from 'node:module';
 import { ConfigState } from './state.ts';
 
 export const BASE = '/mics';
@@ -189,6 +190,23 @@ function requestId(): string {
   idAt += 8;
   return idPool.toString('hex', idAt - 8, idAt);
 }
+
+/**
+ * glibc's malloc_trim(0) through our addon (native/peercred), or null where it is not built in
+ * (an older build; not glibc). Loaded by path: it is this checkout's, on the appliance and off.
+ */
+const trimMemory: (() => boolean) | null = (() => {
+  try {
+    const f = (createRequire(import.meta.url)('../native/peercred/index.cjs') as { trimMemory?: () => boolean }).trimMemory;
+    return typeof f === 'function' ? f : null;
+  } catch {
+    return null;
+  }
+})();
+/** A burst (at least this many requests) followed by a quiet check period (fewer than QUIET_REQUESTS) is trimmed. */
+const BURST_REQUESTS = 1000;
+const QUIET_REQUESTS = 50;
+const TRIM_CHECK_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
@@ -401,7 +419,22 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     }
   }, 5 * 60_000);
   purge.unref();
+  // After a burst of requests the TLS connections' memory is freed, but glibc keeps it in its heap
+  // (RSS 108 -> 135 MiB after 200 connections, for good): give it back once the burst is over.
+  let served = 0;
+  let seen = 0;
+  let trimmedAt = 0;
+  const trimmer = setInterval(() => {
+    const quiet = served - seen < QUIET_REQUESTS;
+    seen = served;
+    if (quiet && served - trimmedAt >= BURST_REQUESTS && trimMemory) {
+      trimmedAt = served;
+      trimMemory();
+    }
+  }, TRIM_CHECK_MS);
+  trimmer.unref();
   app.addHook('onClose', async () => {
+    clearInterval(trimmer);
     clearInterval(purge);
     store.close();
   });
@@ -471,6 +504,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   // Caches must not keep session pages or API answers; every answer carries its request id.
   app.addHook('onSend', async (req, reply) => {
+    served++;
     reply.header('x-request-id', req.id);
     if (!req.url.startsWith(`${BASE}/static/`)) reply.header('cache-control', 'no-store');
     // Lets API clients (and the UI) see at once that running and saved configurations differ.

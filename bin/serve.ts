@@ -19,6 +19,7 @@ import { HEALTH_DEFAULTS } from '../appliance/health/schema.ts';
 import { Supervised } from '../appliance/host/supervisor.ts';
 import { run as runWebui } from '../webui/server.ts';
 import { setHealthMonitor } from '../webui/health-routes.ts';
+import { ConfigState } from '../webui/state.ts';
 import { log } from '../appliance/log.ts';
 import { startupSelfTest } from '../appliance/crypto/selftest.ts';
 import { ROOT_OPTION, type OptionTable } from '../appliance/options.ts';
@@ -84,7 +85,9 @@ export async function run(argv: string[]): Promise<number> {
       health.start();
     }
     // A snapshot older than three cycles (and a minute) means the monitor is not keeping up.
-    const maxAge = () => (3 * (store.running()?.config.health?.intervalSeconds ?? HEALTH_DEFAULTS.intervalSeconds) + 60) * 1000;
+    // Read for every dashboard: the configuration parsed once per revision, not each time.
+    const state = new ConfigState(store);
+    const maxAge = () => (3 * (state.config()?.health?.intervalSeconds ?? HEALTH_DEFAULTS.intervalSeconds) + 60) * 1000;
     setHealthMonitor(new RecordedMonitor(store.db, maxAge)); // System Manager's dashboard, API and /metrics read it
     service = new SshService({ host, store, port: ssh.port === undefined ? undefined : Number(ssh.port), listen: ssh.listen });
     try {

@@ -19,9 +19,12 @@ if [ ! -x "$rt/bin/node" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want-$lockhas
   echo "$want-$lockhash" > "$stamp"
 fi
 # Our own addon (native/peercred: SO_PEERCRED for the applier's socket), built for the same runtime.
-if [ ! -f native/peercred/build/Release/peercred.node ]; then
+if [ ! -f native/peercred/build/Release/peercred.node ] || [ native/peercred/peercred.c -nt native/peercred/build/Release/peercred.node ]; then
   PATH="$rt/bin:$PATH" node node_modules/node-gyp/bin/node-gyp.js rebuild -C native/peercred --nodedir="$rt" >&2
 fi
 PATH="$rt/bin:$top/node_modules/.bin:$PATH"
-export PATH
+# V8's compile cache, as on the appliance (bin/keel): a warm start strips no TypeScript, so the type
+# stripper (a WebAssembly module, about 20 MiB resident) is never loaded into a running process.
+NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$top/node_modules/.cache/keel-node}"
+export PATH NODE_COMPILE_CACHE
 exec "$@"

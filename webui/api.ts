@@ -40,6 +40,7 @@ import { queryAudit } from './audit.ts';
 import { pendingCert, confirmCert } from './certs.ts';
 import { redactConfig } from './redact.ts';
 import { supportBundle } from './bundle.ts';
+import { prepared } from '../appliance/config/prepared.ts';
 
 export const API = '/mics/api/v1';
 
@@ -432,7 +433,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       response: { 200: Type.Object({ ...RevisionView.properties, diff: Type.String() }), ...errors, 404: ErrorBody },
     },
     handler: async (req) => {
-      const row = store.db.prepare('SELECT id, at, who, source, summary, diff FROM revisions WHERE id = ?').get(req.params.id) as
+      const row = prepared(store.db, 'SELECT id, at, who, source, summary, diff FROM revisions WHERE id = ?').get(req.params.id) as
         | { id: number; at: string; who: string; source: string; summary: string; diff: string }
         | undefined;
       if (!row) throw new HttpError(404, `there is no revision ${req.params.id}`);

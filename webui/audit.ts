@@ -1,4 +1,5 @@
 import type { Store } from '../appliance/config/store.ts';
+import { prepared } from '../appliance/config/prepared.ts';
 
 export interface AuditEntry {
   id: number;
@@ -38,6 +39,6 @@ export function queryAudit(store: Store, f: AuditFilter): { entries: AuditEntry[
   if (f.beforeId) (where.push('id < ?'), args.push(f.beforeId));
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
   const sql = `SELECT id, at, who, source, action, outcome FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-  const rows = store.db.prepare(sql).all(...args, limit + 1) as AuditEntry[];
+  const rows = prepared(store.db, sql).all(...args, limit + 1) as AuditEntry[];
   return { entries: rows.slice(0, limit), more: rows.length > limit };
 }

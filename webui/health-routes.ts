@@ -35,6 +35,7 @@ import type { Severity } from '../appliance/health/types.ts';
 import { API, actorOf, configDiff, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH, Nullable } from './api.ts';
 import { html, Html } from './pages.ts';
 import { REDACTED } from './redact.ts';
+import { prepared } from '../appliance/config/prepared.ts';
 
 export const HEALTH_API = `${API}/health`;
 export const HEALTH_SCRIPT = '/mics/static/health.js';
@@ -150,7 +151,7 @@ interface Series {
 /** History entries of the window, oldest first (SEL events included). */
 function historySince(hs: HealthStore, since: number, key?: string): HistoryEntry[] {
   const sql = `SELECT id, at, key, severity, previous, message FROM health_history WHERE at >= ?${key ? ' AND key = ?' : ''} ORDER BY id LIMIT 5000`;
-  return (key ? hs.db.prepare(sql).all(since, key) : hs.db.prepare(sql).all(since)) as HistoryEntry[];
+  return (key ? prepared(hs.db, sql).all(since, key) : prepared(hs.db, sql).all(since)) as HistoryEntry[];
 }
 
 /**

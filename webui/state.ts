@@ -2,26 +2,38 @@ import type Database from 'better-sqlite3';
 import type { Store } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
 
+// The real one, taken before any test's fake timers could replace it.
+const immediate = globalThis.setImmediate;
+
+interface Revisions {
+  runningRevision: number | null;
+  startupRevision: number | null;
+  unsaved: boolean;
+}
+
 /**
  * What every request needs to know of the configuration (who may do what, whether running and
- * saved differ), without parsing the whole configuration document each time: the user roles are
- * cached per running revision, and "unsaved" compares the stored documents in SQLite.
+ * saved differ), without parsing the whole configuration document each time. Everything is
+ * derived once per configuration revision: which revisions are in effect is read from SQLite at
+ * most once per event-loop turn (all requests of one turn share it, and another process's change
+ * shows on the next turn), and again at once after a change made through this process's store.
  */
 export class ConfigState {
   private readonly store: Store;
   private key = '';
   private roles = new Map<string, 'admin' | 'operator'>();
   private cfg: Config | null = null;
-  // Prepared once: preparing costs more than running these on every request.
+  private revs: Revisions = { runningRevision: null, startupRevision: null, unsaved: false };
+  /** Checked in this event-loop turn, after this many configuration writes of the store. */
+  private checked = false;
+  private seenWrites = -1;
+  // Prepared once: preparing costs more than running these.
   private readonly current: Database.Statement;
   private readonly compare: Database.Statement;
   constructor(store: Store) {
     this.store = store;
-    // A primary-key lookup (running, else startup): a fourth of the cost of one query that sorts both rows.
-    this.current = store.db.prepare('SELECT name, revision, updated_at FROM config_state WHERE name = ?');
-    this.compare = store.db.prepare(
-      "SELECT (SELECT revision FROM config_state WHERE name = 'running') AS running, (SELECT revision FROM config_state WHERE name = 'startup') AS startup, (SELECT json FROM config_state WHERE name = 'running') IS NOT (SELECT json FROM config_state WHERE name = 'startup') AS differ",
-    );
+    this.current = store.db.prepare('SELECT name, revision, updated_at FROM config_state');
+    this.compare = store.db.prepare("SELECT (SELECT json FROM config_state WHERE name = 'running') IS NOT (SELECT json FROM config_state WHERE name = 'startup') AS differ");
   }
 
   /** The role of a local user in the running configuration (saved one before the first apply), or null. */
@@ -37,30 +49,34 @@ export class ConfigState {
   }
 
   private refresh(): void {
-    const row = (this.current.get('running') ?? this.current.get('startup')) as { name: string; revision: number; updated_at: string } | undefined;
-    if (!row) {
-      this.key = '';
-      this.cfg = null;
-      this.roles = new Map();
-      return;
-    }
-    const key = `${row.name}:${row.revision}:${row.updated_at}`;
-    if (key !== this.key) {
-      const c = row.name === 'running' ? this.store.running()?.config : this.store.startup()?.config;
-      this.roles = new Map((c?.users.local ?? []).map((u) => [u.name, u.role]));
-      this.cfg = c ?? null;
-      this.key = key;
-    }
+    const writes = this.store.configWrites;
+    if (this.checked && writes === this.seenWrites) return;
+    this.checked = true;
+    this.seenWrites = writes;
+    immediate(() => (this.checked = false)).unref();
+    const rows = this.current.all() as { name: 'running' | 'startup'; revision: number; updated_at: string }[];
+    const running = rows.find((r) => r.name === 'running');
+    const startup = rows.find((r) => r.name === 'startup');
+    const key = rows.map((r) => `${r.name}:${r.revision}:${r.updated_at}`).sort().join('|');
+    if (key === this.key) return;
+    const c = running ? this.store.running()?.config : startup ? this.store.startup()?.config : null;
+    this.roles = new Map((c?.users.local ?? []).map((u) => [u.name, u.role]));
+    this.cfg = c ?? null;
+    // Both are stored as JSON.stringify of the same kind of object, so text equality is equality.
+    const differ = running && startup ? (this.compare.get() as { differ: number }).differ === 1 : !!(running || startup);
+    this.revs = { runningRevision: running?.revision ?? null, startupRevision: startup?.revision ?? null, unsaved: differ };
+    this.key = key;
   }
 
-  /** Running and saved differ. Both are stored as JSON.stringify of the same kind of object, so text equality is equality. */
+  /** Running and saved differ. */
   unsaved(): boolean {
-    return this.revisions().unsaved;
+    this.refresh();
+    return this.revs.unsaved;
   }
 
-  /** The running and saved revisions (null when absent) and whether the two differ, in one query. */
-  revisions(): { runningRevision: number | null; startupRevision: number | null; unsaved: boolean } {
-    const r = this.compare.get() as { running: number | null; startup: number | null; differ: number };
-    return { runningRevision: r.running, startupRevision: r.startup, unsaved: r.differ === 1 };
+  /** The running and saved revisions (null when absent) and whether the two differ. */
+  revisions(): Revisions {
+    this.refresh();
+    return { ...this.revs };
   }
 }

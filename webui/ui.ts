@@ -742,7 +742,22 @@ export function registerPages(
   view(REPORTING_PAGE, 'Reporting', (req) => reportingPage(resources, (req.query as { range?: string }).range));
   view(LOGGING_PAGE, 'System Log', (req) => loggingPage(host, req.query as LoggingQuery), { refreshSeconds: (req) => followSeconds(req.query as LoggingQuery) });
 
+  // The certificate note reads and parses the certificate: shared by the dashboards of one second.
+  let certNote: { at: number; hostname: string; note: string | null } | null = null;
+  const certNoteFor = (hostname: string) => {
+    const t = Date.now();
+    if (!certNote || certNote.hostname !== hostname || t - certNote.at >= 1000 || t < certNote.at) certNote = { at: t, hostname, note: hostnameMismatch(host, hostname) };
+    return certNote.note;
+  };
+  // The resource charts change once a minute (the monitor samples once a minute): drawn at most
+  // every 15 s, not for each dashboard request.
+  let charts: { at: number; html: ReturnType<typeof dashboardResources> } | null = null;
+  const chartsNow = () => {
+    const t = Date.now();
+    if (!charts || t - charts.at >= 15000 || t < charts.at) charts = { at: t, html: dashboardResources(resources, t) };
+    return charts.html;
+  };
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, hostnameMismatch(host, config().system.hostname), dashboardResources(resources)))),
+    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, certNoteFor(config().system.hostname), chartsNow()))),
   };
 }

@@ -6,8 +6,15 @@
 import crypto from 'node:crypto';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { createRequire } from 'node:module';
 import type { FieldProblem } from '../errors.ts';
+
+// node-forge is loaded at first use: most of System Manager's requests never need it (issue 15).
+const requireLazily = createRequire(import.meta.url);
+let forgeModule: typeof forge | null = null;
+const F = () => (forgeModule ??= requireLazily('node-forge') as typeof forge);
+
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -239,8 +246,8 @@ async function newRsaKey(): Promise<{ keyPem: string; fPriv: forge.pki.rsa.Priva
   const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   return {
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    fPriv: forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey,
-    fPub: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string) as forge.pki.rsa.PublicKey,
+    fPriv: F().pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey,
+    fPub: F().pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string) as forge.pki.rsa.PublicKey,
   };
 }
 
@@ -266,7 +273,7 @@ function subjectAttrs(s: SubjectFields): forge.pki.CertificateField[] {
 /** A new RSA 2048 key and a SHA-256 CSR asking for these names (SAN) and serverAuth. */
 export async function makeCsr(subject: SubjectFields, names: string[]): Promise<{ keyPem: string; csrPem: string }> {
   const k = await newRsaKey();
-  const csr = forge.pki.createCertificationRequest();
+  const csr = F().pki.createCertificationRequest();
   csr.publicKey = k.fPub;
   csr.setSubject(subjectAttrs(subject));
   csr.setAttributes([
@@ -279,14 +286,14 @@ export async function makeCsr(subject: SubjectFields, names: string[]): Promise<
       ],
     },
   ]);
-  csr.sign(k.fPriv, forge.md.sha256.create());
-  return { keyPem: k.keyPem, csrPem: forge.pki.certificationRequestToPem(csr) };
+  csr.sign(k.fPriv, F().md.sha256.create());
+  return { keyPem: k.keyPem, csrPem: F().pki.certificationRequestToPem(csr) };
 }
 
 /** A new key and a self-signed SHA-256 serverAuth certificate for these names, valid `days`. */
 export async function makeSelfSignedFor(subject: SubjectFields, names: string[], days: number, now = new Date()): Promise<{ keyPem: string; certPem: string }> {
   const k = await newRsaKey();
-  const cert = forge.pki.createCertificate();
+  const cert = F().pki.createCertificate();
   cert.publicKey = k.fPub;
   const serial = crypto.randomBytes(16);
   serial[0] = (serial[0] & 0x7f) | 0x01;
@@ -302,13 +309,13 @@ export async function makeSelfSignedFor(subject: SubjectFields, names: string[],
     { name: 'subjectAltName', altNames: san(names) },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(k.fPriv, forge.md.sha256.create());
-  return { keyPem: k.keyPem, certPem: forge.pki.certificateToPem(cert) };
+  cert.sign(k.fPriv, F().md.sha256.create());
+  return { keyPem: k.keyPem, certPem: F().pki.certificateToPem(cert) };
 }
 
 /** The subject and names a CSR asks for (to show it back). */
 export function describeCsr(csrPem: string): { subject: string; names: string[] } {
-  const csr = forge.pki.certificationRequestFromPem(csrPem);
+  const csr = F().pki.certificationRequestFromPem(csrPem);
   const ext = (csr.getAttribute({ name: 'extensionRequest' }) as { extensions?: { name: string; altNames?: { value?: string; ip?: string }[] }[] } | null)?.extensions ?? [];
   const alt = ext.find((e) => e.name === 'subjectAltName')?.altNames ?? [];
   return { subject: csr.subject.attributes.map((a) => `${a.shortName ?? a.name}=${a.value}`).join(', '), names: alt.map((a) => a.ip ?? a.value ?? '') };

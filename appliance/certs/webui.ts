@@ -1,9 +1,16 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { createRequire } from 'node:module';
 import type { Host } from '../host/index.ts';
 import type { Config } from '../config/schema.ts';
 import { log } from '../log.ts';
+
+// node-forge is loaded at first use: most of System Manager's requests never need it (issue 15).
+const requireLazily = createRequire(import.meta.url);
+let forgeModule: typeof forge | null = null;
+const F = () => (forgeModule ??= requireLazily('node-forge') as typeof forge);
+
 
 /** Where System Manager's TLS key and certificate live (appliance paths, through host.files). */
 export const WEBUI_KEY_PATH = '/var/lib/keel/certs/webui.key';
@@ -66,10 +73,10 @@ export async function makeSelfSigned(fqdn: string, ip?: string | null, now = new
   // Node's native key generation: forge's pure-JS RSA keygen takes far too long under emulation.
   const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const fPriv = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
-  const fPub = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string) as forge.pki.rsa.PublicKey;
+  const fPriv = F().pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
+  const fPub = F().pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string) as forge.pki.rsa.PublicKey;
 
-  const cert = forge.pki.createCertificate();
+  const cert = F().pki.createCertificate();
   cert.publicKey = fPub;
   // Positive 128-bit serial: clear the top bit so DER does not read it as negative.
   const serial = crypto.randomBytes(16);
@@ -94,8 +101,8 @@ export async function makeSelfSigned(fqdn: string, ip?: string | null, now = new
     { name: 'subjectAltName', altNames },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(fPriv, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+  cert.sign(fPriv, F().md.sha256.create());
+  return { certPem: F().pki.certificateToPem(cert), keyPem };
 }
 
 /**

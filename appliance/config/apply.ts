@@ -15,6 +15,7 @@ import { render as firewall } from '../firewall/render.ts';
 import { log } from '../log.ts';
 import { processAlive } from '../host/processes.ts';
 import { TEMP_FILE } from '../host/files.ts';
+import { prepared } from './prepared.ts';
 
 /**
  * The apply journal: one row while a change is being written into the OS, cleared in the same
@@ -28,9 +29,9 @@ const JOURNAL_STALE_MS = 10 * 60_000;
 function journal(store: Store) {
   store.db.exec(JOURNAL_SQL);
   return {
-    begin: (summary: string) => store.db.prepare('INSERT OR REPLACE INTO apply_journal (id, pid, started_at, summary) VALUES (1, ?, ?, ?)').run(process.pid, Date.now(), summary.slice(0, 200)),
-    clear: () => store.db.prepare('DELETE FROM apply_journal').run(),
-    pending: () => store.db.prepare('SELECT pid, started_at AS startedAt, summary FROM apply_journal').get() as { pid: number; startedAt: number; summary: string } | undefined,
+    begin: (summary: string) => prepared(store.db, 'INSERT OR REPLACE INTO apply_journal (id, pid, started_at, summary) VALUES (1, ?, ?, ?)').run(process.pid, Date.now(), summary.slice(0, 200)),
+    clear: () => prepared(store.db, 'DELETE FROM apply_journal').run(),
+    pending: () => prepared(store.db, 'SELECT pid, started_at AS startedAt, summary FROM apply_journal').get() as { pid: number; startedAt: number; summary: string } | undefined,
   };
 }
 

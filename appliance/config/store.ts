@@ -93,6 +93,11 @@ const PRUNE_EVERY = 100;
 export class Store {
   readonly db: Database.Database;
   private readonly sealer: Sealer;
+  /**
+   * How many times this store changed the running or saved configuration: readers that cache per
+   * revision (webui/state.ts) look again at once after a change made through this connection.
+   */
+  configWrites = 0;
   constructor(file: string, key: Buffer) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -196,14 +201,13 @@ export class Store {
     const json = this.sealer.toStored(config);
     return this.db.transaction(() => {
       const id = Number(
-        this.db
-          .prepare('INSERT INTO revisions (at, who, source, summary, diff, json) VALUES (?,?,?,?,?,?)')
+        this.stmt('INSERT INTO revisions (at, who, source, summary, diff, json) VALUES (?,?,?,?,?,?)')
           .run(at, actor.who, actor.source, summary, diff, json).lastInsertRowid,
       );
-      this.db
-        .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
+      this.stmt('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
         .run(id, json, at);
       if (id % PRUNE_EVERY === 0) this.pruneRevisions();
+      this.configWrites++;
       return id;
     })();
   }
@@ -213,9 +217,9 @@ export class Store {
     const r = this.running();
     if (!r) throw new Error('no running configuration to save');
     const at = new Date().toISOString();
-    this.db
-      .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'startup\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
+    this.stmt('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'startup\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
       .run(r.revision, this.sealer.toStored(r.config), at);
+    this.configWrites++;
     this.audit(actor, `save running-config to startup-config (revision ${r.revision})`, 'ok');
     return r.revision;
   }
@@ -224,9 +228,9 @@ export class Store {
   resetRunningToStartup(): void {
     const s = this.startup();
     if (!s) return;
-    this.db
-      .prepare('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
+    this.stmt('INSERT INTO config_state (name, revision, json, updated_at) VALUES (\'running\',?,?,?) ON CONFLICT(name) DO UPDATE SET revision=excluded.revision, json=excluded.json, updated_at=excluded.updated_at')
       .run(s.revision, this.sealer.toStored(s.config), new Date().toISOString());
+    this.configWrites++;
   }
 
   revisions(limit = 100): Revision[] {
@@ -244,8 +248,7 @@ export class Store {
   }
   /** Drops revisions beyond the newest MAX_REVISIONS, keeping the running and the saved one. */
   pruneRevisions(): number {
-    return this.db
-      .prepare("DELETE FROM revisions WHERE id <= (SELECT MAX(id) FROM revisions) - ? AND id NOT IN (SELECT revision FROM config_state)")
+    return this.stmt("DELETE FROM revisions WHERE id <= (SELECT MAX(id) FROM revisions) - ? AND id NOT IN (SELECT revision FROM config_state)")
       .run(MAX_REVISIONS).changes;
   }
   /** Drops audit entries beyond the newest MAX_AUDIT_ROWS or older than MAX_AUDIT_DAYS. */

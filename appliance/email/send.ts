@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { EmailConfig } from './schema.ts';
 import { OperationalError } from '../errors.ts';
 import { log } from '../log.ts';
@@ -40,6 +39,8 @@ export class SmtpError extends OperationalError {
  * the server's or the network's answer, so the administrator sees why it failed.
  */
 export async function sendMail(e: EmailConfig, msg: { to: string; subject: string; text: string }): Promise<SentMail> {
+  // Loaded here, when a mail is sent: System Manager's other requests never need it (issue 15).
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport(transportOptions(e));
   try {
     const info = await transport.sendMail({ from: e.from, to: msg.to, subject: msg.subject, text: msg.text });

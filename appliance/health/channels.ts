@@ -1,7 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import nodemailer from 'nodemailer';
 import type { EmailConfig } from '../email/schema.ts';
 import type { HealthEmail, HealthSyslog } from './schema.ts';
 import type { Severity } from './types.ts';
@@ -39,8 +38,9 @@ function line(n: Notification): string {
 
 /** E-mail through nodemailer with the appliance's SMTP settings (SMTP, SMTPS or STARTTLS). */
 export function emailChannel(smtp: EmailConfig, cfg: HealthEmail, opts: { tlsRejectUnauthorized?: boolean; timeoutMs?: number } = {}): Channel {
-  const transport = () =>
-    nodemailer.createTransport({
+  // nodemailer is loaded when a mail is sent, not by every process that builds a channel (issue 15).
+  const transport = async () =>
+    (await import('nodemailer')).default.createTransport({
       host: smtp.server,
       port: smtp.port,
       secure: smtp.protocol === 'smtps',
@@ -53,7 +53,7 @@ export function emailChannel(smtp: EmailConfig, cfg: HealthEmail, opts: { tlsRej
       socketTimeout: opts.timeoutMs ?? 30000,
     });
   const mail = async (subject: string, text: string) => {
-    const t = transport();
+    const t = await transport();
     try {
       await t.sendMail({ from: smtp.from, to: cfg.to.join(', '), subject, text });
     } finally {

@@ -10,6 +10,7 @@ import type { NicList, NicSample } from './nic.ts';
 import { HEALTH_DEFAULTS, type HealthConfig } from './schema.ts';
 import { collectHealth, type HealthSnapshot } from './snapshot.ts';
 import type { Finding, Severity } from './types.ts';
+import { prepared } from '../config/prepared.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS health_state (key TEXT PRIMARY KEY, category TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL, since INTEGER NOT NULL, updated INTEGER NOT NULL);
@@ -37,23 +38,26 @@ export class HealthStore {
     db.exec(SCHEMA);
   }
   state(): { key: string; category: string; severity: Severity; message: string; since: number }[] {
-    return this.db.prepare('SELECT key, category, severity, message, since FROM health_state ORDER BY key').all() as never;
+    return prepared(this.db, 'SELECT key, category, severity, message, since FROM health_state ORDER BY key').all() as never;
   }
   severities(): Map<string, Severity> {
-    this.sevStmt ??= this.db.prepare('SELECT key, severity FROM health_state');
+    this.sevStmt ??= prepared(this.db, 'SELECT key, severity FROM health_state');
     return new Map((this.sevStmt.all() as { key: string; severity: Severity }[]).map((r) => [r.key, r.severity]));
   }
   history(limit = 200, key?: string): HistoryEntry[] {
-    return (key ? this.db.prepare('SELECT * FROM health_history WHERE key = ? ORDER BY id DESC LIMIT ?').all(key, limit) : this.db.prepare('SELECT * FROM health_history ORDER BY id DESC LIMIT ?').all(limit)) as HistoryEntry[];
+    return (key ? prepared(this.db, 'SELECT * FROM health_history WHERE key = ? ORDER BY id DESC LIMIT ?').all(key, limit) : prepared(this.db, 'SELECT * FROM health_history ORDER BY id DESC LIMIT ?').all(limit)) as HistoryEntry[];
   }
   alerts(): { key: string; severity: Severity; message: string; raised_at: number }[] {
-    return this.db.prepare('SELECT * FROM health_alerts ORDER BY raised_at').all() as never;
+    return prepared(this.db, 'SELECT * FROM health_alerts ORDER BY raised_at').all() as never;
   }
+  private getStmt: Database.Statement | null = null;
   get(name: string): string | null {
-    return (this.db.prepare('SELECT value FROM health_kv WHERE name = ?').get(name) as { value: string } | undefined)?.value ?? null;
+    // Prepared once: System Manager reads the latest snapshot for every dashboard.
+    this.getStmt ??= prepared(this.db, 'SELECT value FROM health_kv WHERE name = ?');
+    return (this.getStmt.get(name) as { value: string } | undefined)?.value ?? null;
   }
   set(name: string, value: string): void {
-    this.db.prepare('INSERT INTO health_kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
+    prepared(this.db, 'INSERT INTO health_kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
   }
   private latestRaw: string | null = null;
   private latestParsed: HealthSnapshot | null = null;
@@ -91,11 +95,11 @@ export class HealthStore {
   // Prepared once: a statement per cycle would be compiled 1,440 times a day for nothing.
   private stmts() {
     this.cached ??= {
-      upsert: this.db.prepare('INSERT INTO health_state (key, category, severity, message, since, updated) VALUES (?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET category=excluded.category, message=excluded.message, updated=excluded.updated, since=CASE WHEN health_state.severity = excluded.severity THEN health_state.since ELSE excluded.since END, severity=excluded.severity'),
-      hist: this.db.prepare('INSERT INTO health_history (at, key, severity, previous, message) VALUES (?,?,?,?,?)'),
-      raise: this.db.prepare('INSERT INTO health_alerts (key, severity, message, raised_at) VALUES (?,?,?,?) ON CONFLICT(key) DO UPDATE SET severity=excluded.severity, message=excluded.message'),
-      clear: this.db.prepare('DELETE FROM health_alerts WHERE key = ?'),
-      delState: this.db.prepare('DELETE FROM health_state WHERE key = ?'),
+      upsert: prepared(this.db, 'INSERT INTO health_state (key, category, severity, message, since, updated) VALUES (?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET category=excluded.category, message=excluded.message, updated=excluded.updated, since=CASE WHEN health_state.severity = excluded.severity THEN health_state.since ELSE excluded.since END, severity=excluded.severity'),
+      hist: prepared(this.db, 'INSERT INTO health_history (at, key, severity, previous, message) VALUES (?,?,?,?,?)'),
+      raise: prepared(this.db, 'INSERT INTO health_alerts (key, severity, message, raised_at) VALUES (?,?,?,?) ON CONFLICT(key) DO UPDATE SET severity=excluded.severity, message=excluded.message'),
+      clear: prepared(this.db, 'DELETE FROM health_alerts WHERE key = ?'),
+      delState: prepared(this.db, 'DELETE FROM health_state WHERE key = ?'),
     };
     return this.cached as Record<'upsert' | 'hist' | 'raise' | 'clear' | 'delState', Database.Statement>;
   }
@@ -142,7 +146,7 @@ export class HealthStore {
   /** SEL events that matter, each told once (the last told record id is kept). */
   recordSel(events: SelEvent[], at: number): Notification[] {
     const out: Notification[] = [];
-    const hist = this.db.prepare('INSERT INTO health_history (at, key, severity, previous, message) VALUES (?,?,?,?,?)');
+    const hist = prepared(this.db, 'INSERT INTO health_history (at, key, severity, previous, message) VALUES (?,?,?,?,?)');
     for (const e of events) {
       const sev = selSeverity(e);
       if (!sev) continue;
@@ -156,7 +160,7 @@ export class HealthStore {
 
   /** Drops history older than `days` and beyond `max` entries. */
   prune(now: number, days: number, max: number): number {
-    this.pruneStmts ??= [this.db.prepare('DELETE FROM health_history WHERE at < ?'), this.db.prepare('DELETE FROM health_history WHERE id <= (SELECT id FROM health_history ORDER BY id DESC LIMIT 1 OFFSET ?)')];
+    this.pruneStmts ??= [prepared(this.db, 'DELETE FROM health_history WHERE at < ?'), prepared(this.db, 'DELETE FROM health_history WHERE id <= (SELECT id FROM health_history ORDER BY id DESC LIMIT 1 OFFSET ?)')];
     return this.pruneStmts[0].run(now - days * 86400_000).changes + this.pruneStmts[1].run(max).changes;
   }
   private pruneStmts: Database.Statement[] | null = null;

@@ -9,34 +9,41 @@
  * UPN (CAC: `1234567890@mil`) with the user's EDIPI.
  */
 import crypto from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { createRequire } from 'node:module';
 import type { Config, } from '../config/schema.ts';
 import type { UserConfig } from '../users/schema.ts';
 import { OID_CLIENT_AUTH, hasEku, parsePemBundle, chainToAnchors } from '../certs/pki.ts';
 import type { CertificateAuthConfig } from './schema.ts';
+
+// node-forge is loaded at first use: most of System Manager's requests never need it (issue 15).
+const requireLazily = createRequire(import.meta.url);
+let forgeModule: typeof forge | null = null;
+const F = () => (forgeModule ??= requireLazily('node-forge') as typeof forge);
+
 
 const OID_UPN = '1.3.6.1.4.1.311.20.2.3';
 
 /** The UPNs (NT Principal Names) and RFC822 names of a certificate's subjectAltName. */
 export function sanIdentities(x: crypto.X509Certificate): { upn: string[]; rfc822: string[] } {
   const out = { upn: [] as string[], rfc822: [] as string[] };
-  const a = forge.asn1;
-  const cert = a.fromDer(forge.util.createBuffer(x.raw.toString('binary')));
+  const a = F().asn1;
+  const cert = a.fromDer(F().util.createBuffer(x.raw.toString('binary')));
   const tbs = (cert.value as forge.asn1.Asn1[])[0];
   const exts = (tbs.value as forge.asn1.Asn1[]).find((v) => v.tagClass === a.Class.CONTEXT_SPECIFIC && v.type === 3);
   if (!exts) return out;
   for (const ext of (exts.value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[]) {
     const parts = ext.value as forge.asn1.Asn1[];
-    if (a.derToOid(forge.util.createBuffer(parts[0].value as string)) !== '2.5.29.17') continue;
-    const seq = a.fromDer(forge.util.createBuffer(parts[parts.length - 1].value as string));
+    if (a.derToOid(F().util.createBuffer(parts[0].value as string)) !== '2.5.29.17') continue;
+    const seq = a.fromDer(F().util.createBuffer(parts[parts.length - 1].value as string));
     for (const gn of seq.value as forge.asn1.Asn1[]) {
       if (gn.tagClass !== a.Class.CONTEXT_SPECIFIC) continue;
       if (gn.type === 1) out.rfc822.push(String(gn.value));
       if (gn.type === 0) {
         const [oid, val] = gn.value as forge.asn1.Asn1[];
-        if (a.derToOid(forge.util.createBuffer(oid.value as string)) !== OID_UPN) continue;
+        if (a.derToOid(F().util.createBuffer(oid.value as string)) !== OID_UPN) continue;
         const inner = (val.value as forge.asn1.Asn1[])[0];
-        out.upn.push(forge.util.decodeUtf8(String(inner.value)));
+        out.upn.push(F().util.decodeUtf8(String(inner.value)));
       }
     }
   }

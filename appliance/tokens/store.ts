@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import type { Store, Actor } from '../config/store.ts';
 import { printableName } from '../users/signin.ts';
 import { log } from '../log.ts';
+import { prepared } from '../config/prepared.ts';
 
 export type TokenRole = 'admin' | 'operator';
 
@@ -78,8 +79,7 @@ export class ApiTokens {
     const secret = crypto.randomBytes(32).toString('base64url');
     const at = new Date(this.now());
     const expires = new Date(at.getTime() + (expiresDays ?? DEFAULT_TOKEN_DAYS) * 86400_000).toISOString();
-    this.store.db
-      .prepare('INSERT INTO api_tokens (id, name, role, digest, created_by, created_at, expires_at) VALUES (?,?,?,?,?,?,?)')
+    prepared(this.store.db, 'INSERT INTO api_tokens (id, name, role, digest, created_by, created_at, expires_at) VALUES (?,?,?,?,?,?,?)')
       .run(id, name, role, digest(secret).toString('hex'), actor.who, at.toISOString(), expires);
     this.store.audit(actor, `create API token ${id} "${printableName(name)}" role ${role} expires ${expires}`, 'ok');
     log.info('API token created', { id, role, by: actor.who });
@@ -87,17 +87,17 @@ export class ApiTokens {
   }
 
   get(id: string): TokenInfo | null {
-    const r = this.store.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row | undefined;
+    const r = prepared(this.store.db, 'SELECT * FROM api_tokens WHERE id = ?').get(id) as Row | undefined;
     return r ? info(r) : null;
   }
 
   list(): TokenInfo[] {
-    return (this.store.db.prepare('SELECT * FROM api_tokens ORDER BY created_at DESC').all() as Row[]).map(info);
+    return (prepared(this.store.db, 'SELECT * FROM api_tokens ORDER BY created_at DESC').all() as Row[]).map(info);
   }
 
   /** Revokes a token at once. Returns false when there is no such live token. */
   revoke(id: string, actor: Actor): boolean {
-    const n = this.store.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(this.now()).toISOString(), id).changes;
+    const n = prepared(this.store.db, 'UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(this.now()).toISOString(), id).changes;
     this.store.audit(actor, `revoke API token ${printableName(id)}`, n ? 'ok' : 'refused: no such live token');
     if (n) log.info('API token revoked', { id, by: actor.who });
     return n > 0;
@@ -105,12 +105,12 @@ export class ApiTokens {
 
   /** Revokes every live token a user made (the user was deleted or is no longer an administrator). */
   revokeMadeBy(username: string, why: string): number {
-    const rows = this.store.db.prepare('SELECT id FROM api_tokens WHERE created_by = ? AND revoked_at IS NULL').all(username) as { id: string }[];
+    const rows = prepared(this.store.db, 'SELECT id FROM api_tokens WHERE created_by = ? AND revoked_at IS NULL').all(username) as { id: string }[];
     for (const r of rows) this.revokeRow(r.id, why);
     return rows.length;
   }
   private revokeRow(id: string, why: string): void {
-    const n = this.store.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(this.now()).toISOString(), id).changes;
+    const n = prepared(this.store.db, 'UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date(this.now()).toISOString(), id).changes;
     if (!n) return;
     this.store.audit({ who: 'keel', source: 'tokens' }, `revoke API token ${id}`, `ok: ${why}`);
     log.info('API token revoked', { id, why });
@@ -119,7 +119,7 @@ export class ApiTokens {
   verify(bearer: string | undefined): TokenInfo | null {
     const m = TOKEN.exec(bearer ?? '');
     if (!m) return null;
-    const r = this.store.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(m[1]) as Row | undefined;
+    const r = prepared(this.store.db, 'SELECT * FROM api_tokens WHERE id = ?').get(m[1]) as Row | undefined;
     const want = r ? Buffer.from(r.digest, 'hex') : crypto.randomBytes(32);
     const ok = crypto.timingSafeEqual(digest(m[2]), want);
     if (!r || !ok || r.revoked_at) return null;
@@ -132,7 +132,7 @@ export class ApiTokens {
     // Last use to the minute is enough, and keeps the database quiet under load.
     if (!r.last_used_at || t - Date.parse(r.last_used_at) > 60_000) {
       r.last_used_at = new Date(t).toISOString();
-      this.store.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(r.last_used_at, r.id);
+      prepared(this.store.db, 'UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(r.last_used_at, r.id);
     }
     return info(r);
   }

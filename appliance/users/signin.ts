@@ -12,6 +12,7 @@ import { verifySecret } from './secrets.ts';
 import { DEFAULT_LOCKOUT, DEFAULT_PASSWORD_POLICY_CONFIG, type LockoutConfig, type PasswordPolicyConfig } from './schema.ts';
 import { log } from '../log.ts';
 import { directoryOf } from '../ldap/directory.ts';
+import { prepared } from '../config/prepared.ts';
 
 /** Where a sign-in comes from: the network surfaces are subject to lockout, the console is not. */
 export type Surface = 'ssh' | 'webui' | 'console';
@@ -69,7 +70,7 @@ export class Lockouts {
   }
   /** The lock on `username`, if one is in force at `now`. */
   lockedUntil(username: string, now = Date.now()): Date | null {
-    const row = this.store.db.prepare('SELECT until FROM lockouts WHERE username = ? AND until > ?').get(lockKey(username), now) as { until: number } | undefined;
+    const row = prepared(this.store.db, 'SELECT until FROM lockouts WHERE username = ? AND until > ?').get(lockKey(username), now) as { until: number } | undefined;
     return row ? new Date(row.until) : null;
   }
   /** Records a failure; returns the lock when this failure reached the limit. */
@@ -77,33 +78,33 @@ export class Lockouts {
     const db = this.store.db;
     const username = lockKey(name);
     return db.transaction(() => {
-      db.prepare('INSERT INTO signin_failures (username, source, at) VALUES (?,?,?)').run(username, source, now);
+      prepared(db, 'INSERT INTO signin_failures (username, source, at) VALUES (?,?,?)').run(username, source, now);
       // Old failures are no longer evidence of anything; keep the table small.
-      db.prepare('DELETE FROM signin_failures WHERE at <= ?').run(now - 24 * 3600_000);
-      const n = (db.prepare('SELECT COUNT(*) AS n FROM signin_failures WHERE username = ? AND at > ?').get(username, now - policy.windowMinutes * 60_000) as { n: number }).n;
+      prepared(db, 'DELETE FROM signin_failures WHERE at <= ?').run(now - 24 * 3600_000);
+      const n = (prepared(db, 'SELECT COUNT(*) AS n FROM signin_failures WHERE username = ? AND at > ?').get(username, now - policy.windowMinutes * 60_000) as { n: number }).n;
       if (n < policy.attempts) return null;
       const until = now + policy.lockMinutes * 60_000;
-      db.prepare('INSERT INTO lockouts (username, since, until) VALUES (?,?,?) ON CONFLICT(username) DO UPDATE SET since=excluded.since, until=excluded.until').run(username, now, until);
-      db.prepare('DELETE FROM signin_failures WHERE username = ?').run(username);
+      prepared(db, 'INSERT INTO lockouts (username, since, until) VALUES (?,?,?) ON CONFLICT(username) DO UPDATE SET since=excluded.since, until=excluded.until').run(username, now, until);
+      prepared(db, 'DELETE FROM signin_failures WHERE username = ?').run(username);
       return new Date(until);
     })();
   }
   /** A successful sign-in forgets earlier failures. */
   succeed(username: string): void {
-    this.store.db.prepare('DELETE FROM signin_failures WHERE username = ?').run(lockKey(username));
+    prepared(this.store.db, 'DELETE FROM signin_failures WHERE username = ?').run(lockKey(username));
   }
   /** Lifts a lock (an administrator's `clear lockout`, System Manager's Unlock). Returns whether one was in force. */
   unlock(username: string, actor: Actor, now = Date.now()): boolean {
     const had = this.lockedUntil(username, now) !== null;
-    this.store.db.prepare('DELETE FROM lockouts WHERE username = ?').run(lockKey(username));
-    this.store.db.prepare('DELETE FROM signin_failures WHERE username = ?').run(lockKey(username));
+    prepared(this.store.db, 'DELETE FROM lockouts WHERE username = ?').run(lockKey(username));
+    prepared(this.store.db, 'DELETE FROM signin_failures WHERE username = ?').run(lockKey(username));
     this.store.audit(actor, `unlock user ${printableName(username)}`, had ? 'ok' : 'ok (was not locked)');
     if (had) log.info('user unlocked', { user: printableName(username), by: actor.who });
     return had;
   }
   /** Locks in force at `now`, soonest to expire first. */
   list(now = Date.now()): LockState[] {
-    const rows = this.store.db.prepare('SELECT username, since, until FROM lockouts WHERE until > ? ORDER BY until').all(now) as { username: string; since: number; until: number }[];
+    const rows = prepared(this.store.db, 'SELECT username, since, until FROM lockouts WHERE until > ? ORDER BY until').all(now) as { username: string; since: number; until: number }[];
     return rows.map((r) => ({ username: r.username, since: new Date(r.since), until: new Date(r.until) }));
   }
 }

@@ -1,9 +1,14 @@
 /* SO_PEERCRED for one file descriptor. Node has no API for it, and no maintained package does
- * only this (the candidates build an FFI runtime), so the privileged applier carries these lines. */
+ * only this (the candidates build an FFI runtime), so the privileged applier carries these lines.
+ * Also trimMemory(): glibc's malloc_trim(0), which System Manager calls when a burst of requests is
+ * over: the TLS connections' memory is freed but stays in malloc's heap otherwise (issue 15). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <node_api.h>
 
 static napi_value peer(napi_env env, napi_callback_info info) {
@@ -32,8 +37,21 @@ static napi_value peer(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value trim_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+#ifdef __GLIBC__
+  napi_get_boolean(env, malloc_trim(0) == 1, &out);
+#else
+  napi_get_boolean(env, false, &out);
+#endif
+  return out;
+}
+
 NAPI_MODULE_INIT() {
-  napi_value fn;
+  napi_value fn, trim;
   napi_create_function(env, "peercred", NAPI_AUTO_LENGTH, peer, NULL, &fn);
+  napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, trim_memory, NULL, &trim);
+  napi_set_named_property(env, fn, "trimMemory", trim);
   return fn;
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { SERVE_NODE_FLAGS } from '../../appliance/runtime.ts';
 
 const UNITS = path.resolve(import.meta.dirname, '../../image/layer/etc/systemd/system');
 const CEILING: Record<string, number> = { 'keel-serve.service': 3.0, 'keel-applier.service': 5.0, 'keel-monitor.service': 5.0, 'keel-boot.service': 5.0, 'keel-update-confirm.service': 5.0, 'keel-console@.service': 5.0 };
@@ -36,4 +37,12 @@ test('keel-serve runs as the keel user with no capability but binding its ports,
   assert.match(unit, /--applier-socket \/run\/keel\/applier\.sock --no-monitor/);
   const gen = fs.readFileSync(path.resolve(UNITS, '../../../usr/lib/systemd/system-generators/keel-generator'), 'utf8');
   for (const u of ['keel-applier.service', 'keel-serve.service', 'keel-monitor.service']) assert.ok(gen.includes(`want multi-user.target.wants ${u}`), u);
+});
+
+test('keel serve has the same V8 limits on the appliance (keel-serve.service) and in a sandbox (npm start)', () => {
+  const flags = SERVE_NODE_FLAGS.join(' ');
+  const unit = fs.readFileSync(path.join(UNITS, 'keel-serve.service'), 'utf8');
+  assert.equal(/^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1], flags);
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(UNITS, '../../../../../package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(/\bnode (.*) bin\/main\.ts start$/.exec(pkg.scripts.start)?.[1], flags);
 });

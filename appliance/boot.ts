@@ -8,7 +8,7 @@ import { SERVICE_USER, handOverDataPartition } from './host/users.ts';
 import { parseOptions, ROOT_OPTION, type OptionTable } from './options.ts';
 
 /**
- * `keel boot`: renders the saved configuration into the OS and makes sure System Manager has a
+ * `keel boot`: runs the update boot check, renders the saved configuration into the OS and makes sure System Manager has a
  * certificate for the configured hostname and SSH host keys (made once, at the first boot after
  * the wizard).
  * Nothing to do before the wizard has run.
@@ -18,6 +18,16 @@ export const OPTIONS = { root: ROOT_OPTION } satisfies OptionTable;
 export async function run(argv: string[]): Promise<number> {
   const values = parseOptions(OPTIONS, argv) as { root: string };
   const host = createHost(values.root);
+  // The update boot check comes first, before anything opens keel.db. On the appliance only
+  // (a sandbox has no boot loader); its failure never stops the boot.
+  if (host.proc.live) {
+    try {
+      const { updateBootCheck } = await import('./update/main.ts');
+      await updateBootCheck(host);
+    } catch (e) {
+      log.error('update boot check failed; booting on', { error: (e as Error).message });
+    }
+  }
   const store = Store.open(host);
   try {
     if (!(await applyAtBoot(host, store))) {

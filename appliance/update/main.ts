@@ -5,7 +5,7 @@
 import type { ProxyConfig } from '../proxy/schema.ts';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createHost } from '../host/index.ts';
+import { createHost, type Host } from '../host/index.ts';
 import { Store } from '../config/store.ts';
 import { isUserFacing } from '../errors.ts';
 import { VERSION } from '../version.ts';
@@ -150,8 +150,7 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'boot': {
-        const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: VERSION, verifySlot: (slot) => slotsFor(host).verify(slot) });
-        if (r.kind === 'rolled-back') console.log(rollbackNotice(r.result));
+        await updateBootCheck(host);
         return 0;
       }
     }
@@ -171,6 +170,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   console.error(USAGE);
   return 2;
+}
+
+/**
+ * The update boot check (lifecycle.ts bootCheck): counts a trial boot or records a rollback. Run
+ * by `keel boot` before it opens the configuration database (one Node start fewer at boot), and
+ * by `keel update boot`.
+ */
+export async function updateBootCheck(host: Host): Promise<void> {
+  const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: VERSION, verifySlot: (slot) => slotsFor(host).verify(slot) });
+  if (r.kind === 'rolled-back') console.log(rollbackNotice(r.result));
 }
 
 async function applianceCommand(ctx: UpdateContext, cmd: string, positionals: string[], v: { json?: boolean; timeout?: string; repository?: string; user?: string; ca?: string }, store: Store): Promise<number> {

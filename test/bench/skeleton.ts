@@ -1,14 +1,19 @@
 /**
- * `npm run bench`: the walking skeleton's numbers.
- *   ISO size; image build time cold and after an application-only change (from the build's own
- *   step log, or measured now with --measure-build); boot time under TCG from power-on of the
- *   installed system to the first wizard question and System Manager RSS in the guest (from the
- *   last `npm run test:e2e`); System Manager RSS at idle in a sandbox on this machine (measured now).
+ * `npm run bench`: every figure of the performance issue in one run.
+ *   ISO size and where its bytes are (the build's size report); image build time cold and after an
+ *   application-only change (from the build's own step log, or measured now with --measure-build);
+ *   System Manager memory and throughput against a bare fastify (measured now, test/bench/webui.ts);
+ *   boot under TCG: power-on of the installed system to the first wizard question and the boot's
+ *   systemd-analyze stages (from the last `npm run test:e2e`), and Keel against the reference image
+ *   (measured now as root, test/bench/boot.ts; --no-boot skips it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { formatSizes, type SizeReport } from '../../image/sizes.ts';
+import { figureLines, webuiFigures } from './webui.ts';
+import { bootFigures } from './boot.ts';
 
 const TOP = path.resolve(import.meta.dirname, '../..');
 const CACHE = path.join(TOP, '.cache');
@@ -61,8 +66,10 @@ async function main(): Promise<void> {
     console.log(`build, cold (measured now): ${build().toFixed(1)} s`);
     console.log(`build, application-only change (measured now): ${build({ KEEL_BUILD_SALT: String(Date.now()) }).toFixed(1)} s`);
   }
-  if (fs.existsSync(ISO)) console.log(`ISO size: ${mib(fs.statSync(ISO).size)} (goal ≤ 180 MiB)`);
+  if (fs.existsSync(ISO)) console.log(`ISO size: ${mib(fs.statSync(ISO).size)} (target ≤ 150 MiB, aim 128)`);
   else console.log('ISO size: no ISO built yet (npm run image)');
+  const sizes = path.join(CACHE, 'image/size-report.json');
+  if (fs.existsSync(sizes)) console.log(formatSizes(JSON.parse(fs.readFileSync(sizes, 'utf8')) as SizeReport));
   const bs = builds();
   const cold = bs.filter((b) => ran(b, 'base-rootfs')).at(-1);
   const app = bs.filter((b) => !ran(b, 'base-rootfs') && ran(b, 'keel-squashfs')).at(-1);
@@ -70,14 +77,21 @@ async function main(): Promise<void> {
   console.log(`build, application-only change (last): ${app ? `${app.total.toFixed(1)} s` : 'not recorded'}`);
   const mf = path.join(CACHE, 'e2e/metrics.json');
   if (fs.existsSync(mf)) {
-    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { at: string; bootToWizardSeconds: number; rebootToSignInSeconds?: number; noSerialPowerOnToSignInSeconds?: number; systemManagerRssBytes: number; phases: [string, number][] };
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { at: string; bootToWizardSeconds: number; rebootToSignInSeconds?: number; noSerialPowerOnToSignInSeconds?: number; systemManagerRssBytes: number; bootStages?: Record<string, number>; phases: [string, number][] };
     console.log(`TCG: reboot after install to the first wizard question: ${m.bootToWizardSeconds.toFixed(1)} s (goal ≤ 60 s; e2e run ${m.at})`);
     if (m.rebootToSignInSeconds) console.log(`TCG: reload after the wizard to System Manager sign-in: ${m.rebootToSignInSeconds.toFixed(1)} s`);
     if (m.noSerialPowerOnToSignInSeconds) console.log(`TCG: power-on without a UART to System Manager sign-in: ${m.noSerialPowerOnToSignInSeconds.toFixed(1)} s`);
     console.log(`System Manager RSS in the guest (after sign-in): ${mib(m.systemManagerRssBytes)}`);
+    if (m.bootStages) console.log(`TCG: the configured boot's stages (systemd-analyze): ${Object.entries(m.bootStages).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
     for (const [n, s] of m.phases) console.log(`  e2e phase ${n}: ${s.toFixed(1)} s`);
   } else console.log('TCG boot and guest RSS: run npm run test:e2e first');
-  console.log(`System Manager RSS at idle, sandbox on this machine (measured now): ${mib(await sandboxRss())}`);
+  console.log(`System Manager RSS at idle, sandbox on this machine, right after start (measured now): ${mib(await sandboxRss())}`);
+  for (const line of figureLines(await webuiFigures())) console.log(line);
+  if (process.argv.includes('--no-boot')) return;
+  if (process.getuid?.() !== 0) return console.log('boot against the reference image: needs root (QEMU, loop devices)');
+  const b = await bootFigures();
+  if (!b) console.log('boot against the reference image: needs the disk of npm run test:e2e and an image with the reference layer (npm run image)');
+  else console.log(`TCG: power-on to the console, Keel / reference image (same base, no Keel layer) = ${b.ratio.toFixed(2)} × (${b.keelSeconds.toFixed(1)} s / ${b.referenceSeconds.toFixed(1)} s)`);
 }
 
 await main();

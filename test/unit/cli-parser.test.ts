@@ -155,7 +155,7 @@ test('? lists the next words with help, and <cr> where the command may end', () 
   assert.deepEqual(help(rootsFor('config'), 'int g'), ['GigabitEthernet1  GigabitEthernet2  GigabitEthernet3  GigabitEthernet4  GigabitEthernet5  GigabitEthernet6']);
   // after no, only commands that have a no form
   const no = help(rootsFor('config'), 'no ').map((l) => l.trim().split(/\s+/)[0]);
-  assert.deepEqual(no, ['access-list', 'banner', 'email', 'health', 'interface', 'ip', 'ldap', 'login', 'ntp', 'password-policy', 'portal-authentication', 'ports', 'proxy', 'software-update', 'username']);
+  assert.deepEqual(no, ['access-list', 'banner', 'connectivity', 'email', 'health', 'interface', 'ip', 'ldap', 'login', 'ntp', 'password-policy', 'portal-authentication', 'ports', 'proxy', 'software-update', 'username']);
   // an error on the way shows the caret
   assert.deepEqual(help(rootsFor('exec'), 'shox '), ['^', INVALID]);
   assert.deepEqual(help(rootsFor('exec'), 'sh run | i'), ['include']);
@@ -183,7 +183,7 @@ test('TAB completion is a pure function of the line', () => {
   assert.deepEqual(complete(rootsFor('exec'), 'service k').words, ['keel-monitor', 'keel-serve']);
   assert.deepEqual(complete(rootsFor('exec'), 'show xyz ').words, []);
   assert.deepEqual(complete(rootsFor('exec'), 'sh run | in').words, ['include']);
-  assert.deepEqual(complete(rootsFor('config'), 'no ').words, ['access-list', 'banner', 'email', 'health', 'interface', 'ip', 'ldap', 'login', 'ntp', 'password-policy', 'portal-authentication', 'ports', 'proxy', 'software-update', 'username']);
+  assert.deepEqual(complete(rootsFor('config'), 'no ').words, ['access-list', 'banner', 'connectivity', 'email', 'health', 'interface', 'ip', 'ldap', 'login', 'ntp', 'password-policy', 'portal-authentication', 'ports', 'proxy', 'software-update', 'username']);
 });
 
 test('every keyword has one line of help and every mode has exit', () => {

@@ -55,7 +55,7 @@ test('keel cli --root over a pipe: sign in, enable, configure, write memory, sho
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^\nAuthorized use only\n\nUsername: admin\nPassword: \ncore>show version\nKeel appliance software/);
   assert.doesNotMatch(r.out, /Passw0rd1|Enable1/, 'secrets are never echoed');
-  assert.match(r.out, /core>show \?\n {2}clock +Date and time\n/, '? on a pipe: at the end of a line');
+  assert.match(r.out, /core>show \?\n {2}boot +How long this start took and what took longest \(systemd-analyze\)\n {2}clock +Date and time\n/, '? on a pipe: at the end of a line');
   assert.doesNotMatch(r.out.split('core>show ?')[1].split('core>')[0], /running-config/, 'user EXEC offers no privileged show commands');
   assert.match(r.out, /core>enable\nPassword: \ncore#conf t\n/);
   assert.match(r.out, /piped\(config\)#hostnme x\n {14}\^\n% Invalid input detected at '\^' marker\.\n/);

@@ -29,6 +29,20 @@ export function fingerprintOf(publicKey: string): string {
   return `SHA256:${crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
+/**
+ * A host key pair that ssh2 can read back. ssh2's generator strips the leading zero bytes of an
+ * Ed25519 public key, so about one pair in 256 is malformed (mscdex/ssh2#1390, #1513) and the SSH
+ * CLI would never start with it: such a pair is made again (8 tries, each 255 in 256 good).
+ */
+export function generatePair(type: string, opts: object, generate = () => ssh2.utils.generateKeyPairSync(type as never, { ...opts, comment: 'keel' } as never) as { private: string; public: string }): { private: string; public: string } {
+  for (let i = 0; i < 8; i++) {
+    const pair = generate();
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error)) return pair;
+    log.warn('SSH host key pair made again: the generator made one that does not read back', { type });
+  }
+  throw new Error(`could not make a readable ${type} SSH host key`);
+}
+
 /** Reads the host keys, making any that are missing. Returns them Ed25519 first. */
 export function ensureHostKeys(host: Host): HostKey[] {
   host.files.mkdirp(SSH_KEY_DIR, 0o700);
@@ -46,7 +60,7 @@ export function ensureHostKeys(host: Host): HostKey[] {
     }
     if (!host.files.exists(priv) || !host.files.exists(pub)) {
       const started = Date.now();
-      const pair = ssh2.utils.generateKeyPairSync(k.type, { ...k.opts, comment: 'keel' } as never) as { private: string; public: string };
+      const pair = generatePair(k.type, k.opts);
       host.files.writeAtomic(priv, pair.private, 0o600);
       host.files.writeAtomic(pub, `${pair.public}\n`, 0o644);
       log.info('made an SSH host key', { type: k.type, fingerprint: fingerprintOf(pair.public), ms: Date.now() - started });

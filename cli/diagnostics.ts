@@ -99,7 +99,7 @@ async function run(s: Session, p: Parsed<Handler>, tool: Tool, a: Args): Promise
     s.store.audit(s.actor, `cli: ${p.redacted}`, `failed: ${(e as Error).message}`.slice(0, 300));
     throw e;
   }
-  s.store.audit(s.actor, `cli: ${p.redacted}`, outcome(r.result));
+  s.store.audit(s.actor, `cli: ${p.redacted}`, s.host.applier.live ? outcome(r.result) : 'ok: recorded, not run (sandbox)');
   if (!s.host.applier.live) return r.output;
   return tool === 'ping' ? formatPing(r.result as PingResult, r.output) : formatTraceroute(r.result as TracerouteResult);
 }

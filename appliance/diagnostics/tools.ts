@@ -188,7 +188,7 @@ export function parsePing(text: string, target: string): PingResult {
   const out: PingResult = { tool: 'ping', target, address: null, replies: [], transmitted: 0, received: 0, lossPercent: null, rtt: null, error: null };
   const head = /^PING \S+ ?\(([^)]+)\)/m.exec(text);
   if (head) out.address = head[1];
-  for (const m of text.matchAll(/^\d+ bytes from ([^:\s]+):? icmp_seq=(\d+)(?: ttl=(\d+))? time=([\d.]+) ms/gm)) {
+  for (const m of text.matchAll(/^\d+ bytes from (\S+?):? icmp_seq=(\d+)(?: ttl=(\d+))? time=([\d.]+) ms/gm)) {
     out.replies.push({ seq: Number(m[2]), ttl: m[3] ? Number(m[3]) : null, ms: Number(m[4]) });
   }
   const stats = /^(\d+) packets transmitted, (\d+) received.*?, ([\d.]+)% packet loss/m.exec(text);

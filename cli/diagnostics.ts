@@ -79,7 +79,7 @@ export function formatLookup(r: DnsLookupResult): string {
 export function formatTcp(r: TcpCheckResult): string {
   const lines: string[] = [];
   if (r.dnsMs !== null) lines.push(`DNS      ${r.host} -> ${r.addresses.join(', ') || '(none)'} (${r.dnsMs} ms)`);
-  lines.push(`${r.status === 'open' ? 'Open' : '%'} ${r.message}`.replace(/^% /, '% '));
+  lines.push(r.status === 'open' ? `O${r.message.slice(1)}` : `% ${r.message}`);
   return lines.join('\n');
 }
 

@@ -90,8 +90,7 @@ function outcome(r: DiagnoseResult['result']): string {
 
 async function run(s: Session, p: Parsed<Handler>, tool: Tool, a: Args): Promise<string> {
   const options = tool === 'ping' ? { count: a.count ? Number(a.count) : LIMITS.pingCount.default } : { maxHops: a.hops ? Number(a.hops) : LIMITS.maxHops.default };
-  if (tool === 'ping') s.io.write(`Type Ctrl-C to stop waiting (at most ${options.count! + 7} s).\n`);
-  else s.io.write(`Tracing up to ${options.maxHops} hops (at most 90 s)...\n`);
+  if (tool === 'traceroute') s.io.write(`Tracing up to ${options.maxHops} hops (at most 90 s)...\n`);
   let r: DiagnoseResult;
   try {
     r = await s.host.applier.diagnose(tool, a.host, options);

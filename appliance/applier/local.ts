@@ -7,7 +7,7 @@ import type { Host } from '../host/index.ts';
 import type { Actor, Store } from '../config/store.ts';
 import { validate, type Config } from '../config/schema.ts';
 import { osApply, osPlan, osReconcile } from '../config/apply.ts';
-import { ValidationError } from '../errors.ts';
+import { OperationalError, ValidationError } from '../errors.ts';
 import { updateContext } from '../update/context.ts';
 import { stageDownloaded } from '../update/actions.ts';
 import { unstage } from '../update/stage.ts';
@@ -84,7 +84,12 @@ export class LocalApplier implements Applier {
   async diagnose(tool: Tool, target: string, options: DiagnoseOptions = {}): Promise<DiagnoseResult> {
     // Checked again here, whoever asked: the target is an address or host name, the options in range.
     const { cmd, args, timeoutMs } = diagnoseCommand(tool, target, options);
-    const r = await this.host.proc.run(cmd, args, { allowFail: true, timeoutMs });
+    const r = await this.host.proc.run(cmd, args, { allowFail: true, timeoutMs }).catch((e: unknown) => {
+      // ping carries the file capability cap_net_raw; a process whose bounding set lacks it
+      // (a unit's CapabilityBoundingSet) cannot even start it: say which right is missing.
+      if (e instanceof OperationalError && /EPERM|EACCES/.test(e.stderr)) throw new OperationalError(`${cmd} could not start: the applier lacks the raw-socket right (CAP_NET_RAW)`, e.command, null, e.stderr);
+      throw e;
+    });
     const output = (r.stdout + r.stderr).slice(0, MAX_OUTPUT_BYTES);
     const command = [cmd, ...args].join(' ');
     if (!this.live) return { command, exitCode: r.code, output: `(sandbox: ${command} recorded, not run)`, result: parseDiagnose(tool, '', target) };

@@ -7,7 +7,7 @@ import { Net } from '../../appliance/host/net.ts';
 import { SandboxProcesses } from '../../appliance/host/processes.ts';
 import { ApplierServer } from '../../appliance/applier/server.ts';
 import { LocalApplier } from '../../appliance/applier/local.ts';
-import { ValidationError } from '../../appliance/errors.ts';
+import { OperationalError, ValidationError } from '../../appliance/errors.ts';
 import { checkDnsLookup, checkPing, checkTcp, checkTraceroute, diagnoseCommand, dnsLookup, parsePing, parseTraceroute, targetRule, tcpCheck } from '../../appliance/diagnostics/tools.ts';
 import { startDnsServer, closedPort } from '../helpers/netpeers.ts';
 import { tempRoot } from '../helpers/config.ts';
@@ -152,6 +152,13 @@ test('the applier runs the real ping and traceroute against 127.0.0.1 (a LocalAp
   const tr = await applier.diagnose('traceroute', '127.0.0.1', { maxHops: 3 });
   assert.equal(tr.result.tool === 'traceroute' && tr.result.reached, true, tr.output);
   await assert.rejects(applier.diagnose('ping', '--help'), ValidationError);
+});
+
+test('a ping the applier may not start (no CAP_NET_RAW in its bounding set) says which right is missing', async () => {
+  const host = createHost('/');
+  // What RealProcesses reports when exec fails so (measured: setpriv --bounding-set=-net_raw --no-new-privs, as root).
+  host.proc = { live: true, run: async (cmd, args) => Promise.reject(new OperationalError('could not start command', [cmd, ...args].join(' '), null, 'spawn EPERM')) };
+  await assert.rejects(new LocalApplier(host, () => assert.fail()).diagnose('ping', '127.0.0.1'), (e: unknown) => e instanceof OperationalError && /^ping could not start: the applier lacks the raw-socket right \(CAP_NET_RAW\)/.test(e.message) && e.command === 'ping -n -c 4 -W 2 127.0.0.1');
 });
 
 test('over the applier\'s socket: the arguments are checked again on the privileged side', async (t: TestContext) => {

@@ -6,6 +6,7 @@ import * as rules from '../appliance/config/rules.ts';
 import { aclEntry as aclEntryRule } from '../appliance/acl/schema.ts';
 import { INTERFACE_NAMES } from '../appliance/network/schema.ts';
 import type { ArgType } from './tree.ts';
+import { targetRule } from '../appliance/diagnostics/tools.ts';
 import { SERVICES } from '../appliance/applier/applier.ts';
 
 function fromRule(placeholder: string, rule: string, fn: rules.Rule, extra: Partial<ArgType> = {}): ArgType {
@@ -62,13 +63,12 @@ export const passwordHash: ArgType = {
   parse: (w) => (/^\$scrypt\$N=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(w) ? { value: w } : { error: 'must be a scrypt password hash as shown by show running-config' }),
 };
 
-/** Host for ping/traceroute: an IPv4 address or a DNS name; never anything a program could take as an option. */
+/** Host for ping, traceroute and the TCP check (the diagnostics rule): an IPv4 or IPv6 address or a host name; never anything a program could take as an option. */
 export const pingHost: ArgType = {
   placeholder: 'WORD',
   rule: 'host',
   parse: (w) => {
-    if (w.length > 253 || w.startsWith('-')) return { error: 'must be an IPv4 address or a host name' };
-    const e = /^[0-9.]+$/.test(w) ? rules.ipv4(w) : /^[A-Za-z0-9.-]+$/.test(w) ? rules.ntpServer(w) : 'must be an IPv4 address or a host name';
+    const e = targetRule(w);
     return e === null ? { value: w } : { error: e };
   },
 };

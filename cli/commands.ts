@@ -20,6 +20,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
+import { PING, TRACEROUTE, NSLOOKUP, TEST_TCP } from './diagnostics.ts';
 import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig, showConnectivity } from './connectivity.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
@@ -852,14 +853,6 @@ async function reload(s: Session, _a: Args, p: Parsed<Handler>): Promise<string>
   return s.host.applier.live ? 'Reloading...' : 'Reloading... (sandbox: systemctl reboot recorded, not run)';
 }
 
-async function probe(s: Session, cmd: 'ping' | 'traceroute', target: string): Promise<string> {
-  const args = cmd === 'ping' ? ['-c', '4', '-W', '2', target] : ['-w', '2', target];
-  const r = await s.host.proc.run(cmd, args, { allowFail: true, timeoutMs: 90000 });
-  const text = (r.stdout + r.stderr).trimEnd();
-  if (!s.host.proc.live) return `(sandbox: ${cmd} ${args.join(' ')} recorded, not run)`;
-  return text || `% ${cmd} exited ${r.code}`;
-}
-
 async function service(s: Session, a: Args, p: Parsed<Handler>, action: 'start' | 'stop' | 'restart' | 'status'): Promise<string> {
   const name = a.service as ServiceName;
   if (action === 'status') return s.host.applier.service('status', name);
@@ -1091,9 +1084,10 @@ const SHOW_PRIV: N[] = [
 ];
 
 const PROBES: N[] = [
-  kw('ping', 'Send ICMP echo requests', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'ping', a.host) })] }),
-  kw('traceroute', 'Trace the route to a host', { children: [arg('host', A.pingHost, 'IPv4 address or host name', { run: (s, a) => probe(s, 'traceroute', a.host) })] }),
-  TEST_CONNECTIVITY,
+  PING,
+  TRACEROUTE,
+  NSLOOKUP,
+  { ...TEST_CONNECTIVITY, children: [...TEST_CONNECTIVITY.children!, TEST_TCP] },
 ];
 
 const leave: Handler = (s) => {

@@ -41,6 +41,7 @@ import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt, confirmArmedAt } f
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
 import { registerConnectivityApi } from './connectivity.ts';
+import { registerDiagnosticsApi } from './diagnostics.ts';
 import { registerLoggingApi } from './logging.ts';
 import { registerReportingApi } from './reporting.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
@@ -750,6 +751,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   await registerUpdateApi(app);
   await registerLdapApi(app);
   registerConnectivityApi(app);
+  registerDiagnosticsApi(app);
   registerLoggingApi(app);
   registerReportingApi(app);
   const healthApi = registerHealthApi(app, { tokens });

@@ -31,6 +31,8 @@ import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
 import { connectivityPage, CONNECTIVITY_PAGE } from './connectivity.ts';
+import { toolsPage, runTool, formBody, PAGE_TOOLS, TOOLS_PAGE, type ToolOutcome } from './diagnostics.ts';
+import { OperationalError, ValidationError } from '../appliance/errors.ts';
 import { ConnectivityStore } from '../appliance/connectivity/run.ts';
 import { loggingPage, followSeconds, LOGGING_PAGE, type LoggingQuery } from './logging.ts';
 import { reportingPage, dashboardResources, REPORTING_PAGE } from './reporting.ts';
@@ -76,7 +78,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/changes`, label: 'Configuration Changes' },
     ],
   },
-  { group: 'Diagnostics', items: [{ href: `${BASE}/diagnostics/connectivity`, label: 'Connectivity' }] },
+  { group: 'Diagnostics', items: [{ href: `${BASE}/diagnostics/connectivity`, label: 'Connectivity' }, { href: `${BASE}/diagnostics/tools`, label: 'Tools' }] },
   { group: 'Logs', items: [{ href: `${BASE}/logging`, label: 'System Log' }, { href: `${BASE}/audit`, label: 'Audit Log' }] },
   { group: '', items: [{ href: `${BASE}/api/`, label: 'API' }] },
 ];
@@ -737,6 +739,24 @@ export function registerPages(
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   const connectivity = new ConnectivityStore(store.db);
   view(CONNECTIVITY_PAGE, 'Connectivity', (req) => connectivityPage(config(), connectivity, req.session!.csrf));
+  view(TOOLS_PAGE, 'Diagnostics Tools', (req) => toolsPage(req.session!.csrf));
+  // A tool's form: runs it and answers the page with the result under its form (a reload asks
+  // the browser to send again, as for any POST; nothing changes by running twice).
+  for (const tool of PAGE_TOOLS) {
+    app.post<{ Body: Record<string, unknown> }>(`${TOOLS_PAGE}/${tool}`, { schema: hidden }, async (req, reply) => {
+      if (!req.session) return reply.redirect(`${BASE}/`, 303);
+      const values = formBody(tool, req.body ?? {});
+      const outcome: ToolOutcome = { tool, values };
+      try {
+        outcome.ran = await runTool(host, store, req, tool, values);
+      } catch (e) {
+        if (e instanceof ValidationError) outcome.problems = e.problems;
+        else if (e instanceof OperationalError) outcome.error = e.message;
+        else throw e;
+      }
+      return send(reply.code(outcome.problems ? 400 : 200), page(ctxOf(req, TOOLS_PAGE), 'Diagnostics Tools', toolsPage(req.session.csrf, outcome)));
+    });
+  }
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
   const resources = new ResourceHistory(store.db);
   view(REPORTING_PAGE, 'Reporting', (req) => reportingPage(resources, (req.query as { range?: string }).range));

@@ -8,6 +8,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Actor } from '../config/store.ts';
 import type { BootTimes } from '../system/boot.ts';
+import type { DiagnoseOptions, DiagnoseResult, Tool } from '../diagnostics/tools.ts';
 
 /** A file that a change would write, by the unit (setting) it belongs to. */
 export interface FileChange {
@@ -62,6 +63,11 @@ export interface Applier {
   timeStatus(): Promise<TimeStatus>;
   /** systemd-analyze's account of this start (time, blame, critical-chain; '' when it does not answer). */
   bootTimes(): Promise<BootTimes>;
+  /**
+   * `ping` or `traceroute` (raw sockets: root) to a checked target with bounded options, as an
+   * argv, bounded in time and output; the parsed result with the output. Changes nothing.
+   */
+  diagnose(tool: Tool, target: string, options?: DiagnoseOptions): Promise<DiagnoseResult>;
   /** True when operations really change the OS (false in a sandbox). */
   readonly live: boolean;
   /**

@@ -8,6 +8,7 @@ import type { Actor } from '../config/store.ts';
 import { OperationalError } from '../errors.ts';
 import { LineReader, fromWire, type Answer, type Op } from './protocol.ts';
 import type { BootTimes } from '../system/boot.ts';
+import type { DiagnoseOptions, DiagnoseResult, Tool } from '../diagnostics/tools.ts';
 import type { Applier, FileChange, Progress, ServiceAction, ServiceName, Staged, TimeStatus } from './applier.ts';
 
 /** While the applier starts (or restarts), connecting is retried this long. */
@@ -51,6 +52,9 @@ export class RemoteApplier implements Applier {
   }
   bootTimes(): Promise<BootTimes> {
     return this.call('bootTimes', []) as Promise<BootTimes>;
+  }
+  diagnose(tool: Tool, target: string, options: DiagnoseOptions = {}): Promise<DiagnoseResult> {
+    return this.call('diagnose', [tool, target, options]) as Promise<DiagnoseResult>;
   }
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
     return this.call('installGuestTools', []) as Promise<{ hypervisor: string; package: string; changed: boolean }>;

@@ -7,7 +7,7 @@ import type { Host } from '../host/index.ts';
 import type { Actor, Store } from '../config/store.ts';
 import { validate, type Config } from '../config/schema.ts';
 import { osApply, osPlan, osReconcile } from '../config/apply.ts';
-import { ValidationError } from '../errors.ts';
+import { OperationalError, ValidationError } from '../errors.ts';
 import { updateContext } from '../update/context.ts';
 import { stageDownloaded } from '../update/actions.ts';
 import { unstage } from '../update/stage.ts';
@@ -16,6 +16,7 @@ import { bmcTarget } from '../health/schema.ts';
 import { IpmiProbe } from '../health/ipmi.ts';
 import { localBmcPresent } from '../host/ipmi.ts';
 import type { BootTimes } from '../system/boot.ts';
+import { diagnoseCommand, parseDiagnose, MAX_OUTPUT_BYTES, type DiagnoseOptions, type DiagnoseResult, type Tool } from '../diagnostics/tools.ts';
 import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged, type TimeStatus } from './applier.ts';
 
 const ACTIONS: readonly ServiceAction[] = ['start', 'stop', 'restart', 'status'];
@@ -79,6 +80,20 @@ export class LocalApplier implements Applier {
     const ask = async (...args: string[]) => (await this.host.proc.run('systemd-analyze', [...args, '--no-pager'], { allowFail: true, timeoutMs: 30000 })).stdout.slice(0, 65536);
     const [time, blame, criticalChain] = await Promise.all([ask('time'), ask('blame'), ask('critical-chain')]);
     return { time, blame, criticalChain };
+  }
+  async diagnose(tool: Tool, target: string, options: DiagnoseOptions = {}): Promise<DiagnoseResult> {
+    // Checked again here, whoever asked: the target is an address or host name, the options in range.
+    const { cmd, args, timeoutMs } = diagnoseCommand(tool, target, options);
+    const r = await this.host.proc.run(cmd, args, { allowFail: true, timeoutMs }).catch((e: unknown) => {
+      // ping carries the file capability cap_net_raw; a process whose bounding set lacks it
+      // (a unit's CapabilityBoundingSet) cannot even start it: say which right is missing.
+      if (e instanceof OperationalError && /EPERM|EACCES/.test(e.stderr)) throw new OperationalError(`${cmd} could not start: the applier lacks the raw-socket right (CAP_NET_RAW)`, e.command, null, e.stderr);
+      throw e;
+    });
+    const output = (r.stdout + r.stderr).slice(0, MAX_OUTPUT_BYTES);
+    const command = [cmd, ...args].join(' ');
+    if (!this.live) return { command, exitCode: r.code, output: `(sandbox: ${command} recorded, not run)`, result: parseDiagnose(tool, '', target) };
+    return { command, exitCode: r.code, output, result: parseDiagnose(tool, output, target) };
   }
   unstageUpdate(actor: Actor): Promise<boolean> {
     return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));

@@ -1,7 +1,8 @@
 /**
  * The applier's socket: accepts a connection only from a process whose uid (SO_PEERCRED, as the
  * kernel recorded it at connect) is allowed, runs one named operation per connection, and runs
- * operations one at a time so that two changes never interleave in the OS.
+ * operations one at a time so that two changes never interleave in the OS (diagnostics, which change
+ * nothing, run beside them, a few at once).
  */
 import net from 'node:net';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import { createRequire } from 'node:module';
 import { log } from '../log.ts';
 import { LineReader, OPS, toWire, type Answer, type Request } from './protocol.ts';
 import type { Applier } from './applier.ts';
+import { OperationalError } from '../errors.ts';
 
 const peercred = createRequire(import.meta.url)('keel-peercred') as (fd: number) => { uid: number; gid: number; pid: number };
 
@@ -16,6 +18,8 @@ const peercred = createRequire(import.meta.url)('keel-peercred') as (fd: number)
 const MAX_CONNECTIONS = 32;
 /** A client must send its request this soon after connecting. */
 const REQUEST_MS = 10_000;
+/** ping/traceroute runs at once (they run beside the queue of changes). */
+const MAX_DIAGNOSE = 4;
 
 /** The peer of a connected UNIX socket, or null if the kernel cannot say. */
 export function peerOf(sock: net.Socket): { uid: number; gid: number; pid: number } | null {
@@ -40,6 +44,7 @@ export interface ApplierServerOptions {
 export class ApplierServer {
   private readonly server: net.Server;
   private queue: Promise<unknown> = Promise.resolve();
+  private diagnosing = 0;
   /** Connections refused for their peer (tests read this). */
   refused = 0;
   private readonly applier: Applier;
@@ -92,8 +97,19 @@ export class ApplierServer {
         return;
       }
       const run = () => this.run(req, peer, (done, total) => send({ progress: [done, total] }));
-      const p = this.queue.then(run, run);
-      this.queue = p.catch(() => undefined);
+      let p: Promise<unknown>;
+      if (req && req.op === 'diagnose') {
+        // ping and traceroute change nothing and take up to 90 s: they do not wait for (or hold up)
+        // changes, and only a few run at once.
+        if (this.diagnosing >= MAX_DIAGNOSE) p = Promise.reject(new OperationalError(`${MAX_DIAGNOSE} diagnostics are running already; try again when one has finished`, 'diagnose', null, ''));
+        else {
+          this.diagnosing++;
+          p = run().finally(() => this.diagnosing--);
+        }
+      } else {
+        p = this.queue.then(run, run);
+        this.queue = p.catch(() => undefined);
+      }
       p.then(
         (result) => send({ result: result ?? null }),
         (e) => send({ error: toWire(e) }),
@@ -134,6 +150,8 @@ export class ApplierServer {
           return await this.applier.timeStatus();
         case 'bootTimes':
           return await this.applier.bootTimes();
+        case 'diagnose':
+          return await this.applier.diagnose(a[0] as never, a[1] as never, (a[2] ?? {}) as never);
       }
     } finally {
       log.info('applier: operation done', { op: req.op, uid: peer.uid, pid: peer.pid, ms: Date.now() - started });

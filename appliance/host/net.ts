@@ -53,6 +53,44 @@ export class Net {
     return [...new Set(all.map((a) => a.address))];
   }
 
+  /** The DNS servers a lookup asks when none is chosen: the adapter's, else the system resolver's (resolv.conf). */
+  servers(): string[] {
+    return this.dnsServers ?? dns.getServers();
+  }
+
+  /**
+   * Records of one type for a name (PTR: for an address) from `server` or the default servers,
+   * as text lines; no records of the type is an empty list, other failures a NetError-like code.
+   */
+  async query(name: string, type: 'A' | 'AAAA' | 'PTR' | 'SRV' | 'MX' | 'TXT', server: string | null, timeoutMs: number): Promise<{ server: string; records: string[] }> {
+    const r = new dns.promises.Resolver({ timeout: timeoutMs, tries: 1 });
+    const servers = server ? [server] : this.servers();
+    r.setServers(servers);
+    const ask = async (): Promise<string[]> => {
+      switch (type) {
+        case 'A':
+          return r.resolve4(name);
+        case 'AAAA':
+          return r.resolve6(name);
+        case 'PTR':
+          return r.reverse(name);
+        case 'MX':
+          return (await r.resolveMx(name)).sort((a, b) => a.priority - b.priority).map((m) => `${m.priority} ${m.exchange}`);
+        case 'SRV':
+          return (await r.resolveSrv(name)).map((s) => `${s.priority} ${s.weight} ${s.port} ${s.name}`);
+        case 'TXT':
+          return (await r.resolveTxt(name)).map((t) => t.join(''));
+      }
+    };
+    const records = await withTimeout(
+      ask().catch((e: NodeJS.ErrnoException) => (e.code === 'ENODATA' ? [] : Promise.reject(new NetError(e.code ?? 'ERROR', e.message)))),
+      timeoutMs + 500,
+      () => r.cancel(),
+      `the ${type} lookup of ${name}`,
+    );
+    return { server: servers.join(', '), records };
+  }
+
   /** A TCP connection to an address; refused, unreachable or silent within the time is an error. */
   connect(address: string, port: number, timeoutMs: number): Promise<net.Socket> {
     const s = net.connect({ host: address, port });

@@ -29,17 +29,24 @@ export class RealProcesses implements Processes {
   readonly live = true;
   run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, {
-        stdio: [opts.input !== undefined ? 'pipe' : 'ignore', opts.inherit ? 'inherit' : 'pipe', opts.inherit ? 'inherit' : 'pipe'],
-        env: opts.env ? { ...process.env, ...opts.env } : process.env,
-        timeout: opts.timeoutMs,
-      });
+      const line = [cmd, ...args].join(' ');
+      let child: ReturnType<typeof spawn>;
+      try {
+        child = spawn(cmd, args, {
+          stdio: [opts.input !== undefined ? 'pipe' : 'ignore', opts.inherit ? 'inherit' : 'pipe', opts.inherit ? 'inherit' : 'pipe'],
+          env: opts.env ? { ...process.env, ...opts.env } : process.env,
+          timeout: opts.timeoutMs,
+        });
+      } catch (e) {
+        // An exec the kernel refuses (EPERM: a file capability beyond the bounding set) throws here, not as an 'error' event.
+        reject(new OperationalError('could not start command', line, null, (e as Error).message));
+        return;
+      }
       let stdout = '';
       let stderr = '';
       child.stdout?.on('data', (d) => (stdout += d));
       child.stderr?.on('data', (d) => (stderr += d));
       if (opts.input !== undefined) child.stdin!.end(opts.input);
-      const line = [cmd, ...args].join(' ');
       child.on('error', (e) => reject(new OperationalError('could not start command', line, null, e.message)));
       child.on('close', (code) => {
         const res = { code: code ?? -1, stdout, stderr };

@@ -289,10 +289,15 @@ test('reload: asks to save when modified, then to proceed; reboots through syste
   assert.equal(s.closed, true);
 });
 
-test('ping, traceroute and service run through host.proc with checked arguments', async (t) => {
+test('ping, traceroute (the applier\'s diagnose) and service run through host.proc with checked arguments', async (t) => {
   const { run, proc, store } = await setup(t);
-  await run('ping 192.0.2.1', 'traceroute core.example.com', 'service chrony restart', 'service keel-serve status', 'service nft stop');
-  assert.deepEqual(proc.recorded.slice(-5), ['ping -c 4 -W 2 192.0.2.1', 'traceroute -w 2 core.example.com', 'systemctl restart chrony.service', 'systemctl status --no-pager --lines=5 keel-serve.service', 'systemctl stop nftables.service']);
+  await run('ping 192.0.2.1', 'traceroute core.example.com max-hops 5', 'service chrony restart', 'service keel-serve status', 'service nft stop');
+  assert.deepEqual(proc.recorded.slice(-5), ['ping -n -c 4 -W 2 192.0.2.1', 'traceroute -n -m 5 -w 2 core.example.com', 'systemctl restart chrony.service', 'systemctl status --no-pager --lines=5 keel-serve.service', 'systemctl stop nftables.service']);
+  await run('ping 2001:db8::1 repeat 10');
+  assert.equal(proc.recorded.at(-1), 'ping -n -c 10 -W 2 2001:db8::1');
+  assert.match(await run('ping 192.0.2.1 repeat 11'), /\(count\): must be a number from 1 to 10/);
+  assert.match(await run('traceroute 192.0.2.1 max-hops 31'), /\(max-hops\): must be a number from 1 to 30/);
+  assert.ok(store.auditLog().some((e) => e.action === 'cli: ping 192.0.2.1' && e.outcome.startsWith('ok')));
   assert.match(await run('ping ;reboot'), /\(host\)/);
   assert.match(await run('service ssh restart'), /\(service\)/);
   assert.ok(store.auditLog().some((e) => e.action === 'cli: service chrony restart' && e.outcome === 'ok'));

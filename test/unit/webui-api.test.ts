@@ -430,7 +430,7 @@ test('API explorer at /mics/api/: signed in only, every operation with its field
 test('pages render for admin and operator, with the unsaved marker in the header and no inline script', async (t) => {
   const env = await start(t);
   const a = await env.signIn();
-  for (const p of ['/mics/', '/mics/settings/network', '/mics/settings/time', '/mics/settings/ssh', '/mics/settings/email', '/mics/security/users', '/mics/security/password-policy', '/mics/security/tokens', '/mics/maintenance', '/mics/maintenance/updates', '/mics/changes', '/mics/audit?user=admin&since=2020-01-01T00:00']) {
+  for (const p of ['/mics/', '/mics/settings/network', '/mics/settings/time', '/mics/settings/ssh', '/mics/settings/email', '/mics/security/users', '/mics/security/password-policy', '/mics/security/tokens', '/mics/maintenance', '/mics/maintenance/updates', '/mics/changes', '/mics/diagnostics/tools', '/mics/audit?user=admin&since=2020-01-01T00:00']) {
     const r = await a.call('GET', p);
     assert.equal(r.status, 200, `${p}: ${r.text.slice(0, 300)}`);
     assert.doesNotMatch(r.text, /<script>|<script [^>]*>[^<]|style=|on(click|submit|load)=/i, `${p}: no inline script or style`);

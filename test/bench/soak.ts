@@ -12,17 +12,15 @@
  */
 import fs from 'node:fs';
 import https from 'node:https';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createHost } from '../../appliance/host/index.ts';
 import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
-import { validate } from '../../appliance/config/schema.ts';
-import { hashSecret } from '../../appliance/users/secrets.ts';
 import { HealthMonitor } from '../../appliance/health/monitor.ts';
 import { SERVE_NODE_FLAGS } from '../../appliance/runtime.ts';
 import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
+import { PASSWORD, preparedSandbox } from './webui.ts';
 
 process.env.KEEL_LOG = 'silent';
 const CYCLES = Number(process.argv[2] ?? 10_000);
@@ -31,7 +29,6 @@ const EVERY = 1000;
 /** Samples before this fraction of a run are warm-up (JIT, caches, pools filling). */
 const WARMUP = 0.3;
 const LIMIT_MIB = 5;
-const PASSWORD = 'Passw0rd!x';
 const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
 
 const rssMiB = (pid: number | 'self' = 'self') => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -114,18 +111,7 @@ function signIn(port: number): Promise<string> {
 }
 
 async function apiRequests(root: string): Promise<{ samples: number[]; bad: number }> {
-  const sysfs = fakeSysfs(root, 2);
-  const host = createHost(root, { sysfs });
-  const config = sampleConfig();
-  config.users.local[0].passwordHash = await hashSecret(PASSWORD);
-  const s = Store.open(host);
-  s.commitRunning(validate(config), { who: 'bench', source: 'bench' }, 'initial', '');
-  s.saveStartup({ who: 'bench', source: 'bench' });
-  await applyAtBoot(host, s);
-  s.close();
-  // As on the appliance: from V8's compile cache (no TypeScript stripper resident).
-  process.env.NODE_COMPILE_CACHE ??= fileURLToPath(new URL('../../node_modules/.cache/keel-node', import.meta.url));
-  spawnSync(process.execPath, [MAIN, 'serve', '--help'], { stdio: 'ignore' });
+  const { sysfs } = await preparedSandbox(root);
   const sm = await startServe(root, sysfs);
   try {
     const cookie = await signIn(sm.port);

@@ -20,7 +20,7 @@ import { sampleConfig, tempRoot, fakeSysfs } from '../helpers/config.ts';
 import { SERVE_NODE_FLAGS } from '../../appliance/runtime.ts';
 
 process.env.KEEL_LOG ??= 'silent';
-const PASSWORD = 'Passw0rd!x';
+export const PASSWORD = 'Passw0rd!x';
 const CONNECTIONS = 50;
 const MANY = 200;
 /** How long after the load the RSS must be back near idle (issue 15). */
@@ -126,6 +126,26 @@ export function figureLines(f: WebuiFigures): string[] {
 }
 
 /**
+ * A configured sandbox root for the benches (sample configuration, admin password PASSWORD, applied
+ * as at boot): its fake sysfs, host and configuration. As on the appliance, System Manager starts from V8's compile
+ * cache (scripts/with-node.sh sets it; warmed here so no TypeScript stripper is measured either).
+ */
+export async function preparedSandbox(root: string): Promise<{ sysfs: string; host: ReturnType<typeof createHost>; config: ReturnType<typeof sampleConfig> }> {
+  const sysfs = fakeSysfs(root, 2);
+  const host = createHost(root, { sysfs });
+  const config = sampleConfig();
+  config.users.local[0].passwordHash = await hashSecret(PASSWORD);
+  const s = Store.open(host);
+  s.commitRunning(validate(config), { who: 'bench', source: 'bench' }, 'initial', '');
+  s.saveStartup({ who: 'bench', source: 'bench' });
+  await applyAtBoot(host, s);
+  s.close();
+  process.env.NODE_COMPILE_CACHE ??= fileURLToPath(new URL('../../node_modules/.cache/keel-node', import.meta.url));
+  spawnSync(process.execPath, [MAIN, 'serve', '--help'], { stdio: 'ignore' });
+  return { sysfs, host, config };
+}
+
+/**
  * Runs the whole measurement in a temporary sandbox root: each load lasts `seconds`, then RSS is
  * sampled each second for 60 s. About 4 × seconds + 70 s in all.
  */
@@ -135,20 +155,7 @@ export async function webuiFigures(opts: { seconds?: number; print?: boolean } =
   const root = tempRoot('keel-bench-webui-');
   const children: ChildProcess[] = [];
   try {
-    const sysfs = fakeSysfs(root, 2);
-    const host = createHost(root, { sysfs });
-    const config = sampleConfig();
-    config.users.local[0].passwordHash = await hashSecret(PASSWORD);
-    const s = Store.open(host);
-    s.commitRunning(validate(config), { who: 'bench', source: 'bench' }, 'initial', '');
-    s.saveStartup({ who: 'bench', source: 'bench' });
-    await applyAtBoot(host, s);
-    s.close();
-
-    // As on the appliance, System Manager starts from V8's compile cache (scripts/with-node.sh sets
-    // it; warmed here so the first run measures no TypeScript stripper either).
-    process.env.NODE_COMPILE_CACHE ??= fileURLToPath(new URL('../../node_modules/.cache/keel-node', import.meta.url));
-    spawnSync(process.execPath, [MAIN, 'serve', '--help'], { stdio: 'ignore' });
+    const { sysfs, host, config } = await preparedSandbox(root);
     // System Manager with the V8 limits it has on the appliance (KEEL_BENCH_NODE_FLAGS overrides them: experiments).
     const flags = process.env.KEEL_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [...SERVE_NODE_FLAGS];
     const sm = await startChild([...flags, MAIN, 'serve', '--root', root, '--https-port', '0', '--listen', '127.0.0.1'], /System Manager: https:\/\/[^:]+:(\d+)\/mics\//, { KEEL_SYSFS: sysfs });

@@ -115,33 +115,28 @@ async function tcp(s: Session, a: Args, p: Parsed<Handler>): Promise<string> {
   return formatTcp(r);
 }
 
+/** A tool run by the applier on a host, with one optional bounded count (`KW HOST [OPTION N]`). */
+function hostTool(tool: 'ping' | 'traceroute', help: string, option: { kw: string; help: string; name: string; label: string; limit: { min: number; max: number } }): N {
+  const go = (s: Session, a: Args, p: Parsed<Handler>) => run(s, p, tool, a);
+  return {
+    kw: tool,
+    help,
+    children: [
+      {
+        arg: { name: 'host', type: pingHost },
+        help: 'IPv4 or IPv6 address or host name',
+        run: go,
+        children: [{ kw: option.kw, help: option.help, children: [{ arg: { name: option.name, type: intRange(option.limit.min, option.limit.max, option.kw === 'repeat' ? 'count' : option.kw) }, help: option.label, run: go }] }],
+      },
+    ],
+  };
+}
+
 /** `ping HOST [repeat N]`. */
-export const PING: N = {
-  kw: 'ping',
-  help: 'Send ICMP echo requests',
-  children: [
-    {
-      arg: { name: 'host', type: pingHost },
-      help: 'IPv4 or IPv6 address or host name',
-      run: (s, a, p) => run(s, p, 'ping', a),
-      children: [{ kw: 'repeat', help: `Echo requests to send (default ${LIMITS.pingCount.default})`, children: [{ arg: { name: 'count', type: intRange(LIMITS.pingCount.min, LIMITS.pingCount.max, 'count') }, help: 'Count', run: (s, a, p) => run(s, p, 'ping', a) }] }],
-    },
-  ],
-};
+export const PING: N = hostTool('ping', 'Send ICMP echo requests', { kw: 'repeat', help: `Echo requests to send (default ${LIMITS.pingCount.default})`, name: 'count', label: 'Count', limit: LIMITS.pingCount });
 
 /** `traceroute HOST [max-hops N]`. */
-export const TRACEROUTE: N = {
-  kw: 'traceroute',
-  help: 'Trace the route to a host',
-  children: [
-    {
-      arg: { name: 'host', type: pingHost },
-      help: 'IPv4 or IPv6 address or host name',
-      run: (s, a, p) => run(s, p, 'traceroute', a),
-      children: [{ kw: 'max-hops', help: `Most hops (default ${LIMITS.maxHops.default})`, children: [{ arg: { name: 'hops', type: intRange(LIMITS.maxHops.min, LIMITS.maxHops.max, 'max-hops') }, help: 'Hops', run: (s, a, p) => run(s, p, 'traceroute', a) }] }],
-    },
-  ],
-};
+export const TRACEROUTE: N = hostTool('traceroute', 'Trace the route to a host', { kw: 'max-hops', help: `Most hops (default ${LIMITS.maxHops.default})`, name: 'hops', label: 'Hops', limit: LIMITS.maxHops });
 
 const serverNode: N = { kw: 'server', help: 'Ask this DNS server instead of the configured ones', children: [{ arg: { name: 'server', type: serverAddress }, help: 'DNS server address', run: lookup }] };
 

@@ -84,6 +84,7 @@ export class HealthSampler {
   private cpu: { count: number; model: string } | null = null;
   private inventory: { at: number; nics: Nic[] } | null = null;
   private sample: Sample | null = null;
+  private json: { sample: Sample; generation: number; text: string } | null = null;
 
   constructor(host: Host, state: ConfigState, opts: { now?: () => number; sampleMs?: number; inventoryMs?: number } = {}) {
     this.host = host;
@@ -95,16 +96,9 @@ export class HealthSampler {
 
   /** The status now (readings at most `sampleMs` old). */
   read(): Health {
-    const t = this.now();
-    this.cpu ??= { count: os.availableParallelism(), model: os.cpus()[0]?.model.trim() ?? 'unknown' };
-    let fresh = false;
-    if (!this.inventory || t - this.inventory.at >= this.inventoryMs) {
-      this.inventory = { at: t, nics: listNics(this.host) };
-      fresh = true; // a newly bound interface needs its link read too
-    }
-    const nics = this.inventory.nics;
-    if (fresh || !this.sample || t - this.sample.at >= this.sampleMs) this.sample = this.take(t, nics);
-    const s = this.sample;
+    const s = this.current();
+    const nics = this.inventory!.nics;
+    const cpu = this.cpu!;
 
     const config = this.state.config();
     const configured = new Map((config?.network.interfaces ?? []).map((i) => [i.name as string, i]));
@@ -124,11 +118,35 @@ export class HealthSampler {
       uptimeSeconds: s.uptimeSeconds,
       uptimeOf: this.host.sandbox ? 'host' : 'appliance',
       memory: { ...s.memory },
-      cpu: { count: this.cpu.count, model: this.cpu.model, loadAverage: [...s.loadAverage] },
+      cpu: { count: cpu.count, model: cpu.model, loadAverage: [...s.loadAverage] },
       disk: s.disk ? { ...s.disk } : null,
       interfaces,
       configuration: this.state.revisions(),
     };
+  }
+
+  /**
+   * read() as text by `serialize`, made again only when the readings or the configuration changed:
+   * `GET /mics/api/health` under load answers the same text many times per `sampleMs`.
+   */
+  readText(serialize: (h: Health) => string): string {
+    const sample = this.current();
+    const generation = this.state.generation();
+    if (this.json?.sample !== sample || this.json.generation !== generation) this.json = { sample, generation, text: serialize(this.read()) };
+    return this.json.text;
+  }
+
+  /** The current sample, taken again when older than `sampleMs` (and the NIC inventory when older than `inventoryMs`). */
+  private current(): Sample {
+    const t = this.now();
+    this.cpu ??= { count: os.availableParallelism(), model: os.cpus()[0]?.model.trim() ?? 'unknown' };
+    let fresh = false;
+    if (!this.inventory || t - this.inventory.at >= this.inventoryMs) {
+      this.inventory = { at: t, nics: listNics(this.host) };
+      fresh = true; // a newly bound interface needs its link read too
+    }
+    if (fresh || !this.sample || t - this.sample.at >= this.sampleMs) this.sample = this.take(t, this.inventory.nics);
+    return this.sample;
   }
 
   private take(at: number, nics: Nic[]): Sample {

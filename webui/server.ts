@@ -212,6 +212,27 @@ const BURST_REQUESTS = 1000;
 const QUIET_REQUESTS = 50;
 const TRIM_CHECK_MS = 10_000;
 
+/**
+ * The headers a connect-style middleware sets on every response (helmet's, which depend on nothing
+ * in the request), read once from a stand-in response.
+ */
+function headersOf(middleware: (req: never, res: never, next: (err?: unknown) => void) => void): Record<string, string> {
+  const headers: Record<string, string> = {};
+  let called = false;
+  const res = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader: (name: string) => delete headers[name.toLowerCase()],
+  };
+  middleware({ headers: {} } as never, res as never, (err) => {
+    if (err) throw err;
+    called = true;
+  });
+  if (!called) throw new Error('the security headers middleware did not finish at once');
+  return headers;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 /** The configuration in effect (running, else saved). */
@@ -445,9 +466,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
-  // The security headers (helmet): built once; @fastify/helmet built helmet's middleware again
-  // for every request. Set on every answer, 404s and errors included (onRequest runs for all).
-  const securityHeaders = helmet({
+  // The security headers (helmet): none depends on the request (no CSP nonce), so helmet's answer
+  // is taken once and set as one object on every answer, 404s and errors included (onRequest runs
+  // for all), with the no-store every answer but the style sheet has. Set on the reply, not the raw
+  // response, so Node writes them without its per-header setHeader path.
+  const securityHeaders = headersOf(helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -468,10 +491,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     xContentTypeOptions: true,
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
-  const noop = () => {};
-  app.addHook('onRequest', (req, reply, done) => {
-    securityHeaders(req.raw, reply.raw, noop);
+  }));
+  // Caches must not keep session pages or API answers (the style sheet's route sets its own).
+  securityHeaders['cache-control'] = 'no-store';
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(securityHeaders);
     done();
   });
   await app.register(swagger, {
@@ -509,11 +533,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     },
   });
 
-  // Caches must not keep session pages or API answers; every answer carries its request id.
-  app.addHook('onSend', async (req, reply) => {
+  // Every answer carries its request id.
+  app.addHook('onSend', (req, reply, payload, done) => {
     served++;
     reply.header('x-request-id', req.id);
-    if (!req.url.startsWith(`${BASE}/static/`)) reply.header('cache-control', 'no-store');
     // Lets API clients (and the UI) see at once that running and saved configurations differ.
     if (req.principal && isApi(req)) reply.header('x-keel-unsaved', state.unsaved() ? 'true' : 'false');
     const armed = confirmArmedAt();
@@ -521,6 +544,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       const opened = socketOpenedAt.get(req.raw.socket);
       if (opened !== undefined && opened <= armed) reply.header('connection', 'close');
     }
+    done(null, payload);
   });
 
   // Session and access: before the body is read, so anonymous requests cost nothing.
@@ -744,7 +768,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       security: SESSION_AUTH,
       response: { 200: HealthSchema, 401: ErrorSchema },
     },
-    handler: async () => status.read(),
+    // The same text (made by this route's serializer) until a reading or the configuration changes.
+    handler: async (_req, reply) => reply.type('application/json; charset=utf-8').send(status.readText((h) => reply.serialize(h) as string)),
   });
 
   await registerApi(app, { tokens, lockouts, now: opts.now });

@@ -1,6 +1,11 @@
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 
+// The real one, taken before any test's fake timers could replace it.
+const immediate = globalThis.setImmediate;
+/** Sessions kept in memory (the live ones of a handful of administrators; beyond this the oldest is forgotten). */
+const CACHE_MAX = 256;
+
 /** Signed-in sessions end after 15 minutes without a request… */
 export const IDLE_TIMEOUT_MS = 15 * 60_000;
 /** …and 8 hours after sign-in whatever happens. */
@@ -43,13 +48,26 @@ export function tokensEqual(a: string | undefined | null, b: string | undefined 
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
-/** Server-side sessions in the store's `sessions` table (migration 1). */
+/**
+ * Server-side sessions in the store's `sessions` table (migration 1).
+ *
+ * touch() runs on every request, so the rows of live sessions are also kept in memory, by cookie id
+ * (no digest, no query on a hit). The table stays the truth: every change made here updates or drops
+ * the cached row at once, and a change committed by any other connection (SQLite's data_version,
+ * read at most once per event-loop turn) drops them all.
+ */
 export class Sessions {
   private readonly now: () => number;
   // Prepared once: touch() runs on every request, and preparing costs more than the query.
   private readonly sql: Record<'insert' | 'get' | 'remove' | 'seen' | 'removeUser' | 'renew' | 'purge', Database.Statement>;
+  private readonly version: Database.Statement;
+  private readonly cache = new Map<string, Row>();
+  private dataVersion = -1;
+  /** data_version was read in this event-loop turn. */
+  private checked = false;
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.now = now;
+    this.version = db.prepare('PRAGMA data_version').pluck();
     this.sql = {
       insert: db.prepare('INSERT INTO sessions (id, username, csrf, source, created_at, seen_at, expires_at) VALUES (?,?,?,?,?,?,?)'),
       get: db.prepare('SELECT * FROM sessions WHERE id = ?'),
@@ -74,36 +92,63 @@ export class Sessions {
   /** The live session with this id (and marks it used), or null when unknown, idle too long or too old. */
   touch(id: string | undefined): Session | null {
     if (!id || id.length > 128) return null;
-    const key = digest(id);
-    const row = this.sql.get.get(key) as Row | undefined;
-    if (!row) return null;
+    this.sync();
+    let row = this.cache.get(id);
+    if (!row) {
+      row = this.sql.get.get(digest(id)) as Row | undefined;
+      if (!row) return null;
+      if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(id, row);
+    }
     const t = this.now();
     if (t >= row.expires_at || t - row.seen_at >= IDLE_TIMEOUT_MS) {
-      this.sql.remove.run(key);
+      this.destroy(id);
       return null;
     }
     // A write (and its fsync) per request would bound throughput; the idle clock needs no finer grain.
-    if (t - row.seen_at >= SEEN_GRANULARITY_MS) this.sql.seen.run(t, key);
+    if (t - row.seen_at >= SEEN_GRANULARITY_MS) {
+      this.sql.seen.run(t, digest(id));
+      row.seen_at = t;
+    }
     return { id, username: row.username, csrf: row.csrf, source: row.source, createdAt: row.created_at, seenAt: t, expiresAt: row.expires_at };
   }
 
   /** Ends a session (sign-out). */
   destroy(id: string): void {
+    this.cache.delete(id);
     this.sql.remove.run(digest(id));
   }
 
-  /** Ends every session of a user (e.g. when the user is removed). Returns how many. */
+  /** Forgets the cached rows when another connection has changed the database since the last look. */
+  private sync(): void {
+    if (this.checked) return;
+    this.checked = true;
+    immediate(() => (this.checked = false)).unref();
+    const v = this.version.get() as number;
+    if (v !== this.dataVersion) {
+      this.cache.clear();
+      this.dataVersion = v;
+    }
+  }
+
   /** Marks a session as opened now (it survives the password change its own user just made in it). */
   renew(id: string): void {
-    this.sql.renew.run(this.now(), digest(id));
+    const t = this.now();
+    const row = this.cache.get(id);
+    if (row) row.created_at = t;
+    this.sql.renew.run(t, digest(id));
   }
+
+  /** Ends every session of a user (e.g. when the user is removed). Returns how many. */
   destroyUser(username: string): number {
+    for (const [id, row] of this.cache) if (row.username === username) this.cache.delete(id);
     return this.sql.removeUser.run(username).changes;
   }
 
   /** Forgets expired sessions. Returns how many. */
   purge(): number {
     const t = this.now();
+    this.cache.clear();
     return this.sql.purge.run(t, t - IDLE_TIMEOUT_MS).changes;
   }
 }

@@ -24,6 +24,7 @@ export class ConfigState {
   private roles = new Map<string, 'admin' | 'operator'>();
   private cfg: Config | null = null;
   private revs: Revisions = { runningRevision: null, startupRevision: null, unsaved: false };
+  private gen = 0;
   /** Checked in this event-loop turn, after this many configuration writes of the store. */
   private checked = false;
   private seenWrites = -1;
@@ -66,6 +67,13 @@ export class ConfigState {
     const differ = running && startup ? (this.compare.get() as { differ: number }).differ === 1 : !!(running || startup);
     this.revs = { runningRevision: running?.revision ?? null, startupRevision: startup?.revision ?? null, unsaved: differ };
     this.key = key;
+    this.gen++;
+  }
+
+  /** A number that changes whenever the configuration or revisions in effect change (for caches derived from them). */
+  generation(): number {
+    this.refresh();
+    return this.gen;
   }
 
   /** Running and saved differ. */

@@ -42,6 +42,47 @@ test('sessions: random ids stored as digests, idle and absolute expiry, purge', 
   assert.equal(s.destroyUser('nobody'), 0);
 });
 
+test('sessions kept in memory are refused at once when ended here or by another connection', async (t) => {
+  const root = tempRoot('keel-sessions-');
+  t.onTestFinished(() => { fs.rmSync(root, { recursive: true, force: true }); });
+  const host = createHost(root);
+  const store = Store.open(host);
+  t.onTestFinished(() => { store.close(); });
+  let now = 1_000_000;
+  const s = new Sessions(store.db, () => now);
+  const nextTurn = () => new Promise((r) => setImmediate(r));
+  // Ended through this object: the cached row goes with it.
+  const a = s.create('admin', 'x');
+  assert.equal(s.touch(a.id)?.username, 'admin');
+  s.destroy(a.id);
+  assert.equal(s.touch(a.id), null, 'sign-out');
+  const b = s.create('op', 'x');
+  const b2 = s.create('op', 'x');
+  assert.ok(s.touch(b.id) && s.touch(b2.id));
+  assert.equal(s.destroyUser('op'), 2);
+  assert.equal(s.touch(b.id), null, 'user deleted');
+  assert.equal(s.touch(b2.id), null);
+  // A renewed session's creation time (password change) is the cached one too.
+  const c = s.create('admin', 'x');
+  assert.equal(s.touch(c.id)?.createdAt, now);
+  now += 5000;
+  s.renew(c.id);
+  assert.equal(s.touch(c.id)?.createdAt, now);
+  // Idle expiry counts from the last recorded use, cached or not.
+  now += IDLE_TIMEOUT_MS;
+  assert.equal(s.touch(c.id), null, 'idle');
+  // Ended by another connection (another process): refused from the next event-loop turn on.
+  const d = s.create('admin', 'x');
+  assert.ok(s.touch(d.id));
+  await nextTurn();
+  assert.ok(s.touch(d.id), 'cached');
+  const other = Store.open(host);
+  other.db.prepare('DELETE FROM sessions').run();
+  other.close();
+  await nextTurn();
+  assert.equal(s.touch(d.id), null, 'deleted by another connection');
+});
+
 test('tokensEqual is strict', () => {
   assert.equal(tokensEqual('abc', 'abc'), true);
   assert.equal(tokensEqual('abc', 'abd'), false);

@@ -161,9 +161,24 @@ test('security headers, and / goes to /mics/', async (t) => {
   assert.equal(p.headers['referrer-policy'], 'same-origin', 'no referrer leaves the appliance; own posts keep their Origin');
   assert.equal(p.headers['cache-control'], 'no-store');
   assert.doesNotMatch(p.text, /<script|style=/, 'no inline scripts or styles');
+  assert.equal(p.headers['cross-origin-opener-policy'], 'same-origin');
+  assert.equal(p.headers['cross-origin-resource-policy'], 'same-origin');
+  assert.equal(p.headers['x-dns-prefetch-control'], 'off');
+  assert.equal(p.headers['origin-agent-cluster'], '?1');
+  assert.equal(p.headers['x-permitted-cross-domain-policies'], 'none');
+  assert.match(String(p.headers['x-request-id']), /^[0-9a-f]{16}$/);
+  // The same security headers on answers that never reach a route: a 404 page, an API 401.
+  const SECURITY = ['content-security-policy', 'strict-transport-security', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'x-dns-prefetch-control', 'x-download-options', 'x-permitted-cross-domain-policies', 'x-xss-protection', 'origin-agent-cluster', 'cache-control'];
+  for (const [path, status] of [['/mics/nope', 404], ['/mics/api/health', 401]] as const) {
+    const r = await req('GET', path);
+    assert.equal(r.status, status);
+    for (const h of SECURITY) assert.equal(r.headers[h], p.headers[h], `${h} on the ${status}`);
+  }
   const css = await req('GET', '/mics/static/style.css');
   assert.equal(css.status, 200);
   assert.match(String(css.headers['content-type']), /^text\/css/);
+  assert.equal(css.headers['cache-control'], 'max-age=3600', 'the style sheet may be cached');
+  assert.equal(css.headers['content-security-policy'], p.headers['content-security-policy']);
 });
 
 test('API sign-in: good, bad (401, audited without the password, slowed), malformed (400 naming the field)', async (t) => {

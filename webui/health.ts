@@ -136,6 +136,11 @@ export class HealthSampler {
     return this.json.text;
   }
 
+  /** An object that is replaced whenever read() would show other readings (for caches of what is drawn from them). */
+  readings(): object {
+    return this.current();
+  }
+
   /** The current sample, taken again when older than `sampleMs` (and the NIC inventory when older than `inventoryMs`). */
   private current(): Sample {
     const t = this.now();

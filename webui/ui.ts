@@ -684,6 +684,8 @@ ${older ? html`<p><a href="/mics/audit?${older.toString()}">Older entries</a></p
 </section>`;
 }
 
+const EMPTY = html``;
+
 /** Registers the page routes (the dashboard is served at /mics/ by the server) and the script. */
 export function registerPages(
   app: FastifyInstance,
@@ -777,7 +779,33 @@ export function registerPages(
     if (!charts || t - charts.at >= 15000 || t < charts.at) charts = { at: t, html: dashboardResources(resources, t) };
     return charts.html;
   };
+  // The dashboard under load: its body is drawn again only when something it shows changed (a
+  // reading, the configuration, the health panel, the certificate note, the charts), and the page
+  // around it once per session and body. Not while a change waits for confirmation: its bar counts down.
+  let body: { readings: object; generation: number; panel: Html; certNote: string | null; charts: Html; html: Html } | null = null;
+  const pagesBySession = new Map<string, { body: Html; key: string; text: string }>();
+  const dashboardBody = (panel: Html): Html => {
+    const readings = deps.health.readings();
+    const generation = deps.state.generation();
+    const certNote = certNoteFor(config().system.hostname);
+    const charts = chartsNow();
+    if (body?.readings !== readings || body.generation !== generation || body.panel !== panel || body.certNote !== certNote || body.charts !== charts)
+      body = { readings, generation, panel, certNote, charts, html: dashboard(deps.health.read(), config(), panel, certNote, charts) };
+    return body.html;
+  };
   return {
-    dashboard: async (req, reply) => send(reply, page(ctxOf(req, `${BASE}/`), 'Dashboard', dashboard(deps.health.read(), config(), deps.healthPanel ? await deps.healthPanel() : html``, certNoteFor(config().system.hostname), chartsNow()))),
+    dashboard: async (req, reply) => {
+      const b = dashboardBody(deps.healthPanel ? await deps.healthPanel() : EMPTY);
+      const ctx = ctxOf(req, `${BASE}/`);
+      if (pendingConfirm() ?? pendingCert()) return send(reply, page(ctx, 'Dashboard', b));
+      const key = `${ctx.username}\n${ctx.role}\n${ctx.hostname}\n${ctx.unsaved}`;
+      let cached = pagesBySession.get(ctx.csrf);
+      if (cached?.body !== b || cached.key !== key) {
+        if (!cached && pagesBySession.size >= 64) pagesBySession.clear();
+        cached = { body: b, key, text: page(ctx, 'Dashboard', b) };
+        pagesBySession.set(ctx.csrf, cached);
+      }
+      return send(reply, cached.text);
+    },
   };
 }

@@ -53,8 +53,9 @@ export function tokensEqual(a: string | undefined | null, b: string | undefined 
  *
  * touch() runs on every request, so the rows of live sessions are also kept in memory, by cookie id
  * (no digest, no query on a hit). The table stays the truth: every change made here updates or drops
- * the cached row at once, and a change committed by any other connection (SQLite's data_version,
- * read at most once per event-loop turn) drops them all.
+ * the cached row at once, and any other change to the database, by another connection (SQLite's
+ * data_version) or through this one (total_changes(), which counts this object's own writes too),
+ * drops them all; both are read at most once per event-loop turn.
  */
 export class Sessions {
   private readonly now: () => number;
@@ -63,11 +64,13 @@ export class Sessions {
   private readonly version: Database.Statement;
   private readonly cache = new Map<string, Row>();
   private dataVersion = -1;
+  private changes = -1;
   /** data_version was read in this event-loop turn. */
   private checked = false;
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.now = now;
-    this.version = db.prepare('PRAGMA data_version').pluck();
+    // One statement, one read transaction: changes by other connections, and rows changed through this one.
+    this.version = db.prepare('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version');
     this.sql = {
       insert: db.prepare('INSERT INTO sessions (id, username, csrf, source, created_at, seen_at, expires_at) VALUES (?,?,?,?,?,?,?)'),
       get: db.prepare('SELECT * FROM sessions WHERE id = ?'),
@@ -124,10 +127,11 @@ export class Sessions {
     if (this.checked) return;
     this.checked = true;
     immediate(() => (this.checked = false)).unref();
-    const v = this.version.get() as number;
-    if (v !== this.dataVersion) {
+    const { v, c } = this.version.get() as { v: number; c: number };
+    if (v !== this.dataVersion || c !== this.changes) {
       this.cache.clear();
       this.dataVersion = v;
+      this.changes = c;
     }
   }
 

@@ -31,8 +31,6 @@ export interface HistoryEntry {
 
 // The real one, taken before any test's fake timers could replace it.
 const immediate = globalThis.setImmediate;
-/** health_kv writes made through each connection (SQLite's data_version counts only the other connections'). */
-const kvWrites = new WeakMap<Database.Database, number>();
 
 /** Health state, history and open alerts, in the appliance database (tables `health_*`). */
 export class HealthStore {
@@ -63,12 +61,12 @@ export class HealthStore {
   }
   set(name: string, value: string): void {
     prepared(this.db, 'INSERT INTO health_kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
-    kvWrites.set(this.db, (kvWrites.get(this.db) ?? 0) + 1);
+    this.latestSeen = null;
   }
   private latestRaw: string | null = null;
   private latestParsed: HealthSnapshot | null = null;
-  /** The database as last read by latest(): data_version and this connection's health_kv writes. */
-  private latestSeen: { version: number; writes: number; turn: boolean } | null = null;
+  /** The database as latest() last looked at it: other connections' commits, rows changed through this one. */
+  private latestSeen: { version: number; changes: number; turn: boolean } | null = null;
   private versionStmt: Database.Statement | null = null;
   /**
    * The snapshot of the monitor's last full cycle, as it recorded it: the monitor runs in its
@@ -77,14 +75,13 @@ export class HealthStore {
    * a tenth of the page's time), parsed again only when it changed.
    */
   latest(): HealthSnapshot | null {
-    const writes = kvWrites.get(this.db) ?? 0;
-    // Another connection's change is looked for once per event-loop turn (even the pragma is a read transaction).
-    if (this.latestSeen?.writes === writes && this.latestSeen.turn) return this.latestParsed;
-    this.versionStmt ??= this.db.prepare('PRAGMA data_version').pluck();
-    const version = this.versionStmt.get() as number;
-    const seen = { version, writes, turn: true };
+    // Looked for once per event-loop turn: even this is a read transaction.
+    if (this.latestSeen?.turn) return this.latestParsed;
+    this.versionStmt ??= this.db.prepare('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version');
+    const { v, c } = this.versionStmt.get() as { v: number; c: number };
+    const seen = { version: v, changes: c, turn: true };
     immediate(() => (seen.turn = false)).unref();
-    const same = this.latestSeen?.version === version && this.latestSeen.writes === writes;
+    const same = this.latestSeen?.version === v && this.latestSeen.changes === c;
     this.latestSeen = seen;
     if (same) return this.latestParsed;
     const raw = this.get('latest');

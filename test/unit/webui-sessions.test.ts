@@ -81,6 +81,13 @@ test('sessions kept in memory are refused at once when ended here or by another 
   other.close();
   await nextTurn();
   assert.equal(s.touch(d.id), null, 'deleted by another connection');
+  // Changed behind its back on the same connection: seen from the next turn on too.
+  const e = s.create('admin', 'x');
+  assert.ok(s.touch(e.id));
+  await nextTurn();
+  store.db.prepare('UPDATE sessions SET seen_at = seen_at - ?').run(IDLE_TIMEOUT_MS);
+  await nextTurn();
+  assert.equal(s.touch(e.id), null, 'aged on the same connection');
 });
 
 test('tokensEqual is strict', () => {

@@ -3,7 +3,9 @@
  * squashfs layers of the ISO (base, then Keel's over it, as the overlay has them) and prints:
  * every enabled unit with its `systemd-analyze security` exposure (Keel's units gated by
  * image/audit-ceilings.json), setuid/setgid files, forbidden files (image/base/trim.txt),
- * enabled timers, Keel's sysctl settings, the data and boot mount options, and the ISO's size.
+ * enabled timers, Keel's sysctl settings, the data and boot mount options, and the ISO's size;
+ * with --lynis, lynis' hardening index chrooted into the root, with its default profile and with
+ * Keel's (image/lynis/keel.prf: the tests that cannot apply to the appliance, each with its reason).
  * Exits 1 on any regression. What needs the booted system (open ports, testssl.sh, ssh-audit) is
  * checked by the system and e2e suites, not here: an unpacked root is not a running appliance.
  */

@@ -3,7 +3,9 @@
  * squashfs layers of the ISO (base, then Keel's over it, as the overlay has them) and prints:
  * every enabled unit with its `systemd-analyze security` exposure (Keel's units gated by
  * image/audit-ceilings.json), setuid/setgid files, forbidden files (image/base/trim.txt),
- * enabled timers, Keel's sysctl settings, the data and boot mount options, and the ISO's size.
+ * enabled timers, Keel's sysctl settings, the data and boot mount options, and the ISO's size;
+ * with --lynis, lynis' hardening index chrooted into the root, with its default profile and with
+ * Keel's (image/lynis/keel.prf: the tests that cannot apply to the appliance, each with its reason).
  * Exits 1 on any regression. What needs the booted system (open ports, testssl.sh, ssh-audit) is
  * checked by the system and e2e suites, not here: an unpacked root is not a running appliance.
  */
@@ -109,8 +111,66 @@ async function verityReport(work: string, root: string): Promise<{ lines: string
   return { lines, problems };
 }
 
-/** Runs lynis (from the build machine) chrooted into the unpacked root; its report's figures. */
-function lynis(root: string): { version: string; index: number | null; tests: number | null; warnings: string[]; suggestions: string[] } {
+/** One test Keel's lynis profile skips, with the reason written above it. */
+export interface LynisSkip {
+  test: string;
+  reason: string;
+}
+
+/**
+ * The skip-test lines of a lynis profile, each with its reason: the comment line `# ID: reason`
+ * directly above it. A skip without its reason is an error: every skip must say why it cannot apply.
+ */
+export function readLynisProfile(text: string): LynisSkip[] {
+  const lines = text.split('\n').map((l) => l.trim());
+  const out: LynisSkip[] = [];
+  lines.forEach((line, i) => {
+    const m = /^skip-test=([A-Z]+-\d+)(?::\S+)?$/.exec(line);
+    if (!m) return;
+    const reason = new RegExp(`^#\\s*${m[1]}:\\s*(.+)$`).exec(lines[i - 1] ?? '')?.[1];
+    if (!reason) throw new Error(`lynis profile: skip-test=${m[1]} has no "# ${m[1]}: reason" line above it`);
+    if (out.some((s) => s.test === m[1])) throw new Error(`lynis profile: ${m[1]} is skipped twice`);
+    out.push({ test: m[1], reason });
+  });
+  return out;
+}
+
+/** lynis' expected Linux sysctl values (`config-data=sysctl;KEY;VALUE|VALUE;...` in its default profile). */
+export function lynisSysctls(profile: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of profile.split('\n')) {
+    const f = line.split(';');
+    if (f[0] === 'config-data=sysctl' && /^(kernel|net|fs|dev)\./.test(f[1] ?? '')) out.set(f[1], f[2].split('|'));
+  }
+  return out;
+}
+
+/**
+ * Keel's sysctl files against lynis' expected values (what KRNL-6000 would check on the booted
+ * appliance; in a chroot it reads the build machine's kernel). Only keys this Linux has (`known`).
+ * A key Keel sets to another value is a conflict; one it leaves alone is listed, not failed.
+ */
+export function sysctlGaps(expected: Map<string, string[]>, keel: Record<string, string>, known: (key: string) => boolean): { conflicts: string[]; unset: string[] } {
+  const conflicts: string[] = [];
+  const unset: string[] = [];
+  for (const [k, want] of expected) {
+    if (!known(k)) continue;
+    if (keel[k] === undefined) unset.push(`${k} (lynis: ${want.join(' or ')})`);
+    else if (!want.includes(keel[k])) conflicts.push(`${k} = ${keel[k]} (lynis: ${want.join(' or ')})`);
+  }
+  return { conflicts, unset };
+}
+
+interface LynisRun {
+  version: string;
+  index: number | null;
+  tests: number | null;
+  warnings: string[];
+  suggestions: string[];
+}
+
+/** Runs lynis (from the build machine) chrooted into the unpacked root, with an extra profile or none; its report's figures. */
+function lynis(root: string, profile?: string): LynisRun {
   const bin = '/usr/sbin/lynis';
   if (!fs.existsSync(bin)) throw new Error('lynis is not installed (apt-get install lynis)');
   fs.mkdirSync(path.join(root, 'usr/share/lynis'), { recursive: true });
@@ -118,11 +178,17 @@ function lynis(root: string): { version: string; index: number | null; tests: nu
   sh('cp', ['-a', '/usr/share/lynis/.', path.join(root, 'usr/share/lynis/')]);
   sh('cp', ['-a', '/etc/lynis/.', path.join(root, 'etc/lynis/')]);
   fs.copyFileSync(bin, path.join(root, 'usr/sbin/lynis'));
+  const args = ['audit', 'system', '--quick', '--no-colors', '--no-log', '--report-file', '/tmp/lynis-report.dat'];
+  if (profile) {
+    fs.copyFileSync(profile, path.join(root, 'etc/lynis/keel.prf'));
+    args.push('--profile', '/etc/lynis/keel.prf');
+  }
+  fs.rmSync(path.join(root, 'tmp/lynis-report.dat'), { force: true });
   fs.mkdirSync(path.join(root, 'proc'), { recursive: true });
   sh('mount', ['-t', 'proc', 'proc', path.join(root, 'proc')]);
   let out: string;
   try {
-    const r = spawnSync('chroot', [root, '/usr/sbin/lynis', 'audit', 'system', '--quick', '--no-colors', '--no-log', '--report-file', '/tmp/lynis-report.dat'], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
+    const r = spawnSync('chroot', [root, '/usr/sbin/lynis', ...args], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
     out = `${r.stdout}${r.stderr}`;
   } finally {
     spawnSync('umount', ['-l', path.join(root, 'proc')]);
@@ -188,12 +254,26 @@ export async function main(argv: string[]): Promise<number> {
     for (const l of verity.lines) console.log(`  ${l}`);
     problems.push(...verity.problems);
     if (opts.lynis) {
-      const l = lynis(root);
-      console.log(`\nLynis ${l.version} against the unpacked root (a chroot, not the booted appliance: kernel, process, network and service tests see the build machine or nothing): hardening index ${l.index ?? '?'}, ${l.tests ?? '?'} tests, ${l.warnings.length} warnings, ${l.suggestions.length} suggestions`);
-      for (const w of l.warnings) console.log(`  warning    ${w}`);
-      for (const w of l.suggestions) console.log(`  suggestion ${w}`);
-      if (l.index === null) problems.push('lynis did not report a hardening index');
-      else if (ceilings['lynis-index-floor'] !== undefined && l.index < ceilings['lynis-index-floor']) problems.push(`lynis hardening index ${l.index} < ${ceilings['lynis-index-floor']}`);
+      // Twice: lynis' own default profile, then with Keel's (image/lynis/keel.prf), whose skipped
+      // tests cannot apply to the appliance; the floor gates Keel's index.
+      const prf = path.join(TOP, 'image/lynis/keel.prf');
+      const skips = readLynisProfile(fs.readFileSync(prf, 'utf8'));
+      const plain = lynis(root);
+      const keel = lynis(root, prf);
+      const floor = ceilings['lynis-index-floor'];
+      console.log(`\nLynis ${keel.version} against the unpacked root. A chroot is not the booted appliance: lynis' kernel, process, network and service tests see the build machine or nothing.`);
+      console.log(`  hardening index, lynis' default profile: ${plain.index ?? '?'} (${plain.tests ?? '?'} tests, ${plain.warnings.length} warnings, ${plain.suggestions.length} suggestions)`);
+      console.log(`  hardening index, Keel's profile:         ${keel.index ?? '?'} (${keel.tests ?? '?'} tests, ${keel.warnings.length} warnings, ${keel.suggestions.length} suggestions)${floor === undefined ? '' : `; floor ${floor}`}`);
+      console.log(`  Tests Keel's profile skips (${path.relative(TOP, prf)}), each cannot apply to the appliance:`);
+      for (const s of skips) console.log(`    ${s.test.padEnd(10)} ${s.reason}`);
+      for (const w of keel.warnings) console.log(`  warning    ${w}`);
+      for (const w of keel.suggestions) console.log(`  suggestion ${w}`);
+      // What KRNL-6000 checks on the booted system, read from Keel's files instead of the build machine's kernel.
+      const gaps = sysctlGaps(lynisSysctls(fs.readFileSync('/etc/lynis/default.prf', 'utf8')), sysctls(root), (k) => fs.existsSync(path.join('/proc/sys', k.replaceAll('.', '/'))));
+      console.log(`  sysctl (KRNL-6000 against Keel's files): ${gaps.conflicts.length} set otherwise than lynis expects${gaps.unset.length ? `; left at the kernel's default: ${gaps.unset.join(', ')}` : ''}`);
+      problems.push(...gaps.conflicts.map((c) => `sysctl ${c}`));
+      if (keel.index === null || plain.index === null) problems.push('lynis did not report a hardening index');
+      else if (floor !== undefined && keel.index < floor) problems.push(`lynis hardening index (Keel's profile) ${keel.index} < ${floor}`);
     }
     console.log(problems.length ? `\nREGRESSIONS (${problems.length}):\n  ${problems.join('\n  ')}` : '\nNo regressions.');
     return problems.length ? 1 : 0;

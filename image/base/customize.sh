@@ -8,6 +8,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 # --- files of the base layer (sysctls, default-deny firewall, initramfs settings)
 cp -a "$here/files/." "$R/"
 
+# --- login.defs: Keel's users live in its own store (appliance/users), not in /etc/shadow, where no
+# account has a password (root locked, keel without login). These are for anything made later:
+# strong hashing, files private to their group by default.
+sed -i -E 's/^UMASK[[:space:]].*/UMASK\t\t027/' "$R/etc/login.defs"
+grep -q '^UMASK' "$R/etc/login.defs" || printf 'UMASK\t\t027\n' >> "$R/etc/login.defs"
+printf 'SHA_CRYPT_MIN_ROUNDS\t65536\nSHA_CRYPT_MAX_ROUNDS\t65536\nYESCRYPT_COST_FACTOR\t8\n' >> "$R/etc/login.defs"
+# core dumps: Keel's limits.d file (files/) replaces Debian's, whose hard limit is unlimited
+rm -f "$R/etc/security/limits.d/10-coredump-debian.conf"
+
 # --- accounts: root locked, no login shell
 chroot "$R" passwd -l root >/dev/null
 chroot "$R" usermod -s /usr/sbin/nologin root

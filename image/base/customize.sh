@@ -71,6 +71,14 @@ rm -f "$H"/20-OUI.hwdb "$H"/20-acpi-vendor.hwdb "$H"/20-bluetooth-vendor-product
 chroot "$R" systemd-hwdb update --usr
 
 # --- a small initramfs: only the modules needed to find and mount the system
+# live-boot's hook adds every network driver (5 MB, for booting over the network, which Keel
+# never does) and file systems Keel never boots from. Its `auto_add_modules` calls are carried out
+# after all hooks have run, so Keel's own hook cannot take them back: they are removed from live's
+# hook here, and the build fails if that line is gone (upstream changed: look again).
+L="$R/usr/share/initramfs-tools/hooks/live"
+grep -qx 'auto_add_modules net' "$L" || { echo "customize: live-boot's hook no longer has 'auto_add_modules net'" >&2; exit 1; }
+sed -i -e '/^auto_add_modules net$/d' -e '/^manual_add_modules \(btrfs\|hfs\|hfsplus\|jffs2\)$/d' "$L"
+printf '%s\n' '# Keel boots from its own disk or medium: no NTFS or exFAT media.' DISABLE_NTFS=true DISABLE_EXFAT=true > "$R/etc/live/boot.conf"
 chroot "$R" update-initramfs -u -k "$kver" >/dev/null
 # machine-id is made at first boot
 : > "$R/etc/machine-id"

@@ -67,7 +67,7 @@ ${grubSlotScript()}search --no-floppy --label --set=sysroot \${keel_label}
 set keel_verity=
 load_env --file (\${sysroot})/live/keel-verity.env keel_verity
 menuentry "Keel (slot \${keel_boot})" {
-  linux (\${sysroot})/live/vmlinuz boot=live dm-verity-root-hash=\${keel_verity} live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live live-media-timeout=15 keel.slot=\${keel_boot} keel.next=\${keel_next} keel.tries=\${keel_tries} keel.failed=\${keel_failed} panic=10 quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
+  linux (\${sysroot})/live/vmlinuz boot=live dm-verity-root-hash=\${keel_verity} live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live keel.slot=\${keel_boot} keel.next=\${keel_next} keel.tries=\${keel_tries} keel.failed=\${keel_failed} panic=10 quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
   initrd (\${sysroot})/live/initrd.img
 }
 `;

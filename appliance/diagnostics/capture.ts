@@ -12,8 +12,8 @@ import { ValidationError, type FieldProblem } from '../errors.ts';
 export const CAPTURE_LIMITS = {
   duration: { min: 1, max: 300, default: 30 },
   packets: { min: 1, max: 100000, default: 1000 },
-  /** Bytes kept of each packet; bounded so packets × snaplen stays a known size. */
-  snaplen: { min: 64, max: 262144, default: 262144 },
+  /** Bytes kept of each packet; by default as many as fit the file bound for the packets asked (see snaplenFor). */
+  snaplen: { min: 64, max: 262144 },
   filterLength: 256,
   /** One capture file at most; tcpdump is stopped when the file reaches it. */
   fileBytes: 16 * 1024 * 1024,
@@ -124,6 +124,19 @@ export function parseFilter(text: string): string[] {
   return words.map((w) => (KEYWORDS.has(w.toLowerCase()) ? w.toLowerCase() : w));
 }
 
+/** Largest file a capture can write: pcap header plus, per packet, a 16-byte record header and snaplen. */
+export function worstBytes(packets: number, snaplen: number): number {
+  return 24 + packets * (16 + snaplen);
+}
+/**
+ * The default snap length for `packets`: the most that keeps the file within the bound, so the
+ * bound holds by arithmetic (tcpdump's -C would rotate, not stop) and no size watch is needed.
+ */
+export function snaplenFor(packets: number): number {
+  const L = CAPTURE_LIMITS;
+  return Math.max(L.snaplen.min, Math.min(L.snaplen.max, Math.floor((L.fileBytes - 24) / packets) - 16));
+}
+
 function intProblem(field: string, label: string, v: unknown, min: number, max: number): FieldProblem | null {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? null : { field, rule: 'range', message: `${label} must be a whole number from ${min} to ${max}` };
 }
@@ -136,13 +149,15 @@ export function checkCapture(r: Partial<CaptureRequest>, interfaces: readonly st
   const L = CAPTURE_LIMITS;
   const duration = r.duration ?? L.duration.default;
   const packets = r.packets ?? L.packets.default;
-  const snaplen = r.snaplen ?? L.snaplen.default;
+  const snaplen = r.snaplen ?? snaplenFor(typeof packets === 'number' && packets > 0 ? packets : 1);
   const problems: (FieldProblem | null)[] = [
     typeof r.interface === 'string' && interfaces.includes(r.interface) ? null : { field: 'interface', rule: 'enum', message: interfaces.length ? `Interface must be one of ${interfaces.join(', ')}` : 'Interface: no network interface is present' },
     intProblem('duration', 'Duration', duration, L.duration.min, L.duration.max),
     intProblem('packets', 'Packets', packets, L.packets.min, L.packets.max),
     intProblem('snaplen', 'Snap length', snaplen, L.snaplen.min, L.snaplen.max),
   ];
+  if (!problems.some(Boolean) && worstBytes(packets, snaplen) > L.fileBytes)
+    problems.push({ field: 'snaplen', rule: 'file-size', message: `Snap length × packets must fit ${L.fileBytes / 1048576} MiB: at most ${snaplenFor(packets)} bytes for ${packets} packets` });
   let filter: string[] = [];
   if (r.filter !== undefined && r.filter !== '') {
     if (typeof r.filter !== 'string') problems.push({ field: 'filter', rule: 'filter', message: 'Filter must be text' });

@@ -192,6 +192,45 @@ export function captureArgv(c: CheckedCapture, ifname: string, file: string): st
   return ['tcpdump', '-i', ifname, '-w', file, '-c', String(c.packets), '-s', String(c.snaplen), '-n', '-U', '-Z', 'root', '--', ...c.filter];
 }
 
+/** Where the applier keeps captures (under the host root). */
+export const CAPTURE_DIR = '/var/lib/keel/captures';
+
+/** A stored capture. */
+export interface CaptureFile {
+  name: string;
+  bytes: number;
+}
+/** What `capture` answers. */
+export interface CaptureResult {
+  name: string;
+  command: string;
+  interface: string;
+  packets: number;
+  bytes: number;
+  /** What ended it: the packet limit, the duration, or tcpdump itself (an error; see output). */
+  stoppedBy: 'packets' | 'duration' | 'error';
+  /** tcpdump's messages (bounded). */
+  output: string;
+  /** First records (time, lengths) for a short summary. */
+  records: PcapSummary['records'];
+}
+
+/**
+ * Which stored captures to delete so at most `keepFiles` and `keepBytes` remain, newest kept
+ * (names sort by their UTC stamp).
+ */
+export function capturesToPrune(files: CaptureFile[]): string[] {
+  const L = CAPTURE_LIMITS;
+  const newest = [...files].sort((a, b) => (a.name < b.name ? 1 : -1));
+  const drop: string[] = [];
+  let total = 0;
+  newest.forEach((f, k) => {
+    total += f.bytes;
+    if (k >= L.keepFiles || total > L.keepBytes) drop.push(f.name);
+  });
+  return drop;
+}
+
 /** A pcap file's summary: format, link type, packets and bytes captured, first/last time. */
 export interface PcapSummary {
   linkType: number;

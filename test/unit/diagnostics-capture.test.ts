@@ -6,7 +6,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from '../../appliance/errors.ts';
-import { CAPTURE_LIMITS, CAPTURE_NAME, captureArgv, captureName, checkCapture, parseFilter, readPcap, worstBytes } from '../../appliance/diagnostics/capture.ts';
+import { createHost, type Host } from '../../appliance/host/index.ts';
+import { RealProcesses } from '../../appliance/host/processes.ts';
+import { LocalApplier } from '../../appliance/applier/local.ts';
+import { tempRoot } from '../helpers/config.ts';
+import { CAPTURE_DIR, CAPTURE_LIMITS, CAPTURE_NAME, captureArgv, captureName, capturesToPrune, checkCapture, parseFilter, readPcap, worstBytes } from '../../appliance/diagnostics/capture.ts';
 
 const IFACES = ['GigabitEthernet1', 'GigabitEthernet2'];
 function problems(f: () => unknown): { field: string; message: string }[] {
@@ -132,4 +136,50 @@ test.skipIf(!tcpdump)('real capture on lo: the packet limit stops it, a filter k
   const byTime = await captureLo(10000, 'port 1', 1);
   assert.equal(readPcap(byTime.buf).packets, 0, 'port 1 filter captured other traffic');
   assert.ok(byTime.ms >= 1000 && byTime.ms < 3000, `stopped by the duration, ${byTime.ms} ms`);
+});
+
+test('stored captures: at most 5 and 64 MiB kept, newest first', () => {
+  const files = Array.from({ length: 8 }, (_, k) => ({ name: captureName(new Date(Date.UTC(2026, 0, 1, 0, 0, k)), 'GigabitEthernet1'), bytes: 1000 }));
+  assert.deepEqual(capturesToPrune(files).sort(), files.slice(0, 3).map((f) => f.name));
+  const big = [0, 1, 2].map((k) => ({ name: captureName(new Date(Date.UTC(2026, 0, 1, 0, 0, k)), 'GigabitEthernet1'), bytes: 16 * 1048576 + 1 }));
+  big.push({ name: captureName(new Date(Date.UTC(2026, 0, 1, 0, 0, 9)), 'GigabitEthernet1'), bytes: 16 * 1048576 + 1 });
+  assert.deepEqual(capturesToPrune(big), [big[0]!.name]);
+});
+
+/** A host with a temp root (files) that really runs commands, whose one NIC GigabitEthernet1 is `lo`. */
+function loopbackHost(): { host: Host; root: string } {
+  const root = tempRoot('keel-capture-');
+  const sys = path.join(root, 'sys');
+  fs.mkdirSync(path.join(sys, 'bus/pci/devices/0000:00:03.0/net/lo'), { recursive: true });
+  fs.writeFileSync(path.join(sys, 'bus/pci/devices/0000:00:03.0/class'), '0x020000\n');
+  const host = { ...createHost(root, { sysfs: sys }), proc: new RealProcesses() } as Host;
+  return { host, root };
+}
+
+test.skipIf(!tcpdump)('applier capture on lo: validated again, one at a time, the file stored and listed', { timeout: 15000 }, async () => {
+  const { host, root } = loopbackHost();
+  const applier = new LocalApplier(host, () => assert.fail('capture needs no store'));
+  await assert.rejects(applier.capture({ interface: 'lo' }), (e: unknown) => e instanceof ValidationError && e.problems[0]!.field === 'interface');
+  await assert.rejects(applier.capture({ interface: 'GigabitEthernet1', filter: 'tcp; reboot' }), (e: unknown) => e instanceof ValidationError && e.problems[0]!.field === 'filter');
+  const server = net.createServer((s) => s.end('hello'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const traffic = setInterval(() => net.connect(port, '127.0.0.1').on('data', () => {}).on('error', () => {}), 50);
+  try {
+    const first = applier.capture({ interface: 'GigabitEthernet1', packets: 4, duration: 5, filter: `tcp and port ${port}` });
+    await assert.rejects(applier.capture({ interface: 'GigabitEthernet1', duration: 1 }), /a capture is running already/);
+    const r = await first;
+    assert.equal(r.packets, 4);
+    assert.equal(r.stoppedBy, 'packets');
+    assert.match(r.name, CAPTURE_NAME);
+    assert.equal(r.command.split(' ')[2], 'lo');
+    const file = path.join(root, CAPTURE_DIR, r.name);
+    assert.equal(fs.readFileSync(file).readUInt32LE(0), 0xa1b2c3d4);
+    assert.equal((fs.statSync(path.join(root, CAPTURE_DIR)).mode & 0o777), 0o700);
+    assert.deepEqual(await applier.captures(), [{ name: r.name, bytes: r.bytes }]);
+  } finally {
+    clearInterval(traffic);
+    server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -18,6 +18,7 @@ import { localBmcPresent } from '../host/ipmi.ts';
 import type { BootTimes } from '../system/boot.ts';
 import path from 'node:path';
 import { listNics } from '../network/nics.ts';
+import { SERVICE_USER, userIds } from '../host/users.ts';
 import { CAPTURE_DIR, CAPTURE_NAME, captureArgv, captureName, capturesToPrune, checkCapture, readPcap, type CaptureFile, type CaptureRequest, type CaptureResult } from '../diagnostics/capture.ts';
 import { diagnoseCommand, parseDiagnose, MAX_OUTPUT_BYTES, type DiagnoseOptions, type DiagnoseResult, type Tool } from '../diagnostics/tools.ts';
 import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged, type TimeStatus } from './applier.ts';
@@ -116,6 +117,13 @@ export class LocalApplier implements Applier {
       // The duration bound: spawn's timeout sends SIGTERM, on which tcpdump flushes and exits.
       const r = await this.host.proc.run(cmd!, args, { allowFail: true, timeoutMs: c.duration * 1000 });
       const buf = f.read(rel);
+      if (buf) {
+        // Packets are private: 0600, owned (with the folder) by the service user whose System
+        // Manager offers them for download; root's where there is no such user (tests, sandbox).
+        f.chmod(rel, 0o600);
+        const svc = userIds(this.host, SERVICE_USER);
+        if (svc && this.live && process.getuid?.() === 0) f.chownTree(CAPTURE_DIR, svc.uid, svc.gid);
+      }
       const pcap = buf && buf.length >= 24 ? readPcap(buf) : null;
       for (const old of capturesToPrune(await this.captures())) f.remove(path.posix.join(CAPTURE_DIR, old));
       const output = (r.stderr + r.stdout).slice(0, MAX_OUTPUT_BYTES);

@@ -75,6 +75,10 @@ export class Files {
       throw e;
     }
   }
+  /** Sets a file's mode (permission bits). */
+  chmod(p: string, mode: number): void {
+    fs.chmodSync(this.real(p), mode);
+  }
   /** A file's size in bytes, or null when it does not exist. */
   size(p: string): number | null {
     try {

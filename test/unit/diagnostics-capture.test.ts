@@ -175,6 +175,7 @@ test.skipIf(!tcpdump)('applier capture on lo: validated again, one at a time, th
     assert.equal(r.command.split(' ')[2], 'lo');
     const file = path.join(root, CAPTURE_DIR, r.name);
     assert.equal(fs.readFileSync(file).readUInt32LE(0), 0xa1b2c3d4);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     assert.equal((fs.statSync(path.join(root, CAPTURE_DIR)).mode & 0o777), 0o700);
     assert.deepEqual(await applier.captures(), [{ name: r.name, bytes: r.bytes }]);
   } finally {

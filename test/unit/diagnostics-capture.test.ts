@@ -156,7 +156,7 @@ function loopbackHost(): { host: Host; root: string } {
   return { host, root };
 }
 
-test.skipIf(!tcpdump)('applier capture on lo: validated again, one at a time, the file stored and listed', { timeout: 15000 }, async () => {
+test.skipIf(!tcpdump)('applier capture on lo: validated again, one at a time, stopped by packets or duration, stored and listed', { timeout: 15000 }, async () => {
   const { host, root } = loopbackHost();
   const applier = new LocalApplier(host, () => assert.fail('capture needs no store'));
   await assert.rejects(applier.capture({ interface: 'lo' }), (e: unknown) => e instanceof ValidationError && e.problems[0]!.field === 'interface');
@@ -178,6 +178,13 @@ test.skipIf(!tcpdump)('applier capture on lo: validated again, one at a time, th
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     assert.equal((fs.statSync(path.join(root, CAPTURE_DIR)).mode & 0o777), 0o700);
     assert.deepEqual(await applier.captures(), [{ name: r.name, bytes: r.bytes }]);
+    await new Promise((res) => setTimeout(res, 1000)); // a new name (stamps are to the second)
+    const t0 = Date.now();
+    const quiet = await applier.capture({ interface: 'GigabitEthernet1', duration: 1, filter: 'port 1' });
+    const ms = Date.now() - t0;
+    assert.deepEqual([quiet.stoppedBy, quiet.packets, quiet.bytes], ['duration', 0, 24]);
+    assert.ok(ms >= 1000 && ms < 3000, `stopped by the duration, ${ms} ms`);
+    assert.deepEqual((await applier.captures()).map((f) => f.name), [quiet.name, r.name]);
   } finally {
     clearInterval(traffic);
     server.close();

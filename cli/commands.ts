@@ -20,7 +20,7 @@ import { hostKeyFingerprints } from '../appliance/ssh/keys.ts';
 import { SSH_DEFAULTS } from '../appliance/ssh/schema.ts';
 import { showHealth, showHealthSettings, showPlatform, showEnvironment, showRaid, locate, healthConfig } from './health.ts';
 import { proxyConfig } from './proxy.ts';
-import { PING, TRACEROUTE, NSLOOKUP, TEST_TCP } from './diagnostics.ts';
+import { PING, TRACEROUTE, NSLOOKUP, TEST_TCP, MONITOR, showCapture } from './diagnostics.ts';
 import { TEST_CONNECTIVITY, SHOW_CONNECTIVITY, connectivityConfig, showConnectivity } from './connectivity.ts';
 import { portsConfig } from './ports.ts';
 import { portalAuthConfig } from './portalauth.ts';
@@ -1079,6 +1079,7 @@ const SHOW_PRIV: N[] = [
   kw('login', 'Sign-in lockout policy and locked-out users', { run: showLogin }),
   kw('ssh', 'SSH CLI settings and host key fingerprints', { run: showSsh }),
   LOGGING_NODE,
+  kw('capture', 'Stored packet captures (monitor capture)', { run: showCapture }),
   kw('tech-support', 'Show the support bundle and keep it as a file (secrets redacted)', { run: techSupport }),
   kw('archive', 'Configuration revisions', { run: showArchive, children: [arg('revision', A.revision, 'Show the change of one revision', { run: showArchive })] }),
 ];
@@ -1171,6 +1172,7 @@ const EXEC_NODES: N[] = [
   kw('write', 'Save the running configuration', { changes: true, run: (s, _a, p) => save(s, p), children: [kw('memory', 'To the startup configuration', { run: (s, _a, p) => save(s, p) })] }),
   kw('reload', 'Restart the appliance', { changes: true, run: reload }),
   ...PROBES,
+  MONITOR,
   kw('service', "Control one of Keel's services", {
     children: [
       arg('service', A.serviceName, `One of ${A.SERVICES.join(', ')}`, {

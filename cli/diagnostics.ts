@@ -9,7 +9,8 @@ import type { Args, ArgType, Node } from './tree.ts';
 import type { Parsed } from './parse.ts';
 import type { Session } from './session.ts';
 import type { Handler } from './commands.ts';
-import { intRange, pingHost } from './args.ts';
+import { interfaceName, intRange, pingHost } from './args.ts';
+import { CAPTURE_DIR, CAPTURE_LIMITS, parseFilter, type CaptureResult } from '../appliance/diagnostics/capture.ts';
 
 type N = Node<Handler>;
 
@@ -159,4 +160,63 @@ export const TEST_TCP: N = {
   kw: 'tcp',
   help: 'Check that a TCP port answers: DNS time, connect time, or why not (refused, no answer, unreachable)',
   children: [{ arg: { name: 'host', type: pingHost }, help: 'IPv4 or IPv6 address or host name', children: [{ arg: { name: 'port', type: intRange(1, 65535, 'port') }, help: 'TCP port', run: tcp }] }],
+};
+
+const captureFilter: ArgType = {
+  placeholder: 'LINE',
+  rule: 'capture-filter',
+  rest: true,
+  parse: (w) => {
+    try {
+      parseFilter(w);
+      return { value: w };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  },
+};
+
+/** A capture's summary: what ended it, the count and size, the first records, where to download it. */
+export function formatCapture(r: CaptureResult): string {
+  const lines = [`Captured ${r.packets} packet${r.packets === 1 ? '' : 's'} (${r.bytes} bytes) on ${r.interface}, stopped by the ${r.stoppedBy === 'packets' ? 'packet limit' : 'duration'}.`, `File: ${r.name}`];
+  const t0 = r.records[0]?.time ?? 0;
+  for (const [k, x] of r.records.entries()) lines.push(`${String(k + 1).padStart(4)}  +${(x.time - t0).toFixed(6)} s  ${x.length} bytes${x.capturedLength < x.length ? ` (${x.capturedLength} kept)` : ''}`);
+  if (r.packets > r.records.length) lines.push(`  ... ${r.packets - r.records.length} more`);
+  lines.push('Download it from System Manager (Diagnostics > Capture) or GET /mics/api/v1/diagnostics/captures/' + r.name);
+  return lines.join('\n');
+}
+
+async function capture(s: Session, a: Args, p: Parsed<Handler>): Promise<string> {
+  const request = { interface: a.iface, ...(a.duration ? { duration: Number(a.duration) } : {}), ...(a.packets ? { packets: Number(a.packets) } : {}), ...(a.filter ? { filter: a.filter } : {}) };
+  s.io.write(`Capturing on ${a.iface} for up to ${request.duration ?? CAPTURE_LIMITS.duration.default} s or ${request.packets ?? CAPTURE_LIMITS.packets.default} packets...\n`);
+  // A failure is audited by the session (the node is marked `changes`, which also keeps operators out).
+  const r = await s.host.applier.capture(request);
+  s.store.audit(s.actor, `cli: ${p.redacted}`, s.host.applier.live ? `ok: ${r.packets} packets, ${r.bytes} bytes, ${r.name}` : 'ok: recorded, not run (sandbox)');
+  return s.host.applier.live ? formatCapture(r) : r.output;
+}
+
+/** `show capture`: the stored captures, newest first. */
+export async function showCapture(s: Session): Promise<string> {
+  const files = await s.host.applier.captures();
+  if (!files.length) return 'No captures stored.';
+  return [`Captures in ${CAPTURE_DIR} (newest first; the last ${CAPTURE_LIMITS.keepFiles} and ${CAPTURE_LIMITS.keepBytes / 1048576} MiB kept):`, ...files.map((f) => `  ${f.name}  ${f.bytes} bytes`)].join('\n');
+}
+
+const L = CAPTURE_LIMITS;
+const filterNode: N = { kw: 'filter', help: 'Capture filter: host/net/port/portrange, src/dst, tcp/udp/icmp/icmp6/arp/ip/ip6/vlan, and/or/not, ( )', children: [{ arg: { name: 'filter', type: captureFilter }, help: `Filter words (at most ${L.filterLength} characters)`, run: capture }] };
+const packetsNode: N = { kw: 'packets', help: `Stop after this many packets (default ${L.packets.default})`, children: [{ arg: { name: 'packets', type: intRange(L.packets.min, L.packets.max, 'packets') }, help: 'Packets', run: capture, children: [filterNode] }] };
+const durationNode: N = { kw: 'duration', help: `Stop after this many seconds (default ${L.duration.default})`, children: [{ arg: { name: 'duration', type: intRange(L.duration.min, L.duration.max, 'duration') }, help: 'Seconds', run: capture, children: [packetsNode, filterNode] }] };
+
+/** `monitor capture interface IFACE [duration N] [packets N] [filter WORDS...]` (administrators: `changes` refuses operators). */
+export const MONITOR: N = {
+  kw: 'monitor',
+  help: 'Watch the appliance at work',
+  changes: true,
+  children: [
+    {
+      kw: 'capture',
+      help: `Capture packets on an interface into a pcap file (at most ${L.duration.max} s, ${L.packets.max} packets, ${L.fileBytes / 1048576} MiB)`,
+      children: [{ kw: 'interface', help: 'Interface to capture on', children: [{ arg: { name: 'iface', type: interfaceName }, help: 'Interface', run: capture, children: [durationNode, packetsNode, filterNode] }] }],
+    },
+  ],
 };

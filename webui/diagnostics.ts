@@ -27,7 +27,9 @@ import { ValidationError, type FieldProblem } from '../appliance/errors.ts';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
 import { html, Html } from './pages.ts';
-import { API, actorOf, ErrorBody, CHANGE_AUTH, Nullable } from './api.ts';
+import { API, actorOf, ErrorBody, CHANGE_AUTH, SESSION_OR_TOKEN, Nullable, HttpError } from './api.ts';
+import { CAPTURE_DIR, CAPTURE_LIMITS, CAPTURE_NAME, type CaptureFile, type CaptureResult } from '../appliance/diagnostics/capture.ts';
+import { listNics } from '../appliance/network/nics.ts';
 
 export const DIAGNOSTICS_API = `${API}/diagnostics`;
 export const TOOLS_PAGE = '/mics/diagnostics/tools';
@@ -121,6 +123,136 @@ export function registerDiagnosticsApi(app: FastifyInstance): void {
   route('tcp-check', 'tcp-check', 'Check a TCP port', 'Resolves the host and connects to its first address (5 s each): the DNS and connect times, or why not: refused, no answer (dropped), unreachable.', TcpCheckRequestSchema, TcpCheckView);
 }
 
+export const CAPTURE_PAGE = '/mics/diagnostics/capture';
+const CL = CAPTURE_LIMITS;
+export const CaptureRequestSchema = Type.Object(
+  {
+    interface: Type.String({ minLength: 1, maxLength: 32, description: 'Interface to capture on (GigabitEthernetN, present on this appliance)' }),
+    duration: Type.Optional(Type.Integer({ minimum: CL.duration.min, maximum: CL.duration.max, description: `Seconds at most (${CL.duration.min}-${CL.duration.max}, default ${CL.duration.default})` })),
+    packets: Type.Optional(Type.Integer({ minimum: CL.packets.min, maximum: CL.packets.max, description: `Packets at most (${CL.packets.min}-${CL.packets.max}, default ${CL.packets.default})` })),
+    snaplen: Type.Optional(Type.Integer({ minimum: CL.snaplen.min, maximum: CL.snaplen.max, description: `Bytes kept of each packet; packets × (snaplen + 16) must fit ${CL.fileBytes / 1048576} MiB (default: the most that fits)` })),
+    filter: Type.Optional(Type.String({ maxLength: CL.filterLength, description: 'Capture filter: host/net/port/portrange with addresses, CIDR or numbers, src/dst, tcp/udp/icmp/icmp6/arp/ip/ip6/vlan, and/or/not, parentheses' })),
+  },
+  { additionalProperties: false, description: 'Packet capture' },
+);
+const CaptureFileView = Type.Object({ name: Type.String({ description: 'File name, for GET /diagnostics/captures/{name}' }), bytes: Type.Integer() });
+const CaptureView = Type.Object({
+  name: Type.String(),
+  command: Type.String({ description: 'The tcpdump argv the applier ran, shown joined' }),
+  interface: Type.String(),
+  packets: Type.Integer(),
+  bytes: Type.Integer(),
+  stoppedBy: Type.Union([Type.Literal('packets'), Type.Literal('duration'), Type.Literal('error')]),
+  output: Type.String({ description: "tcpdump's messages (at most 64 KiB)" }),
+  records: Type.Array(Type.Object({ time: Type.Number(), capturedLength: Type.Integer(), length: Type.Integer() }), { description: 'The first 20 packets: time (s since 1970), bytes kept, bytes on the wire' }),
+});
+
+/** Runs a capture through the applier and audits it (start and outcome in one entry). */
+export async function runCapture(host: Host, store: Store, req: FastifyRequest, body: Record<string, unknown>): Promise<CaptureResult> {
+  const what = `diagnostics capture ${String(body.interface ?? '').slice(0, 32)}${body.filter ? ` filter ${String(body.filter).slice(0, 256)}` : ''}`;
+  try {
+    const r = await host.applier.capture(body as never);
+    store.audit(actorOf(req), what, host.applier.live ? `ok: ${r.packets} packets, ${r.bytes} bytes, ${r.name}` : 'ok: recorded, not run (sandbox)');
+    return r;
+  } catch (e) {
+    store.audit(actorOf(req), what, e instanceof ValidationError ? `refused: ${e.problems.map((p) => `${p.field} (${p.rule})`).join(', ')}` : `failed: ${(e as Error).message}`.slice(0, 300));
+    throw e;
+  }
+}
+
+/** The stored captures, newest first (read here: the applier hands them to the service user). */
+export function storedCaptures(host: Host): CaptureFile[] {
+  return host.files
+    .list(CAPTURE_DIR)
+    .filter((n) => CAPTURE_NAME.test(n))
+    .sort()
+    .reverse()
+    .map((name) => ({ name, bytes: host.files.size(`${CAPTURE_DIR}/${name}`) ?? 0 }));
+}
+
+/** Registers the capture API: start (administrators), list and download (administrators; downloads audited). */
+export function registerCaptureApi(app: FastifyInstance): void {
+  const { host, store } = app.keel;
+  app.post<{ Body: Record<string, unknown> }>(`${DIAGNOSTICS_API}/capture`, {
+    config: { fieldPrefix: '' },
+    schema: {
+      tags: ['diagnostics'],
+      summary: 'Capture packets on an interface',
+      description: `tcpdump run by the applier into a pcap file; answers when it ends (at most ${CL.duration.max} s, ${CL.packets.max} packets, ${CL.fileBytes / 1048576} MiB). One at a time; the last ${CL.keepFiles} captures (${CL.keepBytes / 1048576} MiB) are kept. Administrators only; audited.`,
+      security: CHANGE_AUTH,
+      body: CaptureRequestSchema,
+      response: { 200: CaptureView, ...errors },
+    },
+    handler: (req) => runCapture(host, store, req, req.body ?? {}),
+  });
+  app.get(`${DIAGNOSTICS_API}/captures`, {
+    config: { adminOnly: true },
+    schema: { tags: ['diagnostics'], summary: 'List stored captures', description: 'Newest first. Administrators only.', security: SESSION_OR_TOKEN, response: { 200: Type.Array(CaptureFileView), ...errors } },
+    handler: async () => storedCaptures(host),
+  });
+  app.get<{ Params: { name: string } }>(`${DIAGNOSTICS_API}/captures/:name`, {
+    config: { adminOnly: true },
+    schema: {
+      tags: ['diagnostics'],
+      summary: 'Download a capture',
+      description: 'The pcap file (application/vnd.tcpdump.pcap), as an attachment. Administrators only; audited.',
+      security: SESSION_OR_TOKEN,
+      params: Type.Object({ name: Type.String({ maxLength: 80, description: 'A name from the list' }) }),
+      response: { 404: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+    },
+    handler: async (req, reply) => {
+      const name = req.params.name;
+      // Only names the applier makes: no path, no traversal.
+      const buf = CAPTURE_NAME.test(name) ? host.files.read(`${CAPTURE_DIR}/${name}`) : null;
+      if (!buf) throw new HttpError(404, 'there is no such capture');
+      store.audit(actorOf(req), `download capture ${name}`, 'ok');
+      return reply.type('application/vnd.tcpdump.pcap').header('content-disposition', `attachment; filename="${name}"`).send(buf);
+    },
+  });
+}
+
+/** The interfaces offered on the capture form: the present NICs. */
+export function captureInterfaces(host: Host): string[] {
+  return listNics(host).filter((n) => n.ifname).map((n) => n.name);
+}
+
+/** Diagnostics > Capture: the form, the outcome of the last POST, and the stored captures with download links. */
+export function capturePage(csrf: string, interfaces: string[], files: CaptureFile[], outcome?: { values: Record<string, unknown>; r?: CaptureResult; problems?: FieldProblem[]; error?: string }): Html {
+  const v = (k: string, d = '') => (outcome?.values[k] !== undefined && !Number.isNaN(outcome.values[k]) ? String(outcome.values[k]) : d);
+  const res = !outcome
+    ? ''
+    : outcome.problems
+      ? html`<div class="error" role="alert">${outcome.problems.map((p) => html`<p>${p.message}</p>`)}</div>`
+      : outcome.error
+        ? html`<p class="error" role="alert">${outcome.error}</p>`
+        : html`<div class="tool-result" id="result-capture"><p>Captured <strong>${outcome.r!.packets}</strong> packets (${outcome.r!.bytes} bytes) on ${outcome.r!.interface}, stopped by the ${outcome.r!.stoppedBy === 'packets' ? 'packet limit' : 'duration'}: <a href="${DIAGNOSTICS_API}/captures/${outcome.r!.name}">${outcome.r!.name}</a></p><details><summary>${outcome.r!.command}</summary><pre>${outcome.r!.output}</pre></details></div>`;
+  return html`<p>Captures packets on an interface into a pcap file for Wireshark or tcpdump: at most ${CL.duration.max} s, ${CL.packets.max} packets and ${CL.fileBytes / 1048576} MiB; one at a time; the last ${CL.keepFiles} captures are kept. Administrators only; recorded in the audit log.</p>
+<section id="capture">
+<h2>Capture</h2>
+<form method="post" action="${CAPTURE_PAGE}" class="filters">
+<input type="hidden" name="_csrf" value="${csrf}">
+<div class="field"><label for="capture-interface">Interface</label><select id="capture-interface" name="interface">${interfaces.map((i) => html`<option value="${i}"${v('interface') === i ? new Html(' selected') : ''}>${i}</option>`)}</select></div>
+<div class="field"><label for="capture-duration">Duration, s (${CL.duration.min}-${CL.duration.max})</label><input id="capture-duration" name="duration" type="number" min="${CL.duration.min}" max="${CL.duration.max}" value="${v('duration', String(CL.duration.default))}"></div>
+<div class="field"><label for="capture-packets">Packets (${CL.packets.min}-${CL.packets.max})</label><input id="capture-packets" name="packets" type="number" min="${CL.packets.min}" max="${CL.packets.max}" value="${v('packets', String(CL.packets.default))}"></div>
+<div class="field"><label for="capture-filter">Filter (optional)</label><input id="capture-filter" name="filter" maxlength="${CL.filterLength}" placeholder="tcp and port 443, host 192.0.2.1, not arp" value="${v('filter')}"></div>
+<div class="buttons"><button type="submit">Capture</button></div>
+</form>
+${res}
+</section>
+<section id="captures">
+<h2>Stored captures</h2>
+${files.length ? html`<table><thead><tr><th>File</th><th>Size</th></tr></thead><tbody>${files.map((f) => html`<tr><td><a href="${DIAGNOSTICS_API}/captures/${f.name}">${f.name}</a></td><td>${f.bytes} bytes</td></tr>`)}</tbody></table>` : html`<p>No captures stored.</p>`}
+</section>`;
+}
+
+/** The capture form's fields as the API's body. */
+export function captureFormBody(form: Record<string, unknown>): Record<string, unknown> {
+  const str = (k: string) => (typeof form[k] === 'string' && (form[k] as string).trim() !== '' ? (form[k] as string).trim().slice(0, 300) : undefined);
+  const num = (k: string) => (str(k) === undefined ? undefined : /^\d{1,6}$/.test(str(k)!) ? Number(str(k)) : NaN);
+  const out: Record<string, unknown> = { interface: str('interface'), duration: num('duration'), packets: num('packets'), filter: str('filter') };
+  return Object.fromEntries(Object.entries(out).filter(([, x]) => x !== undefined));
+}
+
 /** The page's form fields as the API's body: numbers where the schema has numbers, empty fields left out. */
 export function formBody(tool: Ran['tool'], form: Record<string, unknown>): Record<string, unknown> {
   const str = (k: string) => (typeof form[k] === 'string' && (form[k] as string).trim() !== '' ? (form[k] as string).trim().slice(0, 300) : undefined);
@@ -186,7 +318,7 @@ ${under(tool)}
 </section>`;
   const text = (tool: string, name: string, label: string, attrs: string, dflt = '') =>
     html`<div class="field"><label for="${tool}-${name}">${label}</label><input id="${tool}-${name}" name="${name}" ${new Html(attrs)} value="${v(tool, name, dflt)}"></div>`;
-  return html`<p>Tools to find out why the appliance cannot reach something. They change nothing; each run is recorded in the audit log. Packet capture is not available on this appliance.</p>
+  return html`<p>Tools to find out why the appliance cannot reach something. They change nothing; each run is recorded in the audit log. Packet capture: Diagnostics > Capture (administrators).</p>
 ${form('ping', 'Ping', `ICMP echo requests, one a second; 2 s for each reply.`, html`${text('ping', 'host', 'Host', 'required maxlength="253" placeholder="192.0.2.1, 2001:db8::1 or host.example.com"')}${text('ping', 'count', `Count (${LIMITS.pingCount.min}-${LIMITS.pingCount.max})`, `type="number" min="${LIMITS.pingCount.min}" max="${LIMITS.pingCount.max}"`, String(LIMITS.pingCount.default))}`)}
 ${form('traceroute', 'Traceroute', 'The routers on the way to a host, each with the time of three probes (2 s each; at most 90 s in all).', html`${text('traceroute', 'host', 'Host', 'required maxlength="253"')}${text('traceroute', 'maxHops', `Maximum hops (${LIMITS.maxHops.min}-${LIMITS.maxHops.max})`, `type="number" min="${LIMITS.maxHops.min}" max="${LIMITS.maxHops.max}"`, String(LIMITS.maxHops.default))}`)}
 ${form(

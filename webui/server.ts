@@ -41,7 +41,7 @@ import { registerApi, fieldPrefixOf, actorOf, socketOpenedAt, confirmArmedAt } f
 import { registerUpdateApi } from './update.ts';
 import { registerLdapApi } from './ldap.ts';
 import { registerConnectivityApi } from './connectivity.ts';
-import { registerDiagnosticsApi } from './diagnostics.ts';
+import { registerDiagnosticsApi, registerCaptureApi } from './diagnostics.ts';
 import { registerLoggingApi } from './logging.ts';
 import { registerReportingApi } from './reporting.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
@@ -777,6 +777,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   await registerLdapApi(app);
   registerConnectivityApi(app);
   registerDiagnosticsApi(app);
+  registerCaptureApi(app);
   registerLoggingApi(app);
   registerReportingApi(app);
   const healthApi = registerHealthApi(app, { tokens });

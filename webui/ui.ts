@@ -31,7 +31,7 @@ import { updatesPage } from './update.ts';
 import { ldapPage } from './ldap.ts';
 import { alertsPage } from './health-routes.ts';
 import { connectivityPage, CONNECTIVITY_PAGE } from './connectivity.ts';
-import { toolsPage, runTool, formBody, PAGE_TOOLS, TOOLS_PAGE, type ToolOutcome } from './diagnostics.ts';
+import { toolsPage, runTool, formBody, PAGE_TOOLS, TOOLS_PAGE, type ToolOutcome, CAPTURE_PAGE, capturePage, captureFormBody, captureInterfaces, runCapture, storedCaptures } from './diagnostics.ts';
 import { OperationalError, ValidationError } from '../appliance/errors.ts';
 import { ConnectivityStore } from '../appliance/connectivity/run.ts';
 import { loggingPage, followSeconds, LOGGING_PAGE, type LoggingQuery } from './logging.ts';
@@ -78,7 +78,7 @@ const NAV: { group: string; items: NavItem[] }[] = [
       { href: `${BASE}/changes`, label: 'Configuration Changes' },
     ],
   },
-  { group: 'Diagnostics', items: [{ href: `${BASE}/diagnostics/connectivity`, label: 'Connectivity' }, { href: `${BASE}/diagnostics/tools`, label: 'Tools' }] },
+  { group: 'Diagnostics', items: [{ href: `${BASE}/diagnostics/connectivity`, label: 'Connectivity' }, { href: `${BASE}/diagnostics/tools`, label: 'Tools' }, { href: `${BASE}/diagnostics/capture`, label: 'Capture' }] },
   { group: 'Logs', items: [{ href: `${BASE}/logging`, label: 'System Log' }, { href: `${BASE}/audit`, label: 'Audit Log' }] },
   { group: '', items: [{ href: `${BASE}/api/`, label: 'API' }] },
 ];
@@ -759,6 +759,21 @@ export function registerPages(
       return send(reply.code(outcome.problems ? 400 : 200), page(ctxOf(req, TOOLS_PAGE), 'Diagnostics Tools', toolsPage(req.session.csrf, outcome)));
     });
   }
+  view(CAPTURE_PAGE, 'Diagnostics Capture', (req) => capturePage(req.session!.csrf, captureInterfaces(host), storedCaptures(host)), { adminOnly: true });
+  app.post<{ Body: Record<string, unknown> }>(CAPTURE_PAGE, { schema: hidden }, async (req, reply) => {
+    if (!req.session) return reply.redirect(`${BASE}/`, 303);
+    if (req.principal!.role !== 'admin') return reply.code(403).type('text/html; charset=utf-8').send(page(ctxOf(req, CAPTURE_PAGE), 'Diagnostics Capture', html`<p>Only administrators can capture packets.</p>`));
+    const values = captureFormBody(req.body ?? {});
+    const outcome: Parameters<typeof capturePage>[3] = { values };
+    try {
+      outcome!.r = await runCapture(host, store, req, values);
+    } catch (e) {
+      if (e instanceof ValidationError) outcome!.problems = e.problems;
+      else if (e instanceof OperationalError) outcome!.error = e.message;
+      else throw e;
+    }
+    return send(reply.code(outcome!.problems ? 400 : 200), page(ctxOf(req, CAPTURE_PAGE), 'Diagnostics Capture', capturePage(req.session.csrf, captureInterfaces(host), storedCaptures(host), outcome)));
+  });
   view(`${BASE}/audit`, 'Audit Log', (req) => auditPage(req.query as Record<string, string>, store));
   const resources = new ResourceHistory(store.db);
   view(REPORTING_PAGE, 'Reporting', (req) => reportingPage(resources, (req.query as { range?: string }).range));

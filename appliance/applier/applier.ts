@@ -8,6 +8,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Actor } from '../config/store.ts';
 import type { BootTimes } from '../system/boot.ts';
+import type { CaptureFile, CaptureRequest, CaptureResult } from '../diagnostics/capture.ts';
 import type { DiagnoseOptions, DiagnoseResult, Tool } from '../diagnostics/tools.ts';
 
 /** A file that a change would write, by the unit (setting) it belongs to. */
@@ -68,6 +69,13 @@ export interface Applier {
    * argv, bounded in time and output; the parsed result with the output. Changes nothing.
    */
   diagnose(tool: Tool, target: string, options?: DiagnoseOptions): Promise<DiagnoseResult>;
+  /**
+   * A packet capture (raw sockets: root) on one of the appliance's interfaces with checked, bounded
+   * arguments, into a pcap file under CAPTURE_DIR; one at a time; the oldest captures pruned.
+   */
+  capture(request: CaptureRequest): Promise<CaptureResult>;
+  /** The stored captures, newest first. */
+  captures(): Promise<CaptureFile[]>;
   /** True when operations really change the OS (false in a sandbox). */
   readonly live: boolean;
   /**

@@ -8,6 +8,7 @@ import type { Actor } from '../config/store.ts';
 import { OperationalError } from '../errors.ts';
 import { LineReader, fromWire, type Answer, type Op } from './protocol.ts';
 import type { BootTimes } from '../system/boot.ts';
+import type { CaptureFile, CaptureRequest, CaptureResult } from '../diagnostics/capture.ts';
 import type { DiagnoseOptions, DiagnoseResult, Tool } from '../diagnostics/tools.ts';
 import type { Applier, FileChange, Progress, ServiceAction, ServiceName, Staged, TimeStatus } from './applier.ts';
 
@@ -55,6 +56,12 @@ export class RemoteApplier implements Applier {
   }
   diagnose(tool: Tool, target: string, options: DiagnoseOptions = {}): Promise<DiagnoseResult> {
     return this.call('diagnose', [tool, target, options]) as Promise<DiagnoseResult>;
+  }
+  capture(request: CaptureRequest): Promise<CaptureResult> {
+    return this.call('capture', [request]) as Promise<CaptureResult>;
+  }
+  captures(): Promise<CaptureFile[]> {
+    return this.call('captures', []) as Promise<CaptureFile[]>;
   }
   installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
     return this.call('installGuestTools', []) as Promise<{ hypervisor: string; package: string; changed: boolean }>;

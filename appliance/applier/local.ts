@@ -16,6 +16,10 @@ import { bmcTarget } from '../health/schema.ts';
 import { IpmiProbe } from '../health/ipmi.ts';
 import { localBmcPresent } from '../host/ipmi.ts';
 import type { BootTimes } from '../system/boot.ts';
+import path from 'node:path';
+import { listNics } from '../network/nics.ts';
+import { SERVICE_USER, userIds } from '../host/users.ts';
+import { CAPTURE_DIR, CAPTURE_NAME, captureArgv, captureName, capturesToPrune, checkCapture, readPcap, type CaptureFile, type CaptureRequest, type CaptureResult } from '../diagnostics/capture.ts';
 import { diagnoseCommand, parseDiagnose, MAX_OUTPUT_BYTES, type DiagnoseOptions, type DiagnoseResult, type Tool } from '../diagnostics/tools.ts';
 import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged, type TimeStatus } from './applier.ts';
 
@@ -25,6 +29,7 @@ export class LocalApplier implements Applier {
   readonly remote = false;
   private readonly host: Host;
   private readonly store: () => Store;
+  private capturing = false;
   constructor(host: Host, store: () => Store) {
     this.host = host;
     this.store = store;
@@ -94,6 +99,51 @@ export class LocalApplier implements Applier {
     const command = [cmd, ...args].join(' ');
     if (!this.live) return { command, exitCode: r.code, output: `(sandbox: ${command} recorded, not run)`, result: parseDiagnose(tool, '', target) };
     return { command, exitCode: r.code, output, result: parseDiagnose(tool, output, target) };
+  }
+  async capture(request: CaptureRequest): Promise<CaptureResult> {
+    // Checked again here, whoever asked: the interface one of ours (mapped to its kernel name), the
+    // numbers in range, the filter in the grammar; tcpdump gets an argv, never a shell line.
+    const nics = listNics(this.host).filter((n) => n.ifname);
+    const c = checkCapture(request, nics.map((n) => n.name));
+    if (this.capturing) throw new OperationalError('a capture is running already; try again when it has finished', 'capture', null, '');
+    this.capturing = true;
+    try {
+      const f = this.host.files;
+      f.mkdirp(CAPTURE_DIR, 0o700);
+      const name = captureName(new Date(), c.interface);
+      const rel = path.posix.join(CAPTURE_DIR, name);
+      const [cmd, ...args] = captureArgv(c, nics.find((n) => n.name === c.interface)!.ifname!, f.real(rel));
+      const command = [cmd, ...args].join(' ');
+      // The duration bound: spawn's timeout sends SIGTERM, on which tcpdump flushes and exits.
+      const r = await this.host.proc.run(cmd!, args, { allowFail: true, timeoutMs: c.duration * 1000 });
+      const buf = f.read(rel);
+      if (buf) {
+        // Packets are private: 0600, owned (with the folder) by the service user whose System
+        // Manager offers them for download; root's where there is no such user (tests, sandbox).
+        f.chmod(rel, 0o600);
+        const svc = userIds(this.host, SERVICE_USER);
+        if (svc && this.live && process.getuid?.() === 0) f.chownTree(CAPTURE_DIR, svc.uid, svc.gid);
+      }
+      const pcap = buf && buf.length >= 24 ? readPcap(buf) : null;
+      for (const old of capturesToPrune(await this.captures())) f.remove(path.posix.join(CAPTURE_DIR, old));
+      const output = (r.stderr + r.stdout).slice(0, MAX_OUTPUT_BYTES);
+      if (!this.live) return { name, command, interface: c.interface, packets: 0, bytes: 0, stoppedBy: 'duration', output: `(sandbox: ${command} recorded, not run)`, records: [] };
+      const packets = pcap?.packets ?? 0;
+      const stoppedBy = !pcap ? 'error' : packets >= c.packets ? 'packets' : 'duration';
+      if (stoppedBy === 'error') throw new OperationalError('the capture failed', command, r.code, output);
+      return { name, command, interface: c.interface, packets, bytes: buf!.length, stoppedBy, output, records: pcap!.records };
+    } finally {
+      this.capturing = false;
+    }
+  }
+  async captures(): Promise<CaptureFile[]> {
+    const f = this.host.files;
+    return f
+      .list(CAPTURE_DIR)
+      .filter((n) => CAPTURE_NAME.test(n))
+      .sort()
+      .reverse()
+      .map((name) => ({ name, bytes: f.size(path.posix.join(CAPTURE_DIR, name)) ?? 0 }));
   }
   unstageUpdate(actor: Actor): Promise<boolean> {
     return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));

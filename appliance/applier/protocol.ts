@@ -10,7 +10,7 @@ import { UpdateRefusal, type RefusalReason } from '../update/bundle.ts';
 /** No request (a configuration with its certificates) or answer comes near this. */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-export const OPS = ['apply', 'plan', 'reconcile', 'reboot', 'service', 'stageUpdate', 'unstageUpdate', 'installGuestTools', 'locate', 'timeStatus', 'bootTimes', 'diagnose'] as const;
+export const OPS = ['apply', 'plan', 'reconcile', 'reboot', 'service', 'stageUpdate', 'unstageUpdate', 'installGuestTools', 'locate', 'timeStatus', 'bootTimes', 'diagnose', 'capture', 'captures'] as const;
 export type Op = (typeof OPS)[number];
 
 export interface Request {

@@ -98,7 +98,11 @@ export class ApplierServer {
       }
       const run = () => this.run(req, peer, (done, total) => send({ progress: [done, total] }));
       let p: Promise<unknown>;
-      if (req && req.op === 'diagnose') {
+      if (req && (req.op === 'capture' || req.op === 'captures')) {
+        // A capture changes no configuration and takes up to 300 s: outside the change queue; the
+        // applier itself refuses a second one at once.
+        p = run();
+      } else if (req && req.op === 'diagnose') {
         // ping and traceroute change nothing and take up to 90 s: they do not wait for (or hold up)
         // changes, and only a few run at once.
         if (this.diagnosing >= MAX_DIAGNOSE) p = Promise.reject(new OperationalError(`${MAX_DIAGNOSE} diagnostics are running already; try again when one has finished`, 'diagnose', null, ''));
@@ -152,6 +156,10 @@ export class ApplierServer {
           return await this.applier.bootTimes();
         case 'diagnose':
           return await this.applier.diagnose(a[0] as never, a[1] as never, (a[2] ?? {}) as never);
+        case 'capture':
+          return await this.applier.capture((a[0] ?? {}) as never);
+        case 'captures':
+          return await this.applier.captures();
       }
     } finally {
       log.info('applier: operation done', { op: req.op, uid: peer.uid, pid: peer.pid, ms: Date.now() - started });

@@ -75,6 +75,19 @@ export class Files {
       throw e;
     }
   }
+  /** Sets a file's mode (permission bits). */
+  chmod(p: string, mode: number): void {
+    fs.chmodSync(this.real(p), mode);
+  }
+  /** A file's size in bytes, or null when it does not exist. */
+  size(p: string): number | null {
+    try {
+      return fs.statSync(this.real(p)).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
   readText(p: string): string | null {
     return this.read(p)?.toString('utf8') ?? null;
   }

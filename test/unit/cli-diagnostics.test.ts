@@ -49,3 +49,19 @@ test('ping and traceroute in IOS\'s shape from the parsed output', () => {
   assert.equal(formatTraceroute(parseTraceroute(fixture('traceroute-ok.txt'), '127.0.0.1')), 'Tracing the route to 127.0.0.1\n  1  127.0.0.1  0.033 ms  0.003 ms  0.003 ms\nReached 127.0.0.1 in 1 hop.');
   assert.equal(formatTraceroute(parseTraceroute(fixture('traceroute-timeout.txt'), '198.18.0.2')), 'Tracing the route to 198.18.0.2\n  1  *  *\n  2  *  *\n198.18.0.2 not reached in 2 hops.');
 });
+
+test('monitor capture: administrators only, arguments in the tree, audited; show capture lists', async (t) => {
+  const op = await cliSession(t, { role: 'operator', privileged: true });
+  assert.match(await op.run('monitor capture interface GigabitEthernet1'), /% Permission denied/);
+  assert.ok(op.store.auditLog().some((e) => e.action === 'cli: monitor capture interface GigabitEthernet1' && e.outcome === 'refused: read-only role'));
+  const { run, store } = await cliSession(t, { role: 'admin', privileged: true });
+  assert.match(await run('monitor capture interface gi1 duration 301'), /\(duration\): must be a number from 1 to 300/);
+  assert.match(await run('monitor capture interface gi1 packets 0'), /\(packets\): must be a number from 1 to 100000/);
+  assert.match(await run('monitor capture interface gi1 filter port 22; reboot'), /\(capture-filter\): .*port number/);
+  assert.match(await run('monitor capture interface gi1 filter -w /etc/passwd'), /\(capture-filter\): has an unknown word "-w"/);
+  const out = await run('monitor capture interface gi1 duration 5 packets 10 filter tcp and port 22');
+  assert.match(out, /Capturing on GigabitEthernet1 for up to 5 s or 10 packets/);
+  assert.match(out, /tcpdump -i ens3 -w \S+\/var\/lib\/keel\/captures\/capture-\d{8}T\d{6}Z-GigabitEthernet1\.pcap -c 10 -s 262144 -n -U -Z root -- tcp and port 22/);
+  assert.ok(store.auditLog().some((e) => e.action === 'cli: monitor capture interface gi1 duration 5 packets 10 filter tcp and port 22' && e.outcome === 'ok: recorded, not run (sandbox)'));
+  assert.match(await run('show capture'), /^No captures stored\.|^Captures in/);
+});

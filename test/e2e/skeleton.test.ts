@@ -6,7 +6,7 @@
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -196,6 +196,24 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
       env: { ...process.env, SSHPASS: 'Secret123' },
     });
     assert.match(shell.stdout, /ip ssh server port 22/, shell.stdout + shell.stderr);
+    // The diagnostics tools as the applier runs them inside its systemd sandbox: ping (a raw
+    // socket) to the guest's own loopback, then a packet capture on GigabitEthernet1 of SSH
+    // sign-ins made while it runs.
+    const diag = spawn('sshpass', ['-e', 'ssh', '-tt', ...sshOpts, 'admin@127.0.0.1'], { env: { ...process.env, SSHPASS: 'Secret123' } });
+    let diagOut = '';
+    diag.stdout.on('data', (d) => (diagOut += d));
+    diag.stderr.on('data', (d) => (diagOut += d));
+    diag.stdin.end('enable\nEnable123\nping 127.0.0.1 repeat 2\nmonitor capture interface GigabitEthernet1 duration 60 packets 3 filter tcp port 22\nexit\n');
+    let diagEnded = false;
+    const diagDone = new Promise<void>((resolve) => diag.once('exit', () => ((diagEnded = true), resolve())));
+    for (let i = 0; i < 30 && !diagEnded; i++) {
+      await new Promise((r) => setTimeout(r, 2000));
+      if (/Capturing|Success rate/.test(diagOut)) sshRun('show version');
+    }
+    await diagDone;
+    console.log(`e2e: ping and capture:\n${diagOut}`);
+    assert.match(diagOut, /Success rate is 100 percent \(2\/2\)/, diagOut);
+    assert.match(diagOut, /Captured 3 packets \(\d+ bytes\) on GigabitEthernet1, stopped by the packet limit/, diagOut);
     assert.notEqual(sshRun('show version', 'wrong').status, 0, 'a wrong password is refused');
     // What the booted appliance listens on, from its kernel's tables: with this configuration (SSH
     // on, NTP off) the network reaches 22 and 8443 and nothing else.

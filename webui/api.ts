@@ -29,7 +29,7 @@ import { PortalAuthSchema, DEFAULT_PORTAL_AUTH, portalAuthRisk } from '../applia
 import { hashSecret } from '../appliance/users/secrets.ts';
 import { EmailSchema, type EmailConfig } from '../appliance/email/schema.ts';
 import { ProxySchema, type ProxyConfig } from '../appliance/proxy/schema.ts';
-import { ConnectivitySchema, DEFAULT_CONNECTIVITY } from '../appliance/connectivity/schema.ts';
+import { ConnectivityEndpointSchema, ConnectivitySchema, DEFAULT_CONNECTIVITY } from '../appliance/connectivity/schema.ts';
 import { sendMail } from '../appliance/email/send.ts';
 import { ApiTokens, type TokenInfo } from '../appliance/tokens/store.ts';
 import { encryptBackup, decryptBackup, MIN_PASSPHRASE, type BackupHeader } from '../appliance/backup/crypto.ts';
@@ -533,6 +533,55 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
     fieldPrefix: '/users/lockout',
     run: (req, c) => void (c.users.lockout = { ...req.body }),
     label: () => 'set users lockout',
+  });
+
+  // ---- connectivity endpoints (one at a time, for the Diagnostics > Connectivity page) ----
+
+  const EndpointParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 32, description: 'Name of the connectivity endpoint' }) });
+  const endpointAt = (c: Config, name: string): number => {
+    const i = (c.connectivity?.endpoints ?? []).findIndex((e) => e.name.toLowerCase() === name.toLowerCase());
+    if (i < 0) throw new HttpError(404, `there is no connectivity endpoint ${printableName(name)}`);
+    return i;
+  };
+  const connectivityOf = (c: Config) => (c.connectivity ??= structuredClone(DEFAULT_CONNECTIVITY));
+
+  changeRoutes({
+    method: 'POST',
+    url: `${API}/config/connectivity/endpoints`,
+    planUrl: `${API}/config/connectivity/endpoints/plan`,
+    summary: 'Add a connectivity endpoint',
+    description: 'Adds one endpoint to the connectivity checks (the connectivity section keeps the others).',
+    tag: 'configuration',
+    body: ConnectivityEndpointSchema,
+    fieldPrefix: '/connectivity/endpoints/new',
+    run: (req, c) => void connectivityOf(c).endpoints.push(structuredClone(req.body)),
+    label: (req) => `add connectivity endpoint ${printableName(req.body.name)}`,
+  });
+
+  changeRoutes<typeof ConnectivityEndpointSchema, { name: string }>({
+    method: 'PUT',
+    url: `${API}/config/connectivity/endpoints/:name`,
+    planUrl: `${API}/config/connectivity/endpoints/:name/plan`,
+    summary: 'Change a connectivity endpoint',
+    description: 'Replaces one endpoint of the connectivity checks (send all its fields; a new name renames it).',
+    tag: 'configuration',
+    params: EndpointParams,
+    body: ConnectivityEndpointSchema,
+    fieldPrefix: '/connectivity/endpoints/edit',
+    run: (req, c) => void (connectivityOf(c).endpoints[endpointAt(c, req.params.name)] = structuredClone(req.body)),
+    label: (req) => `change connectivity endpoint ${printableName(req.params.name)}`,
+  });
+
+  changeRoutes<TSchema, { name: string }>({
+    method: 'DELETE',
+    url: `${API}/config/connectivity/endpoints/:name`,
+    planUrl: `${API}/config/connectivity/endpoints/:name/delete/plan`,
+    summary: 'Remove a connectivity endpoint',
+    description: 'Removes one endpoint an administrator added from the connectivity checks (derived endpoints follow their own settings).',
+    tag: 'configuration',
+    params: EndpointParams,
+    run: (req, c) => void connectivityOf(c).endpoints.splice(endpointAt(c, req.params.name), 1),
+    label: (req) => `remove connectivity endpoint ${printableName(req.params.name)}`,
   });
 
   // ---- users ----

@@ -12,7 +12,7 @@ import type { Config } from '../appliance/config/schema.ts';
 import { endpointsOf, type Endpoint } from '../appliance/connectivity/endpoints.ts';
 import { ConnectivityStore, runChecks, selectEndpoints, UnknownEndpoint, HISTORY_MAX } from '../appliance/connectivity/run.ts';
 import type { CheckResult } from '../appliance/connectivity/check.ts';
-import { CONNECTIVITY_PROTOCOLS } from '../appliance/connectivity/schema.ts';
+import { CONNECTIVITY_PROTOCOLS, type ConnectivityEndpointConfig } from '../appliance/connectivity/schema.ts';
 import { html, Html } from './pages.ts';
 import { API, actorOf, HttpError, ErrorBody, SESSION_OR_TOKEN, CHANGE_AUTH, Nullable } from './api.ts';
 
@@ -176,22 +176,72 @@ function details(r: CheckResult): Html {
   return html`${parts}`;
 }
 
-/** The Diagnostics > Connectivity page: the table with each endpoint's last result, a Check button per row and Run checks for all. */
-export function connectivityPage(c: Config, store: ConnectivityStore, csrf: string): Html {
+/** Where each derived endpoint is set: the page of the settings it comes from. */
+const SOURCE_PAGES: [RegExp, string, string][] = [
+  [/^dns-/, '/mics/settings/network', 'Network (DNS)'],
+  [/^ntp-/, '/mics/settings/time', 'Date & Time (NTP)'],
+  [/^ldap/, '/mics/security/ldap', 'LDAP'],
+  [/^smtp$/, '/mics/settings/email', 'Email'],
+  [/^update-repository$/, '/mics/maintenance/updates', 'Software Updates'],
+  [/^proxy$/, '/mics/settings/proxy', 'Outbound Proxy'],
+  [/^syslog$/, '/mics/settings/alerts', 'Alerts (syslog)'],
+];
+
+/** The form helpers of the page module (webui/ui.ts), handed in as the Alerts page gets them. */
+export interface ConnectivityForms {
+  role: 'admin' | 'operator';
+  field: (o: { label: string; name: string; value?: unknown; kind?: 'str' | 'int' | 'bool'; type?: string; help?: string; options?: readonly (string | { value: string; label: string })[]; optional?: boolean; attrs?: string }) => Html;
+  actionForm: (o: { method: string; url: string; body?: Html; button: string; plan?: string; cls?: string; inline?: boolean }) => Html;
+}
+
+const PROTOCOL_CHOICES = [
+  { value: 'tcp', label: 'TCP (connect only)' },
+  { value: 'tls', label: 'TLS (connect and read the certificate chain)' },
+  { value: 'https', label: 'HTTPS (TLS and the HTTP status)' },
+];
+
+/** The fields of one administrator's endpoint, empty for a new one, prefilled to change one. */
+function endpointFields(f: ConnectivityForms, e: Partial<ConnectivityEndpointConfig>): Html {
+  return html`${f.field({ label: 'Name', name: 'name', value: e.name ?? '', attrs: 'maxlength="32" autocomplete="off"', help: 'Letters, digits, dot, dash or underscore, up to 32 characters' })}
+${f.field({ label: 'Host', name: 'host', value: e.host ?? '', attrs: 'maxlength="253" autocomplete="off"', help: 'Host name or IPv4 address (with TLS, the name its certificate must carry)' })}
+${f.field({ label: 'Port', name: 'port', value: e.port ?? '', kind: 'int', attrs: 'min="1" max="65535"', help: '1-65535' })}
+${f.field({ label: 'Protocol', name: 'protocol', value: e.protocol ?? 'tcp', options: PROTOCOL_CHOICES })}
+${f.field({ label: 'Through the outbound proxy', name: 'viaProxy', value: e.viaProxy ?? false, kind: 'bool', help: 'A CONNECT tunnel through the configured proxy, as the appliance\'s own HTTPS requests go' })}
+${f.field({ label: 'Path (HTTPS)', name: 'path', value: e.path ?? '', optional: true, attrs: 'maxlength="1024"', help: 'HTTPS only: the path to request, starting with / (empty: /)' })}
+${f.field({ label: 'Expected issuer', name: 'expectedIssuer', value: e.expectedIssuer ?? '', optional: true, attrs: 'maxlength="256"', help: 'TLS and HTTPS: common name of the CA that must issue the certificate; another issuer is flagged as TLS interception' })}
+${f.field({ label: 'CA certificate (PEM)', name: 'caCertificate', value: e.caCertificate ?? '', type: 'textarea', optional: true, attrs: 'maxlength="65536" spellcheck="false"', help: 'TLS and HTTPS: when the CA is not in the system trust store' })}`;
+}
+
+/** The Diagnostics > Connectivity page: the table with each endpoint's last result, a Check button per row and Run checks for all; administrators add, change and remove their endpoints. */
+export function connectivityPage(c: Config, store: ConnectivityStore, csrf: string, f?: ConnectivityForms): Html {
   const t = table(c, store);
+  const admin = f?.role === 'admin';
+  const added = new Map((c.connectivity?.endpoints ?? []).map((e) => [e.name, e]));
   const rows = t.endpoints.map(({ endpoint: e, last }) => {
     const r = last as CheckResult | null;
-    return html`<tr id="endpoint-${e.name}" class="${r?.interception ? 'interception' : ''}">
+    const src = SOURCE_PAGES.find(([re]) => re.test(e.name));
+    const mine = e.source === 'administrator' ? added.get(e.name) : undefined;
+    const enc = encodeURIComponent(e.name);
+    const url = `${API}/config/connectivity/endpoints/${enc}`;
+    const actions =
+      e.source === 'configuration'
+        ? html`<span class="muted">From the configuration${src ? html`: set on <a href="${src[1]}">${src[2]}</a>` : ''}</span>`
+        : admin && mine && f
+          ? html`<details class="endpoint-edit"><summary>Change</summary>${f.actionForm({ method: 'PUT', url, plan: `${url}/plan`, button: 'Change', body: endpointFields(f, mine) })}</details>
+${f.actionForm({ method: 'DELETE', url, plan: `${url}/delete/plan`, button: 'Remove', inline: true, cls: 'admin-only danger' })}`
+          : html`<span class="muted">Added by an administrator</span>`;
+    return html`<tr id="endpoint-${e.name}" class="${r?.interception ? 'interception' : ''}" data-source="${e.source}">
 <td><strong>${e.name}</strong><br><span class="muted">${e.role}</span></td>
 <td>${e.host}:${e.port}${e.viaProxy ? html`<br><span class="muted">through the proxy</span>` : ''}</td>
 <td>${e.protocol}${e.expectedIssuer ? html`<br><span class="muted">expects ${e.expectedIssuer}</span>` : ''}</td>
 <td>${r ? STATUS_BADGE[r.status] : html`<span class="muted">not checked</span>`}
 <form method="post" action="${CONNECTIVITY_PAGE}/run" class="run-one"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="name" value="${e.name}"><button type="submit" title="Check ${e.name} now">Check</button></form></td>
 <td>${r ? html`<p class="${r.status === 'ok' ? '' : 'error'}">${r.message}</p>${r.problems.slice(1).map((p) => html`<p class="error">${p}</p>`)}${details(r)}<span class="muted">${r.at.replace('T', ' ').slice(0, 19)} UTC, ${r.totalMs} ms</span>` : ''}</td>
+<td class="actions">${actions}</td>
 </tr>`;
   });
   return html`<section>
-<p>The endpoints this appliance depends on, from its configuration, and those added under <code>connectivity</code> (REST: <code>PUT ${API}/config/connectivity</code>). Each check resolves the name, connects, and for TLS reads the certificate chain: a certificate from another CA than the expected issuer is flagged as TLS interception. Any HTTP status means reachable.${c.connectivity?.intervalMinutes === 0 ? ' Scheduled checks are off.' : html` The health monitor checks every ${c.connectivity?.intervalMinutes ?? 15} minutes and alerts on failures.`}</p>
+<p>The endpoints this appliance depends on, from its configuration, and those added under <code>connectivity</code> (REST: <code>${API}/config/connectivity/endpoints</code>, or the whole section with <code>PUT ${API}/config/connectivity</code>). Each check resolves the name, connects, and for TLS reads the certificate chain: a certificate from another CA than the expected issuer is flagged as TLS interception. Any HTTP status means reachable.${c.connectivity?.intervalMinutes === 0 ? ' Scheduled checks are off.' : html` The health monitor checks every ${c.connectivity?.intervalMinutes ?? 15} minutes and alerts on failures.`}</p>
 <form method="post" action="${CONNECTIVITY_PAGE}/run" class="run-checks">
 <input type="hidden" name="_csrf" value="${csrf}">
 <button type="submit">Run checks</button>
@@ -199,8 +249,15 @@ export function connectivityPage(c: Config, store: ConnectivityStore, csrf: stri
 </section>
 <section>
 <table class="connectivity">
-<thead><tr><th>Endpoint</th><th>Target</th><th>Protocol</th><th>Result</th><th>Details</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td colspan="5">No endpoints: the configuration names none and none were added.</td></tr>`}</tbody>
+<thead><tr><th>Endpoint</th><th>Target</th><th>Protocol</th><th>Result</th><th>Details</th><th>Source</th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td colspan="6">No endpoints: the configuration names none and none were added.</td></tr>`}</tbody>
 </table>
-</section>`;
+</section>
+${admin && f
+  ? html`<section id="add-endpoint">
+<h2>Add an endpoint</h2>
+<p class="muted">Checked with those above; the change is planned, its diff shown for confirmation, then applied as a new revision (Save makes it persistent). CLI: <code>connectivity endpoint NAME</code>.</p>
+${f.actionForm({ method: 'POST', url: `${API}/config/connectivity/endpoints`, plan: `${API}/config/connectivity/endpoints/plan`, button: 'Add', body: endpointFields(f, {}) })}
+</section>`
+  : ''}`;
 }

@@ -740,7 +740,7 @@ export function registerPages(
   view(`${BASE}/maintenance/updates`, 'Software Updates', (req) => updatesPage(host, store, req));
   view(`${BASE}/changes`, 'Configuration Changes', () => changesPage(store));
   const connectivity = new ConnectivityStore(store.db);
-  view(CONNECTIVITY_PAGE, 'Connectivity', (req) => connectivityPage(config(), connectivity, req.session!.csrf));
+  view(CONNECTIVITY_PAGE, 'Connectivity', (req) => connectivityPage(config(), connectivity, req.session!.csrf, { role: req.principal!.role, field, actionForm }));
   view(TOOLS_PAGE, 'Diagnostics Tools', (req) => toolsPage(req.session!.csrf));
   // A tool's form: runs it and answers the page with the result under its form (a reload asks
   // the browser to send again, as for any POST; nothing changes by running twice).

@@ -15,6 +15,10 @@ import { ConnectivityStore, HISTORY_DAYS, HISTORY_MAX } from '../../appliance/co
 import { startDnsServer, closedPort } from '../helpers/netpeers.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeCert } from '../helpers/pki.ts';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../webui/server.ts';
+import { toScript } from '../../appliance/config/script.ts';
+import { configuredHost, OPERATOR_PASSWORD, WEB_PASSWORD } from '../helpers/web.ts';
 
 process.env.KEEL_LOG ??= 'silent';
 
@@ -182,4 +186,77 @@ test('history is bounded: the newest results, none older than the retention', as
   expect(store.latest().size).toBe(7);
   expect(store.history(3, 'e0').map((r) => r.at)).toEqual([5005, 4998, 4991].map((i) => new Date(base + i * 1000).toISOString()));
   db.close();
+});
+
+test('System Manager: an administrator adds, changes and removes an endpoint through the one change path; an operator only looks', async (t) => {
+  const host = await configuredHost(t, { prefix: 'keel-conn-edit-', edit: (c) => void (c.connectivity = { intervalMinutes: 0, endpoints: [] }) });
+  const app: FastifyInstance = await buildServer({ host, failureDelayMs: 5 });
+  t.onTestFinished(() => void app.close());
+  const signIn = async (username: string, password: string) => {
+    const r = await app.inject({ method: 'POST', url: '/mics/api/session', payload: { username, password } });
+    expect(r.statusCode, r.body).toBe(200);
+    const cookie = String(r.headers['set-cookie']).split(';')[0];
+    const csrf = JSON.parse(r.body).csrfToken as string;
+    return {
+      send: (method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, ...(payload ? { payload } : {}), headers: { cookie, 'x-csrf-token': csrf } }),
+      page: async () => (await app.inject({ method: 'GET', url: '/mics/diagnostics/connectivity', headers: { cookie } })).body,
+    };
+  };
+  const admin = await signIn('admin', WEB_PASSWORD);
+  const oper = await signIn('oper', OPERATOR_PASSWORD);
+  const E = '/mics/api/v1/config/connectivity/endpoints';
+  const cloud = { name: 'cloud', host: 'cloud.example.com', port: 443, protocol: 'https', viaProxy: false, path: '/health', expectedIssuer: 'Example CA' };
+  const before = app.keel.store.running()!.revision;
+
+  // The plan shows the diff and changes nothing; the apply makes a numbered revision saying who and from where.
+  const plan = await admin.send('POST', `${E}/plan`, cloud);
+  expect(plan.statusCode, plan.body).toBe(200);
+  expect(JSON.parse(plan.body).configDiff).toMatch(/^\+ +"name": "cloud",$/m);
+  expect(app.keel.store.running()!.revision).toBe(before);
+  const add = await admin.send('POST', E, cloud);
+  expect(add.statusCode, add.body).toBe(200);
+  const rev = app.keel.store.revisions(1)[0];
+  expect(rev.id).toBe(JSON.parse(add.body).revision);
+  expect(rev).toMatchObject({ who: 'admin', source: expect.stringMatching(/^webui:/), summary: expect.stringMatching(/^webui: add connectivity endpoint cloud/) });
+  expect(app.keel.store.running()!.config.connectivity!.endpoints).toEqual([cloud]);
+  expect(toScript(app.keel.store.running()!.config).join('\n')).toMatch(/connectivity endpoint cloud/);
+  // In the table, with its change and remove forms (prefilled) for administrators; read-only for operators.
+  const adminPage = await admin.page();
+  expect(adminPage).toMatch(/<tr id="endpoint-cloud"[^>]*data-source="administrator"/);
+  expect(adminPage).toMatch(/data-method="PUT" data-url="\/mics\/api\/v1\/config\/connectivity\/endpoints\/cloud"/);
+  expect(adminPage).toMatch(/name="host"[^>]*value="cloud\.example\.com"/);
+  expect(adminPage).toContain('id="add-endpoint"');
+  expect(adminPage).toMatch(/id="endpoint-dns-1"[\s\S]*?From the configuration: set on <a href="\/mics\/settings\/network">/);
+  const operPage = await oper.page();
+  expect(operPage).toContain('id="endpoint-cloud"');
+  expect(operPage).not.toContain('id="add-endpoint"');
+  expect(operPage).not.toMatch(/data-method="(PUT|DELETE|POST)"/);
+
+  // Refusals name the field and its rule; nothing changes.
+  const badPort = await admin.send('POST', E, { ...cloud, name: 'other', port: 70000 });
+  expect(badPort.statusCode).toBe(400);
+  expect(JSON.parse(badPort.body).problems).toEqual([expect.objectContaining({ field: '/connectivity/endpoints/new/port', rule: 'maximum' })]);
+  const badHost = await admin.send('POST', E, { ...cloud, name: 'other', host: 'bad host!' });
+  expect(badHost.statusCode).toBe(400);
+  expect(JSON.parse(badHost.body).problems).toEqual([expect.objectContaining({ field: '/connectivity/endpoints/new/host' })]);
+  const twice = await admin.send('POST', E, { ...cloud, name: 'CLOUD' });
+  expect(JSON.parse(twice.body).problems).toEqual([expect.objectContaining({ field: '/connectivity/endpoints/1/name', rule: 'unique' })]);
+  const derived = await admin.send('POST', E, { ...cloud, name: 'dns-1' });
+  expect(JSON.parse(derived.body).problems).toEqual([expect.objectContaining({ field: '/connectivity/endpoints/1/name', rule: 'reserved' })]);
+  expect(app.keel.store.revisions(1)[0].id).toBe(rev.id);
+
+  // Operators: 403 on every change, planned or not.
+  for (const [method, url, body] of [['POST', E, { ...cloud, name: 'x' }], ['POST', `${E}/plan`, { ...cloud, name: 'x' }], ['PUT', `${E}/cloud`, cloud], ['DELETE', `${E}/cloud`, undefined]] as const)
+    expect((await oper.send(method, url, body)).statusCode, `${method} ${url}`).toBe(403);
+
+  // Change (a rename too), then remove; an unknown name is a 404.
+  const changed = await admin.send('PUT', `${E}/cloud`, { ...cloud, name: 'cloud2', protocol: 'tls', path: undefined, port: 8443 });
+  expect(changed.statusCode, changed.body).toBe(200);
+  expect(app.keel.store.running()!.config.connectivity!.endpoints).toEqual([{ name: 'cloud2', host: 'cloud.example.com', port: 8443, protocol: 'tls', viaProxy: false, expectedIssuer: 'Example CA' }]);
+  expect((await admin.send('DELETE', `${E}/cloud`)).statusCode).toBe(404);
+  const removed = await admin.send('DELETE', `${E}/cloud2`);
+  expect(removed.statusCode, removed.body).toBe(200);
+  expect(app.keel.store.running()!.config.connectivity!.endpoints).toEqual([]);
+  expect(app.keel.store.revisions(1)[0].summary).toMatch(/^webui: remove connectivity endpoint cloud2/);
+  expect(await admin.page()).not.toContain('id="endpoint-cloud2"');
 });

@@ -3,8 +3,10 @@
  * endpoint table with each one's last result, a run on demand, the history) and the page, which is
  * server-rendered: the last results and a "Run checks" form that posts, runs and comes back. The
  * endpoints an administrator adds are the `connectivity` configuration section
- * (GET/PUT /mics/api/v1/config/connectivity, like every section). Running checks changes nothing,
- * so operators may run them too; each run is audited.
+ * (GET/PUT /mics/api/v1/config/connectivity, like every section; one endpoint at a time under
+ * …/config/connectivity/endpoints, registered with the other change routes in api.ts). The page's
+ * add, change and remove forms go through those routes like every settings page (app.js: plan, the
+ * diff confirmed, apply). Running checks changes nothing, so operators may run them too; each run is audited.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

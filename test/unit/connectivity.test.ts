@@ -226,6 +226,7 @@ test('System Manager: an administrator adds, changes and removes an endpoint thr
   expect(adminPage).toMatch(/data-method="PUT" data-url="\/mics\/api\/v1\/config\/connectivity\/endpoints\/cloud"/);
   expect(adminPage).toMatch(/name="host"[^>]*value="cloud\.example\.com"/);
   expect(adminPage).toContain('id="add-endpoint"');
+  expect(adminPage).not.toMatch(/<script>|<script [^>]*>[^<]|style=|on(click|submit|load|change)=/i);
   expect(adminPage).toMatch(/id="endpoint-dns-1"[\s\S]*?From the configuration: set on <a href="\/mics\/settings\/network">/);
   const operPage = await oper.page();
   expect(operPage).toContain('id="endpoint-cloud"');

@@ -29,7 +29,7 @@ test('a row\'s Check button posts the form, runs, and the page shows each row fo
   assert.deepEqual(problems, []);
 }, 60_000);
 
-test('an administrator adds an endpoint with the page\'s form (refused port and host shown at their fields, input kept), then removes it', async (t) => {
+test('an administrator adds an endpoint with the page\'s form (refused host and port shown at their fields, input kept), changes it, then removes it', async (t) => {
   const { base, store } = await servedAppliance(t, { prefix: 'keel-web-connectivity-edit-', edit: (c) => void (c.connectivity = { intervalMinutes: 0, endpoints: [] }) });
   const { page, problems } = await browserPage(t);
   await signInWithPassword(page, base);

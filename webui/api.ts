@@ -126,7 +126,7 @@ export type Section = keyof typeof SECTIONS;
 
 /** The schema or null (TypeBox), with an optional description. */
 export const Nullable = <T extends TSchema>(t: T, description?: string) => Type.Union([t, Type.Null()], description ? { description } : {});
-export const Problem = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
+export const Problem = Type.Object({ field: Type.String(), label: Type.Optional(Type.String({ description: "The field in the administrator's words, as the CLI names it" })), rule: Type.String(), message: Type.String() });
 export const ErrorBody = Type.Object(
   { error: Type.String(), problems: Type.Optional(Type.Array(Problem)), requestId: Type.Optional(Type.String()) },
   { description: 'An error: for 400 the fields and rules that were broken' },

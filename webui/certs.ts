@@ -15,7 +15,7 @@ import { defaultNames, parsePemBundle } from '../appliance/certs/pki.ts';
 import { fingerprint256 } from '../appliance/certs/webui.ts';
 import { ValidationError, OperationalError } from '../appliance/errors.ts';
 import { log } from '../appliance/log.ts';
-import { actorOf, API } from './api.ts';
+import { actorOf, API, Problem } from './api.ts';
 
 /** Asks the server itself, over HTTPS on loopback, for a page; null when it answers 200 with the certificate `fingerprint`, else why not. */
 export function probeHttps(port: number, fingerprint: string, servername: string, path = '/mics/api/openapi.json', timeoutMs = 5000): Promise<string | null> {
@@ -202,7 +202,7 @@ export function registerCertificates(app: FastifyInstance, deps: CertDeps): void
   const now = () => new Date((deps.now ?? Date.now)());
   const Err = Type.Object({
     error: Type.String(),
-    problems: Type.Optional(Type.Array(Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() }))),
+    problems: Type.Optional(Type.Array(Problem)),
     requestId: Type.Optional(Type.String()),
   });
   const errors = { 400: Err, 401: Err, 403: Err };

@@ -14,7 +14,7 @@ import { certificateSignIn, type CertSignIn } from '../appliance/portalauth/matc
 import { CertificateAuthSchema, DEFAULT_PORTAL_AUTH, type CertificateAuthConfig } from '../appliance/portalauth/schema.ts';
 import { printableName } from '../appliance/users/signin.ts';
 import { log } from '../appliance/log.ts';
-import { API, actorOf, Nullable } from './api.ts';
+import { API, actorOf, Nullable, Problem } from './api.ts';
 
 /** Asks browsers for a client certificate only while certificate sign-in is on (takes effect for new connections). */
 export function syncClientCertRequest(app: FastifyInstance, c: Config | null): void {
@@ -59,7 +59,7 @@ export function signInWithCertificate(app: FastifyInstance, req: FastifyRequest,
 /** The "test sign-in" route: how a given certificate maps to a user, or why it does not. */
 export function registerPortalAuth(app: FastifyInstance): void {
   const store = app.keel.store;
-  const Err = Type.Object({ error: Type.String(), problems: Type.Optional(Type.Array(Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() }))) });
+  const Err = Type.Object({ error: Type.String(), problems: Type.Optional(Type.Array(Problem)) });
   app.post<{ Body: { certificate: string; settings?: CertificateAuthConfig } }>(`${API}/portal-auth/test`, {
     config: { fieldPrefix: '' },
     schema: {

@@ -27,7 +27,7 @@ import swagger from '@fastify/swagger';
 import { createHost, type Host } from '../appliance/host/index.ts';
 import { Store, type Actor } from '../appliance/config/store.ts';
 import { FORMATS, type Config } from '../appliance/config/schema.ts';
-import { ajvConstraint, sentence } from '../appliance/config/messages.ts';
+import { ajvConstraint, fieldLabel, sentence } from '../appliance/config/messages.ts';
 import { signIn as sharedSignIn, Lockouts } from '../appliance/users/signin.ts';
 import { ApiTokens } from '../appliance/tokens/store.ts';
 import { ensureWebuiCertificateFor, type WebuiCertificate } from '../appliance/certs/webui.ts';
@@ -265,7 +265,12 @@ function crossSite(req: FastifyRequest): string | null {
 
 const ProblemSchema = {
   type: 'object',
-  properties: { field: { type: 'string' }, rule: { type: 'string' }, message: { type: 'string' } },
+  properties: {
+    field: { type: 'string', description: 'Where in the configuration (or the request): a path such as /ntp/servers/0' },
+    label: { type: 'string', description: "The field in the administrator's words, as the CLI names it (ntp servers #1)" },
+    rule: { type: 'string' },
+    message: { type: 'string' },
+  },
   required: ['field', 'rule', 'message'],
 } as const;
 const ErrorSchema = {
@@ -623,8 +628,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     const api = isApi(req);
     const send = (status: number, body: { error: string; problems?: FieldProblem[]; requestId?: string }) => {
       reply.code(status);
+      // People read the label; programs match the path.
+      if (body.problems) body.problems = body.problems.map((p) => ({ ...p, label: fieldLabel(p.field) }));
       if (api) return reply.send(body);
-      const msg = body.problems?.length ? body.problems.map((p) => `${p.field.replace(/^\//, '')}: ${p.message}`).join('; ') : body.error;
+      const msg = body.problems?.length ? body.problems.map((p) => `${fieldLabel(p.field)}: ${p.message}`).join('; ') : body.error;
       return reply.type('text/html; charset=utf-8').send(errorPage(status, msg, body.requestId));
     };
     if (err.validation) {

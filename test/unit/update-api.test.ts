@@ -123,7 +123,7 @@ test('check, download (progress polled), stage, Reboot to Install on the page, u
   const a = await env.signIn();
   const none = await a('POST', `${U}/check`, {});
   assert.equal(none.status, 400);
-  assert.deepEqual(none.json.problems[0], { field: '/bundle', rule: 'precheck-failed', message: none.json.problems[0].message });
+  assert.deepEqual(none.json.problems[0], { field: '/bundle', label: 'bundle', rule: 'precheck-failed', message: none.json.problems[0].message });
   assert.match(none.json.problems[0].message, /no update repository is configured/);
   assert.equal((await a('PUT', `${U}/repository`, repository())).status, 200);
   const o = await env.signIn('oper', OP_PASSWORD);

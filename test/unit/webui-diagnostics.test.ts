@@ -57,7 +57,7 @@ test('REST: an operator runs each tool; ping and traceroute through the applier,
   const bad = await post('/mics/api/v1/diagnostics/ping', { host: '-f', count: 11 });
   assert.equal(bad.statusCode, 400);
   // The schema answers first (the bounds are in the OpenAPI document too), then the rules.
-  assert.deepEqual(JSON.parse(bad.body).problems, [{ field: '/count', rule: 'maximum', message: 'must be 10 or less' }]);
+  assert.deepEqual(JSON.parse(bad.body).problems, [{ field: '/count', label: 'count', rule: 'maximum', message: 'must be 10 or less' }]);
   const badHost = await post('/mics/api/v1/diagnostics/ping', { host: '1.2.3.4;reboot' });
   assert.equal(badHost.statusCode, 400);
   assert.deepEqual(JSON.parse(badHost.body).problems[0].field, 'host');

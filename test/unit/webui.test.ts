@@ -201,7 +201,7 @@ test('API sign-in: good, bad (401, audited without the password, slowed), malfor
 
   const missing = await req('POST', '/mics/api/session', { body: { username: 'admin' } });
   assert.equal(missing.status, 400);
-  assert.deepEqual(missing.json().problems[0], { field: '/password', rule: 'required', message: 'is required' });
+  assert.deepEqual(missing.json().problems[0], { field: '/password', label: 'password', rule: 'required', message: 'is required' });
   const wrongType = await req('POST', '/mics/api/session', { body: { username: 'admin', password: { not: 'a string' } } });
   assert.equal(wrongType.status, 400);
   assert.equal(wrongType.json().problems[0].field, '/password');

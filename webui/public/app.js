@@ -154,7 +154,7 @@
           break;
         }
       }
-      if (!shown) rest.push(`${p.field}: ${p.message} (${p.rule})`);
+      if (!shown) rest.push(`${p.label || p.field}: ${p.message} (${p.rule})`);
     }
     const fe = form.querySelector('.form-error');
     const text = body.problems && body.problems.length ? (rest.length ? rest.join('; ') : 'Please correct the marked fields.') : body.error || `Error ${err.status}`;

@@ -42,6 +42,8 @@ const KEYWORDS = new Set(['host', 'net', 'port', 'portrange', 'src', 'dst', 'tcp
 const PRIMITIVE = new Set(['tcp', 'udp', 'icmp', 'icmp6', 'arp', 'ip', 'ip6', 'vlan']);
 const DIR = new Set(['src', 'dst']);
 const VALUE_OF: Record<string, 'host' | 'net' | 'port' | 'portrange'> = { host: 'host', net: 'net', port: 'port', portrange: 'portrange' };
+/** What a protocol can qualify: ports for TCP and UDP, addresses for IP, IPv6 and ARP. */
+const QUALIFIES: Record<string, string[]> = { tcp: ['port', 'portrange'], udp: ['port', 'portrange'], ip: ['host', 'net'], ip6: ['host', 'net'], arp: ['host', 'net'] };
 
 function portOk(s: string): boolean {
   return /^\d{1,5}$/.test(s) && Number(s) >= 0 && Number(s) <= 65535;
@@ -65,7 +67,8 @@ function valueOk(kind: 'host' | 'net' | 'port' | 'portrange', w: string): boolea
 /**
  * Split and check a capture filter. The grammar (a subset of pcap-filter):
  *   expr := term (('and'|'or') term)* ; term := 'not' term | '(' expr ')' | primitive
- *   primitive := proto | [src|dst] (host ADDR | net ADDR[/LEN] | port N | portrange N-M) | vlan [N]
+ *   primitive := proto | [proto] [src|dst] (host ADDR | net ADDR[/LEN] | port N | portrange N-M) | vlan [N]
+ *   (proto before port/portrange: tcp or udp; before host/net: ip, ip6 or arp)
  * Addresses are IPv4/IPv6 literals (no names: no DNS lookups during a capture). Returns the argv
  * words, or throws a message naming the rule broken.
  */
@@ -90,8 +93,19 @@ export function parseFilter(text: string): string[] {
       }
       return;
     }
-    if (PRIMITIVE.has(w)) return;
-    if (DIR.has(w)) {
+    if (PRIMITIVE.has(w)) {
+      // A protocol may qualify what follows, as in pcap-filter: `tcp port 22`, `udp dst port 53`,
+      // `ip host 192.0.2.1`, `ip6 net 2001:db8::/32`.
+      const next = peek()?.toLowerCase();
+      const qualifies = QUALIFIES[w];
+      if (!qualifies || next === undefined || !(DIR.has(next) || qualifies.includes(next))) return;
+      w = next;
+      i++;
+      if (DIR.has(w)) {
+        w = (words[i++] ?? '').toLowerCase();
+        if (!qualifies.includes(w)) fail(`needs ${qualifies.join(' or ')} after ${words[i - 3]!.toLowerCase()} ${words[i - 2]!.toLowerCase()}`);
+      }
+    } else if (DIR.has(w)) {
       w = (words[i++] ?? '').toLowerCase();
       if (!VALUE_OF[w]) fail('needs host, net, port or portrange after src/dst');
     }

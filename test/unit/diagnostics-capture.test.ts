@@ -43,13 +43,15 @@ test('capture arguments: defaults, bounds, messages naming the field', () => {
 
 test('capture filter grammar: accepts the subset, refuses anything else', () => {
   for (const ok of ['tcp', 'host 192.0.2.1', 'src host 2001:db8::1', 'net 10.0.0.0/8', 'dst net 2001:db8::/32', 'port 443', 'portrange 1000-2000',
-    'tcp and port 22', 'not (udp or icmp)', '(host 192.0.2.1 and not port 22) or arp', 'vlan 10 and ip6', 'icmp6', 'TCP AND PORT 80'])
+    'tcp and port 22', 'not (udp or icmp)', '(host 192.0.2.1 and not port 22) or arp', 'vlan 10 and ip6', 'icmp6', 'TCP AND PORT 80',
+    'tcp port 22', 'udp dst port 53', 'tcp src portrange 1000-2000', 'ip host 192.0.2.1', 'ip6 src net 2001:db8::/32', 'arp host 192.0.2.1 or tcp port 22'])
     assert.ok(parseFilter(ok).length > 0, ok);
   assert.deepEqual(parseFilter('(tcp and port 22)'), ['(', 'tcp', 'and', 'port', '22', ')']);
   assert.deepEqual(parseFilter('TCP AND PORT 80'), ['tcp', 'and', 'port', '80']);
+  assert.deepEqual(parseFilter('tcp port 22'), ['tcp', 'port', '22']);
   const bad: [string, RegExp][] = [
     ['port 70000', /port number/], ['host example.com', /IPv4 or IPv6 address/], ['net 10.0.0.0/33', /CIDR/], ['portrange 2000-1000', /port range/],
-    ['tcp and', /ends where/], ['(tcp', /unclosed/], ['tcp port 22', /where and\/or or the end/], ['-w /etc/passwd', /unknown word/],
+    ['tcp and', /ends where/], ['(tcp', /unclosed/], ['tcp host 192.0.2.1', /where and\/or or the end/], ['tcp src host 192.0.2.1', /needs port or portrange after tcp src/], ['ip port 22', /where and\/or/], ['-w /etc/passwd', /unknown word/],
     ['ether host 00:11:22:33:44:55', /unknown word "ether"/], ['src tcp', /after src\/dst/], ['vlan 5000', /4094/], ['tcp $(reboot)', /unknown word|where/],
     ['host 192.0.2.1%eth0', /IPv4 or IPv6/], ['x'.repeat(257), /at most 256/], ['('.repeat(40) + 'tcp' + ')'.repeat(40), /nests/],
   ];

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import type forge from 'node-forge';
 import { createRequire } from 'node:module';
 import type { FieldProblem } from '../errors.ts';
+import { nativeRsaSigner } from './signer.ts';
 
 // node-forge is loaded at first use: most of System Manager's requests never need it (issue 15).
 const requireLazily = createRequire(import.meta.url);
@@ -246,7 +247,8 @@ async function newRsaKey(): Promise<{ keyPem: string; fPriv: forge.pki.rsa.Priva
   const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   return {
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    fPriv: F().pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey,
+    // Signed by native crypto (signer.ts): forge only builds the structures.
+    fPriv: nativeRsaSigner(privateKey) as unknown as forge.pki.rsa.PrivateKey,
     fPub: F().pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string) as forge.pki.rsa.PublicKey,
   };
 }

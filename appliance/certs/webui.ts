@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type { Host } from '../host/index.ts';
 import type { Config } from '../config/schema.ts';
 import { log } from '../log.ts';
+import { nativeRsaSigner } from './signer.ts';
 
 // node-forge is loaded at first use: most of System Manager's requests never need it (issue 15).
 const requireLazily = createRequire(import.meta.url);
@@ -68,12 +69,11 @@ function unusable(certPem: string, keyPem: string, fqdn: string, ip: string | nu
   return null;
 }
 
-/** Makes an RSA 2048 key (native crypto) and a self-signed SHA-256 server certificate for `fqdn` (forge). */
+/** Makes an RSA 2048 key and a self-signed SHA-256 server certificate for `fqdn` (built by forge, key and signature by native crypto). */
 export async function makeSelfSigned(fqdn: string, ip?: string | null, now = new Date()): Promise<{ certPem: string; keyPem: string }> {
   // Node's native key generation: forge's pure-JS RSA keygen takes far too long under emulation.
   const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const fPriv = F().pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
   const fPub = F().pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string) as forge.pki.rsa.PublicKey;
 
   const cert = F().pki.createCertificate();
@@ -101,7 +101,7 @@ export async function makeSelfSigned(fqdn: string, ip?: string | null, now = new
     { name: 'subjectAltName', altNames },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(fPriv, F().md.sha256.create());
+  cert.sign(nativeRsaSigner(privateKey) as unknown as forge.pki.rsa.PrivateKey, F().md.sha256.create());
   return { certPem: F().pki.certificateToPem(cert), keyPem };
 }
 

@@ -29,45 +29,104 @@ export function fingerprintOf(publicKey: string): string {
   return `SHA256:${crypto.createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
+type Pair = { private: string; public: string };
+
+/** Whether ssh2 (the SSH CLI's server) reads both halves of a pair back. */
+function readsBack(pair: Pair): boolean {
+  return !(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error);
+}
+
 /**
  * A host key pair that ssh2 can read back. ssh2's generator strips the leading zero bytes of an
  * Ed25519 public key, so about one pair in 256 is malformed (mscdex/ssh2#1390, #1513) and the SSH
  * CLI would never start with it: such a pair is made again (8 tries, each 255 in 256 good).
  */
-export function generatePair(type: string, opts: object, generate = () => ssh2.utils.generateKeyPairSync(type as never, { ...opts, comment: 'keel' } as never) as { private: string; public: string }): { private: string; public: string } {
+export function generatePair(type: string, opts: object, generate = () => ssh2.utils.generateKeyPairSync(type as never, { ...opts, comment: 'keel' } as never) as Pair): Pair {
   for (let i = 0; i < 8; i++) {
     const pair = generate();
-    if (!(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error)) return pair;
+    if (readsBack(pair)) return pair;
     log.warn('SSH host key pair made again: the generator made one that does not read back', { type });
   }
   throw new Error(`could not make a readable ${type} SSH host key`);
+}
+
+/** ssh2's generator on libuv's thread pool: the event loop (and the other keys) go on meanwhile. */
+function generateInPool(type: string, opts: object): Promise<Pair> {
+  return new Promise((resolve, reject) => {
+    ssh2.utils.generateKeyPair(type as never, { ...opts, comment: 'keel' } as never, (err: Error | null, pair: Pair) => (err ? reject(err) : resolve(pair)));
+  });
+}
+
+/** generatePair off the main thread, with the same read-back retries. */
+export async function generatePairAsync(type: string, opts: object, generate = () => generateInPool(type, opts)): Promise<Pair> {
+  for (let i = 0; i < 8; i++) {
+    const pair = await generate();
+    if (readsBack(pair)) return pair;
+    log.warn('SSH host key pair made again: the generator made one that does not read back', { type });
+  }
+  throw new Error(`could not make a readable ${type} SSH host key`);
+}
+
+type Kind = (typeof KINDS)[number];
+
+/** Makes a lost .pub again from its private key (the identity clients know: never a new pair). */
+function repairPublic(host: Host, k: Kind): void {
+  const priv = `${SSH_KEY_DIR}/${k.file}`;
+  const pub = `${priv}.pub`;
+  if (!host.files.exists(priv) || host.files.exists(pub)) return;
+  const key = ssh2.utils.parseKey(host.files.readText(priv)!);
+  if (key instanceof Error) return;
+  const k1 = Array.isArray(key) ? key[0] : key;
+  host.files.writeAtomic(pub, `${k1.type} ${k1.getPublicSSH().toString('base64')} keel\n`, 0o644);
+  log.warn('SSH host public key was missing; made again from the private key', { type: k.type });
+}
+
+function missing(host: Host, k: Kind): boolean {
+  const priv = `${SSH_KEY_DIR}/${k.file}`;
+  return !host.files.exists(priv) || !host.files.exists(`${priv}.pub`);
+}
+
+function store(host: Host, k: Kind, pair: Pair, started: number): void {
+  const priv = `${SSH_KEY_DIR}/${k.file}`;
+  host.files.writeAtomic(priv, pair.private, 0o600);
+  host.files.writeAtomic(`${priv}.pub`, `${pair.public}\n`, 0o644);
+  log.info('made an SSH host key', { type: k.type, fingerprint: fingerprintOf(pair.public), ms: Date.now() - started });
+}
+
+function load(host: Host, k: Kind): HostKey {
+  const priv = `${SSH_KEY_DIR}/${k.file}`;
+  const publicKey = host.files.readText(`${priv}.pub`)!.trim();
+  return { type: k.type, privateKey: host.files.readText(priv)!, publicKey, fingerprint: fingerprintOf(publicKey) };
 }
 
 /** Reads the host keys, making any that are missing. Returns them Ed25519 first. */
 export function ensureHostKeys(host: Host): HostKey[] {
   host.files.mkdirp(SSH_KEY_DIR, 0o700);
   return KINDS.map((k) => {
-    const priv = `${SSH_KEY_DIR}/${k.file}`;
-    const pub = `${priv}.pub`;
-    if (host.files.exists(priv) && !host.files.exists(pub)) {
-      // The private key is the identity clients know: a lost .pub is made again from it, never a new pair.
-      const key = ssh2.utils.parseKey(host.files.readText(priv)!);
-      if (!(key instanceof Error)) {
-        const k1 = Array.isArray(key) ? key[0] : key;
-        host.files.writeAtomic(pub, `${k1.type} ${k1.getPublicSSH().toString('base64')} keel\n`, 0o644);
-        log.warn('SSH host public key was missing; made again from the private key', { type: k.type });
-      }
-    }
-    if (!host.files.exists(priv) || !host.files.exists(pub)) {
+    repairPublic(host, k);
+    if (missing(host, k)) {
       const started = Date.now();
-      const pair = generatePair(k.type, k.opts);
-      host.files.writeAtomic(priv, pair.private, 0o600);
-      host.files.writeAtomic(pub, `${pair.public}\n`, 0o644);
-      log.info('made an SSH host key', { type: k.type, fingerprint: fingerprintOf(pair.public), ms: Date.now() - started });
+      store(host, k, generatePair(k.type, k.opts), started);
     }
-    const publicKey = host.files.readText(pub)!.trim();
-    return { type: k.type, privateKey: host.files.readText(priv)!, publicKey, fingerprint: fingerprintOf(publicKey) };
+    return load(host, k);
   });
+}
+
+/**
+ * ensureHostKeys for `keel boot`: the missing keys are made at the same time on libuv's thread pool
+ * (the RSA key is most of a first boot's CPU time under emulation), so the boot's other work goes
+ * on meanwhile. Same files, same checks.
+ */
+export async function ensureHostKeysAsync(host: Host, generate = generatePairAsync): Promise<HostKey[]> {
+  host.files.mkdirp(SSH_KEY_DIR, 0o700);
+  for (const k of KINDS) repairPublic(host, k);
+  await Promise.all(
+    KINDS.filter((k) => missing(host, k)).map(async (k) => {
+      const started = Date.now();
+      store(host, k, await generate(k.type, k.opts), started);
+    }),
+  );
+  return KINDS.map((k) => load(host, k));
 }
 
 /** The fingerprints of the host keys that exist (none made here), for banners and `show ssh`. */

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createHost } from '../../appliance/host/index.ts';
 import { ensureWebuiCertificate, fingerprint256, WEBUI_CERT_PATH, WEBUI_KEY_PATH } from '../../appliance/certs/webui.ts';
+import { nativeRsaSigner } from '../../appliance/certs/signer.ts';
 import { tempRoot } from '../helpers/config.ts';
 
 process.env.KEEL_LOG ??= 'silent';
@@ -89,4 +90,21 @@ test('an unreadable certificate file is replaced', async (t) => {
   fs.writeFileSync(`${root}${WEBUI_CERT_PATH}`, 'garbage');
   const c = await ensureWebuiCertificate(host, 'core.example.com');
   assert.equal(new crypto.X509Certificate(c.certPem).subjectAltName, 'DNS:core.example.com');
+});
+
+test('the native signer makes the PKCS#1 v1.5 SHA-256 signature OpenSSL makes, and refuses what it cannot sign', async () => {
+  const forge = (await import('node-forge')).default;
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  for (const data of [crypto.randomBytes(300), Buffer.alloc(0)]) {
+    const md = forge.md.sha256.create();
+    md.update(data.toString('binary'));
+    const sig = Buffer.from(nativeRsaSigner(privateKey).sign(md), 'binary');
+    // PKCS#1 v1.5 is deterministic: byte for byte what crypto.sign makes.
+    assert.deepEqual(sig, crypto.sign('sha256', data, privateKey));
+    assert.ok(crypto.verify('sha256', data, publicKey, sig));
+  }
+  const sha1 = forge.md.sha1.create();
+  sha1.update('x');
+  assert.throws(() => nativeRsaSigner(privateKey).sign(sha1), /SHA-256 digests only/);
+  assert.throws(() => nativeRsaSigner(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey), /needs an RSA key, not ec/);
 });

@@ -46,3 +46,15 @@ test('keel serve has the same V8 limits on the appliance (keel-serve.service) an
   const pkg = JSON.parse(fs.readFileSync(path.resolve(UNITS, '../../../../../package.json'), 'utf8')) as { scripts: Record<string, string> };
   assert.equal(/\bnode (.*) bin\/main\.ts start$/.exec(pkg.scripts.start)?.[1], flags);
 });
+
+test('the update confirmation does not hold multi-user.target: it is wanted there but counts as started once it runs', () => {
+  const unit = fs.readFileSync(path.join(UNITS, 'keel-update-confirm.service'), 'utf8');
+  const gen = fs.readFileSync(path.resolve(UNITS, '../../../usr/lib/systemd/system-generators/keel-generator'), 'utf8');
+  assert.ok(gen.includes('want multi-user.target.wants keel-update-confirm.service'));
+  // A target is ordered after what it wants: a oneshot there would keep the boot waiting for its
+  // answer (up to --timeout on a trial boot); Type=exec is started once its process runs.
+  assert.equal(/^Type=(.*)$/m.exec(unit)?.[1], 'exec');
+  assert.doesNotMatch(unit, /^(Before=.*multi-user\.target|RemainAfterExit=)/m);
+  assert.match(unit, /^After=keel-serve\.service network-online\.target$/m);
+  assert.match(unit, /^ExecStart=\/usr\/local\/bin\/keel update confirm --timeout 600$/m);
+});

@@ -128,6 +128,20 @@ export async function bootCheck(
   return { kind: 'normal' };
 }
 
+/**
+ * Whether `keel update confirm` has work at this boot: a try to confirm, a rollback notice to
+ * e-mail, or an unknown state (the boot check failed: `kind` null) where it must look for itself.
+ */
+export function confirmNeeded(host: Host, kind: BootKind | null): boolean {
+  if (kind !== 'normal') return true;
+  try {
+    const r = readState(host).lastResult;
+    return !!r && r.outcome === 'rolled-back' && !r.notified;
+  } catch {
+    return true;
+  }
+}
+
 /** Consistent copy of the live database to an appliance path (SQLite online backup). */
 async function copyDb(host: Host, dst: string): Promise<void> {
   host.files.mkdirp(path.posix.dirname(dst), 0o700);

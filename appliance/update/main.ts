@@ -15,13 +15,13 @@ import { generateSigningKey, loadTrustedKeys, publicKeyFromPem } from './keys.ts
 import { updateContext, type UpdateContext } from './context.ts';
 import { checkUpdates, downloadUpdate, repositoryOptions, writeIndex, type RepositoryOptions } from './repository.ts';
 import { stage, unstage } from './stage.ts';
-import { bootCheck, confirm, defaultHealthChecks, formatStatus, status, acknowledge, rollbackNotice, notifyPending } from './lifecycle.ts';
+import { bootCheck, confirmNeeded, confirm, defaultHealthChecks, formatStatus, status, acknowledge, rollbackNotice, notifyPending, type BootKind } from './lifecycle.ts';
 import { sendMail } from '../email/send.ts';
 import { log } from '../log.ts';
 import { readState } from './state.ts';
 import { GrubEnv } from './grub.ts';
 import { runningSlot, slotsFor } from './slots.ts';
-import { UPDATES_DIR } from './paths.ts';
+import { CONFIRM_NEEDED_PATH, UPDATES_DIR } from './paths.ts';
 import type { UpdateConfig } from './schema.ts';
 import { UpdateBusy, withUpdateLock } from './jobs.ts';
 
@@ -178,8 +178,16 @@ export async function run(argv: string[]): Promise<number> {
  * by `keel update boot`.
  */
 export async function updateBootCheck(host: Host): Promise<void> {
-  const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: VERSION, verifySlot: (slot) => slotsFor(host).verify(slot) });
-  if (r.kind === 'rolled-back') console.log(rollbackNotice(r.result));
+  let kind: BootKind | null = null;
+  try {
+    const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: runningSlot(host), runningVersion: VERSION, verifySlot: (slot) => slotsFor(host).verify(slot) });
+    kind = r.kind;
+    if (r.kind === 'rolled-back') console.log(rollbackNotice(r.result));
+  } finally {
+    // Also when the check failed (kind null): then the confirmation looks for itself.
+    if (confirmNeeded(host, kind)) host.files.writeAtomic(CONFIRM_NEEDED_PATH, `${kind ?? 'unknown'}\n`, 0o644);
+    else host.files.remove(CONFIRM_NEEDED_PATH);
+  }
 }
 
 async function applianceCommand(ctx: UpdateContext, cmd: string, positionals: string[], v: { json?: boolean; timeout?: string; repository?: string; user?: string; ca?: string }, store: Store): Promise<number> {

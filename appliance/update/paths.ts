@@ -15,6 +15,12 @@ export const SLOT_DB_DIR = '/var/lib/keel/slots';
 export const GRUBENV_PATH = '/boot/grub/grubenv';
 /** The running slot's system files, as live-boot mounted them. */
 export const RUNNING_LIVE_DIR = '/run/live/medium/live';
+/**
+ * Present (a tmpfs file, gone at the next boot) when this boot's update check found work for
+ * `keel update confirm`: keel-update-confirm.service starts only then (ConditionPathExists), so a
+ * normal boot spends no Node start on it (issue 15).
+ */
+export const CONFIRM_NEEDED_PATH = '/run/keel-update-confirm';
 /** Where the inactive slot is mounted while it is written. */
 export const STAGE_MOUNT = '/run/keel/stage-slot';
 /** Partition of a slot on the appliance. */

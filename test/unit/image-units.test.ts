@@ -55,6 +55,9 @@ test('the update confirmation does not hold multi-user.target: it is wanted ther
   // answer (up to --timeout on a trial boot); Type=exec is started once its process runs.
   assert.equal(/^Type=(.*)$/m.exec(unit)?.[1], 'exec');
   assert.doesNotMatch(unit, /^(Before=.*multi-user\.target|RemainAfterExit=)/m);
-  assert.match(unit, /^After=keel-serve\.service network-online\.target$/m);
+  assert.match(unit, /^After=keel-boot\.service keel-serve\.service network-online\.target$/m);
+  // Started only when keel boot's update check found work (both conditions must hold).
+  assert.match(unit, /^ConditionPathExists=\/run\/keel-update-confirm$/m);
+  assert.match(unit, /^ConditionPathExists=\/var\/lib\/keel\/configured$/m);
   assert.match(unit, /^ExecStart=\/usr\/local\/bin\/keel update confirm --timeout 600$/m);
 });

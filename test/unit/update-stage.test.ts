@@ -15,6 +15,8 @@ import { readState } from '../../appliance/update/state.ts';
 import { UpdateRefusal } from '../../appliance/update/bundle.ts';
 import { generateSigningKey } from '../../appliance/update/keys.ts';
 import { parseVerityEnv, verityEnv } from '../../appliance/update/verity.ts';
+import { CONFIRM_NEEDED_PATH, GRUBENV_PATH } from '../../appliance/update/paths.ts';
+import { updateBootCheck } from '../../appliance/update/main.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
 import { makeBundle, fakeSquashfs, TEST_KEY } from '../fixtures/update/make.ts';
 
@@ -297,4 +299,35 @@ test('verified slots: the staged slot gets the signed root hashes; a verified ap
   const env = fs.readFileSync(path.join(root, 'slots/b/live/keel-verity.env'), 'utf8');
   assert.equal(env.length, 1024, 'a GRUB environment block');
   assert.deepEqual(parseVerityEnv(env), [{ file: 'keel.squashfs', rootHash: hashOf('v3') }]);
+});
+
+test('keel-update-confirm starts only when the boot check found work: a try, a rollback to e-mail, or a check that failed', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const mark = () => host.files.readText(CONFIRM_NEEDED_PATH);
+  await updateBootCheck(host);
+  assert.equal(mark(), null, 'a normal boot: no process for the confirmation');
+  const b = await makeBundle(root, { version: '0.3.0' });
+  await stage(ctxFor(host, store, '0.1.0'), b.path);
+  store.close();
+  // Three tries that never report: each one is to be confirmed.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    assert.equal(await grubBoots(host), 'b');
+    await updateBootCheck(host);
+    assert.equal(mark(), 'trial\n', `try ${attempt}`);
+  }
+  assert.equal(await grubBoots(host), 'a', 'back to the previous slot');
+  await updateBootCheck(host);
+  assert.equal(mark(), 'rolled-back\n');
+  // Until the rollback notice is e-mailed, every boot starts the confirmation to send it.
+  assert.equal(await grubBoots(host), 'a');
+  await updateBootCheck(host);
+  assert.equal(mark(), 'normal\n');
+  assert.equal(await notifyPending(host, async () => {}), true);
+  await updateBootCheck(host);
+  assert.equal(mark(), null);
+  // A boot check that fails leaves the decision to the confirmation itself.
+  fs.rmSync(path.join(root, GRUBENV_PATH));
+  fs.mkdirSync(path.join(root, GRUBENV_PATH));
+  await assert.rejects(updateBootCheck(host));
+  assert.equal(mark(), 'unknown\n');
 });

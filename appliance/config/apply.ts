@@ -1,4 +1,5 @@
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
+import type * as Diff from 'diff';
 import type { Host } from '../host/index.ts';
 import type { Actor, Store } from './store.ts';
 import { validate, type Config } from './schema.ts';
@@ -16,6 +17,11 @@ import { log } from '../log.ts';
 import { processAlive } from '../host/processes.ts';
 import { TEMP_FILE } from '../host/files.ts';
 import { prepared } from './prepared.ts';
+
+// diff is loaded at first use (a plan or a change): `keel boot` renders without it (issue 15).
+const requireLazily = createRequire(import.meta.url);
+let diffModule: typeof Diff | null = null;
+const DIFF = () => (diffModule ??= requireLazily('diff') as typeof Diff);
 
 /**
  * The apply journal: one row while a change is being written into the OS, cleared in the same
@@ -68,7 +74,7 @@ function fileChanged(host: Host, f: Unit['files'][number]): boolean {
 export function scriptDiff(before: Config | null, after: Config, labels: [string, string] = ['running-config', 'candidate-config']): string {
   const a = before ? redact(toScript(before)).join('\n') + '\n' : '';
   const b = redact(toScript(after)).join('\n') + '\n';
-  return a === b ? '' : createTwoFilesPatch(labels[0], labels[1], a, b, '', '', { context: 2 });
+  return a === b ? '' : DIFF().createTwoFilesPatch(labels[0], labels[1], a, b, '', '', { context: 2 });
 }
 
 /** Shows what applying `next` would change, without changing anything. */

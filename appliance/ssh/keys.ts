@@ -3,9 +3,16 @@
  * partition, so a client's known_hosts entry stays valid across reboots and updates.
  */
 import crypto from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type ssh2Types from 'ssh2';
 import type { Host } from '../host/index.ts';
 import { log } from '../log.ts';
+
+// ssh2 is loaded at first use: a boot whose keys exist (every boot but the first) only reads files
+// (about 50 ms of module loading natively, a second or more under emulation; issue 15).
+const requireLazily = createRequire(import.meta.url);
+let ssh2Module: typeof ssh2Types | null = null;
+const SSH2 = () => (ssh2Module ??= requireLazily('ssh2') as typeof ssh2Types);
 
 export const SSH_KEY_DIR = '/var/lib/keel/ssh';
 const KINDS = [
@@ -33,7 +40,7 @@ type Pair = { private: string; public: string };
 
 /** Whether ssh2 (the SSH CLI's server) reads both halves of a pair back. */
 function readsBack(pair: Pair): boolean {
-  return !(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error);
+  return !(SSH2().utils.parseKey(pair.private) instanceof Error) && !(SSH2().utils.parseKey(pair.public) instanceof Error);
 }
 
 /**
@@ -41,7 +48,7 @@ function readsBack(pair: Pair): boolean {
  * Ed25519 public key, so about one pair in 256 is malformed (mscdex/ssh2#1390, #1513) and the SSH
  * CLI would never start with it: such a pair is made again (8 tries, each 255 in 256 good).
  */
-export function generatePair(type: string, opts: object, generate = () => ssh2.utils.generateKeyPairSync(type as never, { ...opts, comment: 'keel' } as never) as Pair): Pair {
+export function generatePair(type: string, opts: object, generate = () => SSH2().utils.generateKeyPairSync(type as never, { ...opts, comment: 'keel' } as never) as Pair): Pair {
   for (let i = 0; i < 8; i++) {
     const pair = generate();
     if (readsBack(pair)) return pair;
@@ -53,7 +60,7 @@ export function generatePair(type: string, opts: object, generate = () => ssh2.u
 /** ssh2's generator on libuv's thread pool: the event loop (and the other keys) go on meanwhile. */
 function generateInPool(type: string, opts: object): Promise<Pair> {
   return new Promise((resolve, reject) => {
-    ssh2.utils.generateKeyPair(type as never, { ...opts, comment: 'keel' } as never, (err: Error | null, pair: Pair) => (err ? reject(err) : resolve(pair)));
+    SSH2().utils.generateKeyPair(type as never, { ...opts, comment: 'keel' } as never, (err: Error | null, pair: Pair) => (err ? reject(err) : resolve(pair)));
   });
 }
 
@@ -74,7 +81,7 @@ function repairPublic(host: Host, k: Kind): void {
   const priv = `${SSH_KEY_DIR}/${k.file}`;
   const pub = `${priv}.pub`;
   if (!host.files.exists(priv) || host.files.exists(pub)) return;
-  const key = ssh2.utils.parseKey(host.files.readText(priv)!);
+  const key = SSH2().utils.parseKey(host.files.readText(priv)!);
   if (key instanceof Error) return;
   const k1 = Array.isArray(key) ? key[0] : key;
   host.files.writeAtomic(pub, `${k1.type} ${k1.getPublicSSH().toString('base64')} keel\n`, 0o644);

@@ -15,6 +15,7 @@ import { forbidden, readPolicy, trim } from './trim.ts';
 import { cyclonedx, trimmedFiles } from './sbom.ts';
 import { formatVerity } from './verity.ts';
 import { dirOf, formatSizes, group, measure, npmPackage, owners, type SizeReport } from './sizes.ts';
+import { BUNDLED_PACKAGES, bundlePackage } from './bundle.ts';
 import { signDetached } from '../appliance/update/keys.ts';
 import { verityArg, verityEnv, VERITY_ENV, VERITY_SIG, type RootHash } from '../appliance/update/verity.ts';
 
@@ -275,7 +276,7 @@ const STEPS: Step[] = [
   {
     name: 'app-stage',
     done: (c) => fs.existsSync(path.join(CACHE, `layer-${c.layerKey}`, 'root.done')),
-    run: (c) => {
+    run: async (c) => {
       const dir = path.join(CACHE, `layer-${c.layerKey}`);
       const root = path.join(dir, 'root');
       fs.rmSync(dir, { recursive: true, force: true });
@@ -306,6 +307,11 @@ const STEPS: Step[] = [
       for (const d of ['build/Release/obj.target', 'build/Release/.deps', 'build/Makefile', 'build/config.gypi']) fs.rmSync(path.join(peercred, d), { recursive: true, force: true });
       for (const f of fs.readdirSync(path.join(peercred, 'build'))) if (f.endsWith('.mk') || f === 'binding.Makefile') fs.rmSync(path.join(peercred, 'build', f), { recursive: true, force: true });
       pruneFiles(peercred, /\.(c|gyp)$/);
+      // Many-module ESM dependencies as a few files: fewer modules to load at every process start.
+      for (const name of BUNDLED_PACKAGES) {
+        const r = await bundlePackage(path.join(app, 'node_modules', name));
+        console.log(`image: ${name} bundled: ${r.before} modules -> ${r.after}`);
+      }
       // Type declarations, source maps and documentation are not read at run time (licences stay).
       pruneFiles(path.join(app, 'node_modules'), /\.(d\.ts|d\.mts|d\.cts|map|md|markdown)$/i, /^(licen[cs]e|notice|copying)/i);
       // Prebuilt addons for other platforms are dead weight in the image.

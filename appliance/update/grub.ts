@@ -64,19 +64,57 @@ export function decideBoot(env: Record<string, string>): BootDecision {
   return { boot: good, saved: { keel_next: '', keel_tries: '', keel_failed: next }, kind: 'fallback' };
 }
 
+/** The try counter: the variables GRUB writes back (on md RAID, to a member's ESP). */
+export const COUNTER_VARS = ['keel_next', 'keel_tries', 'keel_failed'] as const;
+export type Counter = Record<(typeof COUNTER_VARS)[number], string>;
+
+/** The counter of an environment ('' for a variable it does not set). */
+export function counterOf(env: Record<string, string | undefined>): Counter {
+  return { keel_next: env.keel_next ?? '', keel_tries: env.keel_tries ?? '', keel_failed: env.keel_failed ?? '' };
+}
+
+/**
+ * The try counter's environment block on each EFI system partition of an md RAID install (FAT,
+ * which GRUB can write in place; it cannot write to md). Path inside the ESP.
+ */
+export const ESP_GRUBENV = '/keel/grubenv';
+/** Label (and partition name) of the EFI system partitions. */
+export const ESP_LABEL = 'KEEL-ESP';
+
 /**
  * The GRUB script that picks the slot (goes into grub.cfg in place of the installer's
  * `load_env` … `set keel_label` lines). Sets `keel_boot` (the slot to boot) and `keel_label`.
+ *
+ * `md`: GRUB cannot save_env to Linux md RAID, so the counter (keel_next, keel_tries, keel_failed)
+ * is read from and saved to ESP_GRUBENV on the first EFI system partition GRUB finds (each member
+ * disk has one; Linux keeps them all equal); keel_slot still comes from KEEL-BOOT. Without a
+ * readable ESP block it falls back to the KEEL-BOOT counter (and a save_env that fails, as before).
  */
-export function grubSlotScript(): string {
+export function grubSlotScript(opts: { md?: boolean } = {}): string {
   const ladder = [];
   for (let n = TRIES; n >= 1; n--) {
     ladder.push(`  ${n === TRIES ? 'if' : 'elif'} [ "\${keel_tries}" = "${n}" ]; then`, `    set keel_tries=${n - 1}`, '    set keel_boot="${keel_next}"');
   }
+  const vars = COUNTER_VARS.join(' ');
+  const esp = opts.md
+    ? [
+        '# md RAID: GRUB cannot write the array, so the try counter is on an ESP (FAT, written in place).',
+        'set keel_esp=',
+        'set keel_env=',
+        `search --no-floppy --label --set=keel_esp ${ESP_LABEL}`,
+        'if [ -n "${keel_esp}" ]; then',
+        `  if load_env --file (\${keel_esp})${ESP_GRUBENV} ${vars}; then set keel_env="(\${keel_esp})${ESP_GRUBENV}"; fi`,
+        'fi',
+      ]
+    : [];
+  const save = opts.md
+    ? ['  if [ -n "${keel_env}" ]; then', `    save_env --file "\${keel_env}" ${vars}`, '  else', `    save_env ${vars}`, '  fi']
+    : [`  save_env ${vars}`];
   return [
     '# Keel slot choice: a staged slot (keel_next) gets keel_tries boots, then the good slot (keel_slot) again.',
     'load_env',
     'if [ "${keel_slot}" != "b" ]; then set keel_slot=a; fi',
+    ...esp,
     'set keel_boot="${keel_slot}"',
     'if [ -n "${keel_next}" ]; then',
     ...ladder,
@@ -85,7 +123,7 @@ export function grubSlotScript(): string {
     '    set keel_next=',
     '    set keel_tries=',
     '  fi',
-    '  save_env keel_next keel_tries keel_failed',
+    ...save,
     'fi',
     'if [ "${keel_boot}" != "b" ]; then set keel_boot=a; fi',
     'if [ "${keel_boot}" = "b" ]; then set keel_label=KEEL-B; else set keel_label=KEEL-A; fi',

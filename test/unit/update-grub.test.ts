@@ -99,3 +99,76 @@ test('GrubEnv runs grub-editenv and, in a sandbox, keeps the block as it would',
   const log = fs.readFileSync(path.join(root, 'var/log/keel/commands.log'), 'utf8');
   assert.match(log, new RegExp(`grub-editenv ${root}/boot/grub/grubenv set keel_next=b keel_tries=3`));
 });
+
+/**
+ * The md RAID variant under sh, with GRUB's file commands emulated: `search --label` finds the
+ * ESP when `esp` is given, `load_env --file` loads the whitelisted variables the ESP block has
+ * (and fails without one), `save_env --file F` prints what GRUB would store in F.
+ */
+function runMdGrubScript(md: Record<string, string>, esp: Record<string, string> | null): { boot: string; label: string; saved: Record<string, string> | null; savedTo: string | null } {
+  const sh = grubSlotScript({ md: true })
+    .split('\n')
+    .map((l) => l.replace(/^(\s*)set (\w+)=/, '$1$2=').replace(/(then|else) set (\w+)=/g, '$1 $2=').replace(/--file (\([^"\s]+)/, '--file "$1"'))
+    .join('\n');
+  const q = (v: string) => `'${v}'`;
+  const loadMd = Object.entries(md).map(([k, v]) => `${k}=${q(v)}`).join('; ') || ':';
+  const loadEsp = (esp ? Object.entries(esp).map(([k, v]) => `case " $* " in *" ${k} "*) ${k}=${q(v)};; esac`).join('; ') : '') || ':';
+  const prog = [
+    `search() { ${esp ? 'keel_esp=hd0,gpt2' : 'return 1'}; }`,
+    `load_env() { if [ "$1" = --file ]; then [ "$2" = "(hd0,gpt2)/keel/grubenv" ] || return 1; ${esp ? '' : 'return 1; '}shift 2; ${loadEsp}; else ${loadMd}; fi; }`,
+    `save_env() { to=KEEL-BOOT; if [ "$1" = --file ]; then to="$2"; shift 2; fi; for v in "$@"; do eval "printf 'SAVE %s %s=%s\\n' \\"\\$to\\" $v \\"\\$$v\\""; done; }`,
+    sh,
+    `printf 'BOOT %s %s\\n' "$keel_boot" "$keel_label"`,
+    '',
+  ].join('\n');
+  const r = spawnSync('sh', ['-c', prog], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const saved: Record<string, string> = {};
+  let savedTo: string | null = null;
+  let boot = '';
+  let label = '';
+  for (const line of r.stdout.split('\n')) {
+    const s = /^SAVE (\S+) (\w+)=(.*)$/.exec(line);
+    if (s) {
+      saved[s[2]] = s[3];
+      assert.ok(savedTo === null || savedTo === s[1], 'one file');
+      savedTo = s[1];
+    }
+    const b = /^BOOT (\S+) (\S+)$/.exec(line);
+    if (b) [boot, label] = [b[1], b[2]];
+  }
+  return { boot, label, saved: savedTo ? saved : null, savedTo };
+}
+
+test('md RAID grub.cfg: the counter comes from the ESP block and GRUB saves it there, as decideBoot says; without one, from KEEL-BOOT as before', () => {
+  let n = 0;
+  const counters: (Record<string, string> | undefined)[] = [undefined, {}, { keel_next: '', keel_tries: '', keel_failed: '' }, { keel_next: 'b', keel_tries: '3', keel_failed: '' }, { keel_next: 'b', keel_tries: '1', keel_failed: '' }, { keel_next: 'a', keel_tries: '0', keel_failed: '' }, { keel_next: 'b', keel_tries: 'x', keel_failed: 'a' }];
+  for (const keel_slot of ['a', 'b', 'zz'])
+    for (const mdCounter of counters)
+      for (const esp of [null, ...counters.filter((c) => c !== undefined)]) {
+        const md: Record<string, string> = { keel_slot, ...mdCounter };
+        const want = decideBoot(esp ? { ...md, ...esp } : md);
+        const got = runMdGrubScript(md, esp);
+        const ctx = JSON.stringify({ md, esp });
+        assert.equal(got.boot, want.boot, ctx);
+        assert.equal(got.label, want.boot === 'b' ? 'KEEL-B' : 'KEEL-A', ctx);
+        assert.deepEqual(got.saved, want.saved, ctx);
+        if (want.saved) assert.equal(got.savedTo, esp ? '(hd0,gpt2)/keel/grubenv' : 'KEEL-BOOT', ctx);
+        n++;
+      }
+  assert.ok(n > 100);
+  // The ESP's counter wins over KEEL-BOOT's: a try GRUB counted there is not counted again.
+  const r = runMdGrubScript({ keel_slot: 'a', keel_next: 'b', keel_tries: '3', keel_failed: '' }, { keel_next: 'b', keel_tries: '2', keel_failed: '' });
+  assert.deepEqual([r.boot, r.saved, r.savedTo], ['b', { keel_next: 'b', keel_tries: '1', keel_failed: '' }, '(hd0,gpt2)/keel/grubenv']);
+});
+
+test('single-disk GRUB script is the one it always was: no ESP, plain save_env', () => {
+  const s = grubSlotScript();
+  assert.equal(s, grubSlotScript({ md: false }));
+  assert.doesNotMatch(s, /keel_esp|--file|search/);
+  assert.match(s, /\n {2}save_env keel_next keel_tries keel_failed\nfi\n/);
+  const md = grubSlotScript({ md: true });
+  assert.match(md, /search --no-floppy --label --set=keel_esp KEEL-ESP\n/);
+  assert.match(md, /if load_env --file \(\$\{keel_esp\}\)\/keel\/grubenv keel_next keel_tries keel_failed; then set keel_env="\(\$\{keel_esp\}\)\/keel\/grubenv"; fi/);
+  assert.match(md, /save_env --file "\$\{keel_env\}" keel_next keel_tries keel_failed/);
+});

@@ -7,8 +7,11 @@
  *                GRUB takes one before each boot of keel_next
  *   keel_failed  set by GRUB when keel_next ran out of tries: that slot failed, keel_slot boots again
  *
+ * On Linux md RAID the counter (keel_next, keel_tries, keel_failed) is also in ESP_GRUBENV on
+ * each member's EFI system partition, where GRUB reads and saves it (it cannot write the array).
+ *
  * GRUB script has no arithmetic, so the counter is a ladder of string compares. decideBoot() is
- * the same logic in TypeScript; a unit test runs GRUB_SLOT_SCRIPT (translated to sh) against it.
+ * the same logic in TypeScript; a unit test runs grubSlotScript() (translated to sh) against it.
  */
 import path from 'node:path';
 import type { Host } from '../host/index.ts';
@@ -314,9 +317,11 @@ const BOOT_VARS = ['keel_next', 'keel_tries', 'keel_failed'] as const;
 /**
  * The slot variables as GRUB left them for this boot, from the kernel command line
  * (`keel.next= keel.tries= keel.failed=`, written by grub.cfg), or null when the command line does
- * not carry them (a grub.cfg from before they were added). GRUB cannot save its environment on
- * Linux md RAID (save_env refuses RAID), so on the mirrored models this is the only record of the
- * try GRUB just counted.
+ * not carry them (a grub.cfg from before they were added): the record of this boot's decision.
+ * GRUB cannot save_env to Linux md RAID; on the mirrored models it saves the counter to a member
+ * ESP instead (grubSlotScript({ md: true })), and the boot check uses this view to bring
+ * KEEL-BOOT and the other ESPs to the same count. A grub.cfg from before the ESP blocks does not
+ * save at all there, and this view is the only record of the try GRUB just counted.
  */
 export function grubBootView(cmdline: string): Partial<Record<(typeof BOOT_VARS)[number], string>> | null {
   const out: Partial<Record<(typeof BOOT_VARS)[number], string>> = {};

@@ -74,11 +74,13 @@ export async function bootCheck(
     // that never reached Linux included); otherwise (a stale ESP of a member that was away, a
     // stage made since this boot) Linux's record is. Every copy is made to agree with it.
     const view = seen ? counterOf(seen) : null;
-    const truth = view && grubStepsTo(counterOf(env), view) ? view : counterOf(env);
+    const counted = view ? grubStepsTo(counterOf(env), view) : null;
+    const truth = view && counted ? view : counterOf(env);
     const copies = [{ device: 'KEEL-BOOT', counter: counterOf(env) }, ...esps];
     const differ = copies.filter((c) => !sameCounter(c.counter, truth));
     if (differ.length) {
-      log.warn('software update: saving the try counter GRUB counted on every copy (md RAID)', { now: JSON.stringify(truth), was: JSON.stringify(Object.fromEntries(differ.map((c) => [c.device, c.counter]))) });
+      const why = counted ? `GRUB counted ${counted} boot${counted > 1 ? 's' : ''} since Linux last wrote it` : 'a copy differs from what Linux last wrote';
+      log.warn(`software update: try counter copies brought into agreement (md RAID): ${why}`, { now: JSON.stringify(truth), was: JSON.stringify(Object.fromEntries(differ.map((c) => [c.device, c.counter]))) });
       await opts.grub.set(truth);
       env = { ...env, ...truth };
     }

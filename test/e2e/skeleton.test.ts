@@ -179,11 +179,12 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     phase('System Manager sign-in');
 
     // --- testssl.sh against the booted guest's System Manager, with a CA-signed certificate for its
-    // FQDN uploaded through the API (checked, served at once, confirmed from a new connection). It
+    // FQDN uploaded through the API with its chain up to the root, which the appliance does not know
+    // (checked, served at once, confirmed from a new connection). It
     // runs in the background while the SSH checks below use the guest, and is awaited before `show boot`.
     const csrf = (JSON.parse(session.body) as { csrfToken: string }).csrfToken;
     const tlsCert = tlsTestCertificate('core.example.com', OUT);
-    const up = await request(port, 'POST', '/mics/api/v1/certificates/webui/upload', { certificate: tlsCert.chainPem, key: tlsCert.keyPem }, { cookie, 'x-csrf-token': csrf });
+    const up = await request(port, 'POST', '/mics/api/v1/certificates/webui/upload', { certificate: tlsCert.chainPem + tlsCert.rootPem, key: tlsCert.keyPem }, { cookie, 'x-csrf-token': csrf });
     assert.equal(up.status, 200, up.body);
     const confirm = await request(port, 'POST', '/mics/api/v1/config/confirm', {}, { cookie, 'x-csrf-token': csrf });
     assert.equal(confirm.status, 200, confirm.body);

@@ -19,8 +19,8 @@ interface Finding {
   finding: string;
 }
 
-/** A certificate for `hostname` and its chain (leaf, intermediate), its key, and the root in `caFile`. */
-export function tlsTestCertificate(hostname: string, dir: string): { chainPem: string; keyPem: string; caFile: string; leafPem: string } {
+/** A certificate for `hostname` and its chain (leaf, intermediate), its key, and the root (also in `caFile`). */
+export function tlsTestCertificate(hostname: string, dir: string): { chainPem: string; rootPem: string; keyPem: string; caFile: string; leafPem: string } {
   const { root: ca, intermediate } = makeCaChain('TLS test');
   const leaf = makeCert({ cn: hostname, issuer: intermediate, dns: [hostname], eku: ['serverAuth'] });
   // A CA names where revocation is published (testssl rates its absence HIGH); a property of the issuer, not of the server.
@@ -29,7 +29,7 @@ export function tlsTestCertificate(hostname: string, dir: string): { chainPem: s
   const leafPem = forge.pki.certificateToPem(leaf.cert);
   const caFile = path.join(dir, 'testssl-ca.pem');
   fs.writeFileSync(caFile, ca.certPem);
-  return { chainPem: leafPem + intermediate.certPem, keyPem: leaf.keyPem, caFile, leafPem };
+  return { chainPem: leafPem + intermediate.certPem, rootPem: ca.certPem, keyPem: leaf.keyPem, caFile, leafPem };
 }
 
 /**

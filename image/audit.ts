@@ -7,7 +7,7 @@
  * with --lynis, lynis' hardening index chrooted into the root, with its default profile and with
  * Keel's (image/lynis/keel.prf: the tests that cannot apply to the appliance, each with its reason).
  * Exits 1 on any regression. What needs the booted system (open ports, testssl.sh, ssh-audit) is
- * checked by the system and e2e suites, not here: an unpacked root is not a running appliance.
+ * checked against the booted guest by the e2e suite, not here: an unpacked root is not a running appliance.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

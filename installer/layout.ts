@@ -62,7 +62,7 @@ if serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1; then
 fi
 set timeout=1
 set default=0
-${grubSlotScript()}search --no-floppy --label --set=sysroot \${keel_label}
+${grubSlotScript({ md: opts.md })}search --no-floppy --label --set=sysroot \${keel_label}
 # The slot's dm-verity root hashes (appliance/update/verity.ts): only this variable is read.
 set keel_verity=
 load_env --file (\${sysroot})/live/keel-verity.env keel_verity

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import type { Host } from '../appliance/host/index.ts';
+import { COUNTER_VARS, ESP_GRUBENV } from '../appliance/update/grub.ts';
 import { partitionPath } from './disks.ts';
 import { MD_PARTITIONS, MEMBER_PARTITIONS, PARTITIONS, sfdiskScript } from './layout.ts';
 import type { InstallPlan, Target } from './plan.ts';
@@ -102,14 +104,22 @@ export function storageSteps(plan: InstallPlan): Step[] {
 /**
  * GRUB for BIOS on every disk (each md member gets its own boot sector and BIOS boot partition)
  * and for UEFI on every EFI system partition, all with the one /boot (pure). `mnt` holds
- * `boot` (mounted) and `efi` (each ESP is mounted there in turn).
+ * `boot` (mounted) and `efi` (each ESP is mounted there in turn). On md RAID each ESP also gets
+ * the try counter's environment block (ESP_GRUBENV, empty counter): GRUB saves the counter there,
+ * since it cannot write to the array, and its save_env only rewrites a block that exists.
  */
 export function bootloaderCommands(t: Target, mnt: string): Command[] {
   const v = volumesOf(t);
   const out: Command[] = v.biosDisks.map((d) => ({ cmd: 'grub-install', args: ['--target=i386-pc', `--boot-directory=${mnt}/boot`, d] }));
+  const env = `${mnt}/efi${ESP_GRUBENV}`;
   for (const esp of v.esps) {
     out.push({ cmd: 'mount', args: ['-t', 'vfat', esp, `${mnt}/efi`] });
     out.push({ cmd: 'grub-install', args: ['--target=x86_64-efi', `--efi-directory=${mnt}/efi`, `--boot-directory=${mnt}/boot`, '--removable', '--no-nvram'] });
+    if (t.kind === 'md') {
+      out.push({ cmd: 'mkdir', args: ['-p', path.posix.dirname(env)] });
+      out.push({ cmd: 'grub-editenv', args: [env, 'create'] });
+      out.push({ cmd: 'grub-editenv', args: [env, 'set', ...COUNTER_VARS.map((k) => `${k}=`)] });
+    }
     out.push({ cmd: 'umount', args: [`${mnt}/efi`] });
   }
   return out;

@@ -13,7 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { WEBUI_CERT_PATH } from '../certs/webui.ts';
 import { listNics } from '../network/nics.ts';
 import { log } from '../log.ts';
-import { grubBootView, otherSlot, TRIES, type GrubEnv, type Slot } from './grub.ts';
+import { counterOf, grubBootView, grubStepsTo, otherSlot, TRIES, COUNTER_VARS, type Counter, type GrubEnv, type Slot } from './grub.ts';
 import { SLOT_DB_DIR, UPDATES_DIR } from './paths.ts';
 import { readState, updateState, type UpdateResult, type UpdateState, type SlotInfo } from './state.ts';
 import { audit, type UpdateContext } from './context.ts';
@@ -62,11 +62,32 @@ export async function bootCheck(
   const actor = opts.actor ?? { who: 'system', source: 'boot' };
   let env = opts.grub.read();
   const running = opts.runningSlot;
-  // GRUB could not save what it decided for this boot (save_env refuses md RAID): save it from Linux,
-  // so the try is counted and a fallback is seen, as on a single disk.
+  // GRUB's decision for this boot, as it passed it on the kernel command line.
   const seen = grubBootView(host.files.readText('/proc/cmdline') ?? '');
-  if (seen && unsavedGrubStep(pick(env), seen)) {
-    log.warn('software update: GRUB could not save its environment (md RAID); saving it from Linux', { was: JSON.stringify(pick(env)), now: JSON.stringify(seen) });
+  const esps = await opts.grub.espCounters().catch((e: Error) => {
+    log.warn('software update: the ESP try counters could not be read', { error: e.message });
+    return null;
+  });
+  if (esps) {
+    // md RAID: GRUB counts on a member's ESP (it cannot write the array); KEEL-BOOT holds what
+    // Linux last wrote. GRUB's view is the truth when it is some GRUB boots on from that (boots
+    // that never reached Linux included); otherwise (a stale ESP of a member that was away, a
+    // stage made since this boot) Linux's record is. Every copy is made to agree with it.
+    const view = seen ? counterOf(seen) : null;
+    const counted = view ? grubStepsTo(counterOf(env), view) : null;
+    const truth = view && counted ? view : counterOf(env);
+    const copies = [{ device: 'KEEL-BOOT', counter: counterOf(env) }, ...esps];
+    const differ = copies.filter((c) => !sameCounter(c.counter, truth));
+    if (differ.length) {
+      const why = counted ? `GRUB counted ${counted} boot${counted > 1 ? 's' : ''} since Linux last wrote it` : 'a copy differs from what Linux last wrote';
+      log.warn(`software update: try counter copies brought into agreement (md RAID): ${why}`, { now: JSON.stringify(truth), was: JSON.stringify(Object.fromEntries(differ.map((c) => [c.device, c.counter]))) });
+      await opts.grub.set(truth);
+      env = { ...env, ...truth };
+    }
+  } else if (seen && unsavedGrubStep(pick(env), seen)) {
+    // GRUB could not save what it decided for this boot: save it from Linux, so the try is counted
+    // and a fallback is seen.
+    log.warn('software update: GRUB could not save its environment; saving it from Linux', { was: JSON.stringify(pick(env)), now: JSON.stringify(seen) });
     await opts.grub.set(seen as Record<string, string>);
     env = { ...env, ...seen };
   }
@@ -396,6 +417,10 @@ export async function notifyPending(host: Host, notify: (subject: string, text: 
 function unsavedGrubStep(disk: Record<string, string>, seen: Partial<Record<string, string>>): boolean {
   if (seen.keel_next && disk.keel_next === seen.keel_next && disk.keel_failed === (seen.keel_failed ?? '') && Number(disk.keel_tries) === Number(seen.keel_tries) + 1) return true;
   return !seen.keel_next && !!seen.keel_failed && disk.keel_next === seen.keel_failed && disk.keel_failed === '';
+}
+
+function sameCounter(a: Counter, b: Counter): boolean {
+  return COUNTER_VARS.every((k) => a[k] === b[k]);
 }
 
 function pick(env: Record<string, string>): Record<string, string> {

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { parseGrubenv, renderGrubenv } from '../../appliance/update/grub.ts';
 
 /** Runs a host tool; its stdout, or an error with its stderr. */
 export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
@@ -47,4 +48,31 @@ export function withLoop<T>(raw: string, p: Partition, rw: boolean, fn: (dev: st
   } finally {
     spawnSync('losetup', ['-d', dev]);
   }
+}
+
+/**
+ * The GRUB environment block at `file` on the first member ESP (partition KEEL-ESP) of a
+ * powered-off disk, read with mtools; with `set`, those variables are written first.
+ */
+export function espGrubenv(disk: string, file: string, set?: Record<string, string>): Record<string, string> {
+  return withRawDisk(
+    disk,
+    (raw, partition) => {
+      const esp = partition('KEEL-ESP');
+      if (!esp) throw new Error(`${disk} has no KEEL-ESP partition`);
+      const image = `${raw}@@${esp.offset}`;
+      const tmp = `${disk}.grubenv`;
+      try {
+        run('mcopy', ['-n', '-i', image, `::${file}`, tmp]);
+        if (set) {
+          fs.writeFileSync(tmp, renderGrubenv({ ...parseGrubenv(fs.readFileSync(tmp, 'utf8')), ...set }));
+          run('mcopy', ['-o', '-i', image, tmp, `::${file}`]);
+        }
+        return parseGrubenv(fs.readFileSync(tmp, 'utf8'));
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    },
+    Boolean(set),
+  );
 }

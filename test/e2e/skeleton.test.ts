@@ -8,10 +8,12 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import https from 'node:https';
 import path from 'node:path';
 import { Vm, createDisk, freePort, makeSeedIso } from './qemu.ts';
 import { Serial } from './serial.ts';
+import { runTestssl, assertTestsslClean, tlsTestCertificate } from '../helpers/testssl.ts';
 import { Q } from '../../appliance/wizard/questions.ts';
 
 const TOP = path.resolve(import.meta.dirname, '../..');
@@ -176,6 +178,20 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     ]);
     phase('System Manager sign-in');
 
+    // --- testssl.sh against the booted guest's System Manager, with a CA-signed certificate for its
+    // FQDN uploaded through the API with its chain up to the root, which the appliance does not know
+    // (checked, served at once, confirmed from a new connection). It
+    // runs in the background while the SSH checks below use the guest, and is awaited before `show boot`.
+    const csrf = (JSON.parse(session.body) as { csrfToken: string }).csrfToken;
+    const tlsCert = tlsTestCertificate('core.example.com', OUT);
+    const up = await request(port, 'POST', '/mics/api/v1/certificates/webui/upload', { certificate: tlsCert.chainPem + tlsCert.rootPem, key: tlsCert.keyPem }, { cookie, 'x-csrf-token': csrf });
+    assert.equal(up.status, 200, up.body);
+    const confirm = await request(port, 'POST', '/mics/api/v1/config/confirm', {}, { cookie, 'x-csrf-token': csrf });
+    assert.equal(confirm.status, 200, confirm.body);
+    const served = await request(port, 'GET', '/mics/api/health', undefined, { cookie });
+    assert.equal(served.fingerprint, new crypto.X509Certificate(tlsCert.leafPem).fingerprint256, 'System Manager serves the uploaded certificate');
+    const testssl = runTestssl({ hostname: 'core.example.com', port, caFile: tlsCert.caFile, dir: OUT, timeoutMs: 900_000 });
+
     // --- the SSH CLI, with the OpenSSH client: the host key is the one the console showed
     const banner = s.all();
     const sshFp = /SSH host key ED25519: (SHA256:\S+)/.exec(banner)?.[1];
@@ -227,6 +243,11 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     assert.doesNotMatch(`${audit.stdout}${audit.stderr}`, /\[fail\]|\(fail\)|\[warn\]|\(warn\)/, audit.stdout + audit.stderr);
     assert.equal(audit.status, 0, audit.stdout + audit.stderr);
     metrics.openPorts = reachable;
+    const tls = await testssl;
+    console.log(`e2e: testssl.sh against the guest ran ${tls.seconds.toFixed(0)} s`);
+    assertTestsslClean(tls);
+    metrics.testsslSeconds = tls.seconds;
+    phase('testssl.sh');
     // systemd-analyze's account of this start (time, blame, critical-chain), kept with the metrics.
     const boot = sshRun('show boot');
     assert.equal(boot.status, 0, boot.stdout + boot.stderr);

@@ -96,6 +96,27 @@ test('M2250 with two bare disks: md RAID1 over both, GRUB on both, the GPT layou
   assert.doesNotMatch(grubConfig(), /mdraid/);
 });
 
+test('md RAID: every member ESP gets the try counter block (/keel/grubenv, empty counter) while it is mounted; a single disk gets none', () => {
+  const md = plan('hw-m2250-m2600-install', 'm2250-two-bare.json', 'm2250Hba').plan!.target;
+  const lines = bootloaderCommands(md, '/mnt').map((c) => `${c.cmd} ${c.args.join(' ')}`);
+  const perEsp = (dev: string) => [
+    `mount -t vfat ${dev} /mnt/efi`,
+    'grub-install --target=x86_64-efi --efi-directory=/mnt/efi --boot-directory=/mnt/boot --removable --no-nvram',
+    'mkdir -p /mnt/efi/keel',
+    'grub-editenv /mnt/efi/keel/grubenv create',
+    'grub-editenv /mnt/efi/keel/grubenv set keel_next= keel_tries= keel_failed=',
+    'umount /mnt/efi',
+  ];
+  assert.deepEqual(lines, ['grub-install --target=i386-pc --boot-directory=/mnt/boot /dev/sda', 'grub-install --target=i386-pc --boot-directory=/mnt/boot /dev/sdb', ...perEsp('/dev/sda2'), ...perEsp('/dev/sdb2')]);
+  const one = plan('vm-install', 'kvm-one-disk.json', 'kvm').plan!.target;
+  assert.deepEqual(bootloaderCommands(one, '/mnt').map((c) => `${c.cmd} ${c.args.join(' ')}`), [
+    'grub-install --target=i386-pc --boot-directory=/mnt/boot /dev/vda',
+    'mount -t vfat /dev/vda2 /mnt/efi',
+    'grub-install --target=x86_64-efi --efi-directory=/mnt/efi --boot-directory=/mnt/boot --removable --no-nvram',
+    'umount /mnt/efi',
+  ]);
+});
+
 test('a MegaRAID presenting its disks as JBOD (physical channel) is not hardware RAID: md RAID1', () => {
   const r = plan('hw-m2250-m2600-install', 'm2250-jbod.json', 'm2250');
   assert.ok(r.plan && r.plan.target.kind === 'md' && r.plan.target.level === 'raid1');

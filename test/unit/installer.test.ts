@@ -57,3 +57,16 @@ test('the installed GRUB picks the slot from grubenv (with the update boot count
   assert.match(cfg, /console=tty0 console=ttyS0,115200n8/);
   assert.match(cfg, /terminal_output serial console/);
 });
+
+test('md RAID grub.cfg: the try counter from and to /keel/grubenv on the first KEEL-ESP GRUB finds; the single-disk grub.cfg has none of it', () => {
+  const md = grubConfig({ md: true });
+  const one = grubConfig();
+  // The md lines come right after KEEL-BOOT's load_env and before the slot choice uses the counter.
+  assert.match(md, /\nload_env\nif \[ "\$\{keel_slot\}" != "b" \]; then set keel_slot=a; fi\n# md RAID[^\n]*\nset keel_esp=\nset keel_env=\nsearch --no-floppy --label --set=keel_esp KEEL-ESP\nif \[ -n "\$\{keel_esp\}" \]; then\n {2}if load_env --file \(\$\{keel_esp\}\)\/keel\/grubenv keel_next keel_tries keel_failed; then set keel_env="\(\$\{keel_esp\}\)\/keel\/grubenv"; fi\nfi\nset keel_boot="\$\{keel_slot\}"\n/);
+  assert.match(md, /\n {2}if \[ -n "\$\{keel_env\}" \]; then\n {4}save_env --file "\$\{keel_env\}" keel_next keel_tries keel_failed\n {2}else\n {4}save_env keel_next keel_tries keel_failed\n {2}fi\nfi\n/);
+  for (const s of ['keel_esp', 'keel_env', '--file (${keel_esp})', 'KEEL-ESP', 'mdraid1x']) assert.ok(!one.includes(s), `single disk: no ${s}`);
+  assert.match(one, /\n {2}save_env keel_next keel_tries keel_failed\nfi\n/);
+  // Apart from the md lines, the two are the same file.
+  const strip = (c: string) => c.replace(/insmod mdraid1x\n/, '').replace(/# md RAID[\s\S]*?\nfi\n(?=set keel_boot)/, '').replace(/ {2}if \[ -n "\$\{keel_env\}" \]; then\n {4}save_env --file[^\n]*\n {2}else\n {4}(save_env[^\n]*)\n {2}fi\n/, '  $1\n');
+  assert.equal(strip(md), one);
+});

@@ -18,6 +18,7 @@ import { parseVerityEnv, verityEnv } from '../../appliance/update/verity.ts';
 import { CONFIRM_NEEDED_PATH, GRUBENV_PATH } from '../../appliance/update/paths.ts';
 import { updateBootCheck } from '../../appliance/update/main.ts';
 import { sampleConfig, tempRoot } from '../helpers/config.ts';
+import { asMdInstall, espEnv, writeEspEnv } from '../helpers/md-esp.ts';
 import { makeBundle, fakeSquashfs, TEST_KEY } from '../fixtures/update/make.ts';
 
 const ACTOR = { who: 'admin', source: 'cli:test' };
@@ -281,6 +282,70 @@ test('on md RAID GRUB cannot save its environment: Linux saves the try it counte
   await stage(ctxFor(host, s, '0.1.0'), (await makeBundle(path.join(root, 'again'), { version: '0.4.0' })).path);
   assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
   assert.equal(new GrubEnv(host).read().keel_next, 'b', 'still staged');
+});
+
+/**
+ * GRUB on md RAID with the ESP blocks (grubSlotScript({ md: true })): the counter from the first
+ * ESP it finds (sda2), saved there; keel_slot from KEEL-BOOT, which it cannot write.
+ */
+function grubBootsOnMdEsp(host: Host): Slot {
+  const md = new GrubEnv(host).read();
+  const esp = espEnv(host, 'sda2')!;
+  const d = decideBoot({ ...md, ...esp });
+  const v = { ...esp, ...(d.saved ?? {}) };
+  if (d.saved) writeEspEnv(host, 'sda2', v);
+  host.files.writeAtomic('/proc/cmdline', `BOOT_IMAGE=/live/vmlinuz boot=live keel.slot=${d.boot} keel.next=${v.keel_next} keel.tries=${v.keel_tries} keel.failed=${v.keel_failed} panic=10 quiet\n`);
+  return d.boot;
+}
+
+test('md RAID with the ESP counter: tries that never reach Linux count, the rollback comes after three, and every copy agrees after each boot check', async (t) => {
+  const { root, host, store } = await appliance(t);
+  asMdInstall(host);
+  const b = await makeBundle(root, { version: '0.3.0' });
+  await stage(ctxFor(host, store, '0.1.0'), b.path);
+  store.close();
+  const staged = { keel_next: 'b', keel_tries: '3', keel_failed: '' };
+  for (const p of ['sda2', 'sdb2']) assert.deepEqual(espEnv(host, p), staged, `staging wrote ${p}`);
+  const copies = () => [new GrubEnv(host).read(), espEnv(host, 'sda2'), espEnv(host, 'sdb2')].map((e) => `${e!.keel_next}/${e!.keel_tries}/${e!.keel_failed}`);
+  // Try 1 panics before Linux (no boot check): GRUB counted it on the ESP anyway.
+  assert.equal(grubBootsOnMdEsp(host), 'b');
+  assert.deepEqual(copies(), ['b/3/', 'b/2/', 'b/3/']);
+  // Try 2 reaches Linux: the boot check sees the second try and brings every copy to GRUB's count.
+  assert.equal(grubBootsOnMdEsp(host), 'b');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'trial', attempt: 2 });
+  assert.deepEqual(copies(), ['b/1/', 'b/1/', 'b/1/']);
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'trial', attempt: 2 }, 'run again: nothing changes');
+  // Try 3 panics too; then GRUB gives up on slot b by itself.
+  assert.equal(grubBootsOnMdEsp(host), 'b');
+  assert.equal(grubBootsOnMdEsp(host), 'a');
+  assert.deepEqual(copies(), ['b/1/', '//b', 'b/1/']);
+  const r = await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' });
+  assert.equal(r.kind, 'rolled-back');
+  assert.match(r.result!.reason, /version 0\.3\.0 was not healthy after 3 tries/);
+  assert.deepEqual(copies(), ['//', '//', '//']);
+  assert.equal(grubBootsOnMdEsp(host), 'a');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'a', runningVersion: '0.1.0' }), { kind: 'normal' });
+});
+
+test('md RAID: a boot check creates the ESP blocks of a system installed before them, and brings a returning member\'s stale ESP up to date', async (t) => {
+  const { root, host, store } = await appliance(t);
+  const b = await makeBundle(root, { version: '0.3.0' });
+  await stage(ctxFor(host, store, '0.1.0'), b.path);
+  store.close();
+  // Installed before this change: the array, no ESP blocks; its grub.cfg passes GRUB's view.
+  asMdInstall(host);
+  assert.equal(espEnv(host, 'sda2'), null);
+  assert.equal(await grubBootsOnMd(host), 'b');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'trial', attempt: 1 });
+  for (const p of ['sda2', 'sdb2']) assert.deepEqual(espEnv(host, p), { keel_next: 'b', keel_tries: '2', keel_failed: '' }, p);
+  // sdb was away while the try was counted and the slot marked good; it comes back with its old block.
+  writeEspEnv(host, 'sdb2', { keel_next: 'b', keel_tries: '3', keel_failed: '' });
+  await new GrubEnv(host).set({ keel_slot: 'b', keel_next: '', keel_tries: '', keel_failed: '' });
+  writeEspEnv(host, 'sdb2', { keel_next: 'b', keel_tries: '3', keel_failed: '' });
+  boot(host, 'b');
+  host.files.writeAtomic('/proc/cmdline', 'BOOT_IMAGE=/live/vmlinuz boot=live keel.slot=b keel.next= keel.tries= keel.failed= quiet\n');
+  assert.deepEqual(await bootCheck(host, { grub: new GrubEnv(host), runningSlot: 'b', runningVersion: '0.3.0' }), { kind: 'normal' });
+  assert.deepEqual(espEnv(host, 'sdb2'), { keel_next: '', keel_tries: '', keel_failed: '' }, 'the stale copy follows KEEL-BOOT');
 });
 
 test('verified slots: the staged slot gets the signed root hashes; a verified appliance refuses a bundle without them', async (t) => {

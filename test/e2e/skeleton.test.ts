@@ -177,6 +177,8 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
       ['GigabitEthernet2', null],
     ]);
     phase('System Manager sign-in');
+    // Power-on after the reload to a signed-in System Manager (the tests below compare against it).
+    state.rebootToSignIn = (Date.now() - reloadAt) / 1000;
 
     // --- testssl.sh against the booted guest's System Manager, with a CA-signed certificate for its
     // FQDN uploaded through the API with its chain up to the root, which the appliance does not know
@@ -257,7 +259,6 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     metrics.bootStages = Object.fromEntries([...boot.stdout.matchAll(/^ {2}(firmware|loader|kernel|initrd|userspace)\s+(\d+\.\d) s$/gm)].map((m) => [m[1], Number(m[2])]));
     console.log(`e2e: show boot\n${boot.stdout}`);
     phase('SSH CLI');
-    state.rebootToSignIn = (Date.now() - reloadAt) / 1000;
     state.disk = disk;
     state.port = port;
 

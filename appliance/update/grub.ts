@@ -78,6 +78,11 @@ export function counterOf(env: Record<string, string | undefined>): Counter {
   return { keel_next: env.keel_next ?? '', keel_tries: env.keel_tries ?? '', keel_failed: env.keel_failed ?? '' };
 }
 
+/** True when two counters are the same. */
+export function sameCounter(a: Counter, b: Counter): boolean {
+  return COUNTER_VARS.every((k) => a[k] === b[k]);
+}
+
 /**
  * The try counter's environment block on each EFI system partition of an md RAID install (FAT,
  * which GRUB can write in place; it cannot write to md). Path inside the ESP.
@@ -307,12 +312,10 @@ export function grubStepsTo(from: Counter, to: Counter): number | null {
     const d = decideBoot(env);
     if (!d.saved) return null;
     env = { ...env, ...d.saved };
-    if (COUNTER_VARS.every((k) => (env[k] ?? '') === to[k])) return n;
+    if (sameCounter(counterOf(env), to)) return n;
   }
   return null;
 }
-
-const BOOT_VARS = ['keel_next', 'keel_tries', 'keel_failed'] as const;
 
 /**
  * The slot variables as GRUB left them for this boot, from the kernel command line
@@ -323,9 +326,9 @@ const BOOT_VARS = ['keel_next', 'keel_tries', 'keel_failed'] as const;
  * KEEL-BOOT and the other ESPs to the same count. A grub.cfg from before the ESP blocks does not
  * save at all there, and this view is the only record of the try GRUB just counted.
  */
-export function grubBootView(cmdline: string): Partial<Record<(typeof BOOT_VARS)[number], string>> | null {
-  const out: Partial<Record<(typeof BOOT_VARS)[number], string>> = {};
-  for (const k of BOOT_VARS) {
+export function grubBootView(cmdline: string): Partial<Record<(typeof COUNTER_VARS)[number], string>> | null {
+  const out: Partial<Record<(typeof COUNTER_VARS)[number], string>> = {};
+  for (const k of COUNTER_VARS) {
     const m = new RegExp(`(?:^|\\s)keel\\.${k.slice(5)}=(\\S*)`).exec(cmdline);
     if (!m) return null;
     out[k] = m[1];

@@ -13,7 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { WEBUI_CERT_PATH } from '../certs/webui.ts';
 import { listNics } from '../network/nics.ts';
 import { log } from '../log.ts';
-import { counterOf, grubBootView, grubStepsTo, otherSlot, TRIES, COUNTER_VARS, type Counter, type GrubEnv, type Slot } from './grub.ts';
+import { counterOf, grubBootView, grubStepsTo, otherSlot, sameCounter, TRIES, type GrubEnv, type Slot } from './grub.ts';
 import { SLOT_DB_DIR, UPDATES_DIR } from './paths.ts';
 import { readState, updateState, type UpdateResult, type UpdateState, type SlotInfo } from './state.ts';
 import { audit, type UpdateContext } from './context.ts';
@@ -84,10 +84,10 @@ export async function bootCheck(
       await opts.grub.set(truth);
       env = { ...env, ...truth };
     }
-  } else if (seen && unsavedGrubStep(pick(env), seen)) {
+  } else if (seen && unsavedGrubStep(counterOf(env), seen)) {
     // GRUB could not save what it decided for this boot: save it from Linux, so the try is counted
     // and a fallback is seen.
-    log.warn('software update: GRUB could not save its environment; saving it from Linux', { was: JSON.stringify(pick(env)), now: JSON.stringify(seen) });
+    log.warn('software update: GRUB could not save its environment; saving it from Linux', { was: JSON.stringify(counterOf(env)), now: JSON.stringify(seen) });
     await opts.grub.set(seen as Record<string, string>);
     env = { ...env, ...seen };
   }
@@ -418,12 +418,3 @@ function unsavedGrubStep(disk: Record<string, string>, seen: Partial<Record<stri
   if (seen.keel_next && disk.keel_next === seen.keel_next && disk.keel_failed === (seen.keel_failed ?? '') && Number(disk.keel_tries) === Number(seen.keel_tries) + 1) return true;
   return !seen.keel_next && !!seen.keel_failed && disk.keel_next === seen.keel_failed && disk.keel_failed === '';
 }
-
-function sameCounter(a: Counter, b: Counter): boolean {
-  return COUNTER_VARS.every((k) => a[k] === b[k]);
-}
-
-function pick(env: Record<string, string>): Record<string, string> {
-  return { keel_next: env.keel_next ?? '', keel_tries: env.keel_tries ?? '', keel_failed: env.keel_failed ?? '' };
-}
-

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatVerity } from '../../image/verity.ts';
+import { TCG_CPU } from './qemu.ts';
 
 const TOP = path.resolve(import.meta.dirname, '../..');
 const OUT = path.join(TOP, '.cache/e2e-verity');
@@ -105,7 +106,7 @@ test('dm-verity in the Keel initramfs: good image read, wrong root hash refused,
   const drive = (f: string) => ['-drive', `file=${f},format=raw,if=virtio,readonly=on`];
   const t0 = Date.now();
   const child = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-machine', 'pc', '-cpu', 'max', '-smp', '2', '-m', '1024', '-display', 'none', '-no-reboot',
+    '-accel', 'tcg', '-machine', 'pc', '-cpu', TCG_CPU, '-smp', '2', '-m', '1024', '-display', 'none', '-no-reboot',
     '-kernel', path.join(OUT, 'vmlinuz'), '-initrd', path.join(OUT, 'test-initrd.img'),
     '-append', `console=ttyS0,115200n8 panic=-1 keeltest.hash=${rootHash} keeltest.wrong=${wrong}`,
     ...drive(good), ...drive(`${good}.verity`), ...drive(tampered), ...drive(plain),

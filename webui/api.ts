@@ -43,6 +43,7 @@ import { supportBundle } from './bundle.ts';
 import { prepared } from '../appliance/config/prepared.ts';
 
 export const API = '/mics/api/v1';
+const USER_ROUTE = `${API}/users/:name`;
 
 /** When each System Manager connection began (server.ts fills it): confirming needs a connection newer than the change. */
 export const socketOpenedAt = new WeakMap<object, number>();
@@ -776,8 +777,9 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
   // request too), and so do the API tokens the user made; a role change to operator ends the tokens.
   // A password change ends the user's other sessions (sessions opened before it are refused); the
   // session that changed its own password is renewed.
-  app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.url !== `${API}/users/:name` || reply.statusCode !== 200) return;
+  // Callback style: it runs after every answer, and all but a few return at once.
+  app.addHook('onResponse', (req, reply, done) => {
+    if (req.routeOptions.url !== USER_ROUTE || reply.statusCode !== 200) return done();
     const name = (req.params as { name: string }).name;
     if (req.method === 'DELETE') {
       app.keel.sessions.destroyUser(name);
@@ -787,6 +789,7 @@ export async function registerApi(app: FastifyInstance, deps: { tokens: ApiToken
       if (body.role === 'operator') tokens.revokeMadeBy(name, `the user ${printableName(name)} is no longer an administrator`);
       if (body.password !== undefined && req.session && req.session.username === name) app.keel.sessions.renew(req.session.id);
     }
+    done();
   });
 
   app.post<{ Params: { name: string } }>(`${API}/users/:name/unlock`, {

@@ -46,7 +46,7 @@ import { registerLoggingApi } from './logging.ts';
 import { registerReportingApi } from './reporting.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
 import { registerHealthApi } from './health-routes.ts';
-import { allowed as aclAllows } from '../appliance/acl/schema.ts';
+import { allowList, aclOf } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
 import { registerCertificates } from './certs.ts';
 import { registerPortalAuth, syncClientCertRequest, signInWithCertificate } from './portalauth.ts';
@@ -247,8 +247,18 @@ function printable(s: string, max = 64): string {
   return t.length > max ? `${t.slice(0, max)}…` : t;
 }
 
+const API_PREFIX = `${BASE}/api/`;
+const API_ROOT = `${BASE}/api`;
 function isApi(req: FastifyRequest): boolean {
-  return req.url.startsWith(`${BASE}/api/`) || req.url === `${BASE}/api`;
+  return req.url.startsWith(API_PREFIX) || req.url === API_ROOT;
+}
+
+// System Manager's ACL check, made once per configuration object (one per revision), not per request.
+const aclChecks = new WeakMap<Config, (ip: string) => boolean>();
+function aclAllowsNow(c: Config, ip: string): boolean {
+  let check = aclChecks.get(c);
+  if (!check) aclChecks.set(c, (check = allowList(aclOf(c).systemManager)));
+  return check(ip);
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -555,25 +565,27 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   // Session and access: before the body is read, so anonymous requests cost nothing.
   // A session's role comes from the running configuration on every request, so a removed or
   // demoted user loses access at once. API tokens (Bearer) work on the API only.
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback style, not async: this runs for every request, and a promise per hook is measurable
+  // under load. Answering from a callback hook means sending without calling done().
+  app.addHook('onRequest', (req, reply, done) => {
     // Portal ACL, also enforced here (defence in depth, should the firewall be flushed): before anything else.
     const live = state.config();
-    if (live && !aclAllows(live, 'systemManager', req.ip)) {
+    if (live && !aclAllowsNow(live, req.ip)) {
       const t = Date.now();
       if (t - aclLoggedAt > 10_000) {
         aclLoggedAt = t;
         log.warn('refused a System Manager request from outside the Portal ACL', { source: `webui:${req.ip}` });
       }
       reply.code(403);
-      if (isApi(req)) return reply.send({ error: 'your address is not in the Portal ACL of System Manager' });
-      return reply.type('text/html; charset=utf-8').send(errorPage(403, 'Your address is not allowed to reach System Manager (Portal ACL).'));
+      if (isApi(req)) return void reply.send({ error: 'your address is not in the Portal ACL of System Manager' });
+      return void reply.type('text/html; charset=utf-8').send(errorPage(403, 'Your address is not allowed to reach System Manager (Portal ACL).'));
     }
     syncClientCertRequest(app, live);
     req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
     if (req.session) {
       const role = state.roleOf(req.session.username) ?? directoryOf(store).roleOf(req.session.username);
       // A password change ends the sessions opened before it (the one that made it is renewed).
-      const changed = state.config()?.users.local.find((u) => u.name === req.session!.username)?.passwordChangedAt;
+      const changed = live?.users.local.find((u) => u.name === req.session!.username)?.passwordChangedAt;
       const stale = changed !== undefined && Date.parse(changed) > req.session.createdAt;
       if (role && !stale) req.principal = { name: req.session.username, role, via: 'session' };
       else {
@@ -585,43 +597,45 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       if (t) req.principal = { name: `token:${t.name}`, role: t.role, via: 'token', tokenId: t.id };
       else {
         log.warn('refused an unknown, revoked or expired API token', { source: `api:${req.ip}`, route: req.routeOptions.url ?? null });
-        return reply.code(401).send({ error: 'unknown, revoked or expired API token' });
+        return void reply.code(401).send({ error: 'unknown, revoked or expired API token' });
       }
     }
     const cfg = req.routeOptions.config;
     if (!req.principal) {
-      if (req.is404 || cfg.public || cfg.preSession) return;
-      if (isApi(req)) return reply.code(401).send({ error: 'sign in first' });
-      return reply.redirect(`${BASE}/`, SAFE_METHODS.has(req.method) ? 302 : 303);
+      if (req.is404 || cfg.public || cfg.preSession) return done();
+      if (isApi(req)) return void reply.code(401).send({ error: 'sign in first' });
+      return void reply.redirect(`${BASE}/`, SAFE_METHODS.has(req.method) ? 302 : 303);
     }
     // Operators read; administrators change. Sign-out is for everyone.
     if (req.principal.role !== 'admin' && isApi(req) && !req.is404 && !cfg.anyRole && !cfg.preSession) {
       const changes = !SAFE_METHODS.has(req.method) && req.routeOptions.url !== `${BASE}/api/session`;
-      if (changes || cfg.adminOnly) return reply.code(403).send({ error: 'the operator role is read only; an administrator can do this' });
+      if (changes || cfg.adminOnly) return void reply.code(403).send({ error: 'the operator role is read only; an administrator can do this' });
     }
+    done();
   });
 
   // CSRF: after the body is parsed (forms carry the token), before validation and the handler.
-  app.addHook('preValidation', async (req, reply) => {
-    if (SAFE_METHODS.has(req.method) || req.is404) return;
+  app.addHook('preValidation', (req, reply, done) => {
+    if (SAFE_METHODS.has(req.method) || req.is404) return done();
     const source = `webui:${req.ip}`;
     const why = crossSite(req);
     if (why) {
       log.warn('refused a cross-site request', { method: req.method, route: req.routeOptions.url, source, why });
-      return reply.code(403).send({ error: 'cross-site request refused' });
+      return void reply.code(403).send({ error: 'cross-site request refused' });
     }
     if (isApi(req) && req.body !== undefined && req.body !== null && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-      return reply.code(415).send({ error: 'the API accepts only application/json bodies' });
+      return void reply.code(415).send({ error: 'the API accepts only application/json bodies' });
     }
-    if (req.routeOptions.config.preSession) return;
+    if (req.routeOptions.config.preSession) return done();
     // A bearer token is never sent by a browser on its own, so it needs no CSRF token.
-    if (req.principal?.via === 'token') return;
+    if (req.principal?.via === 'token') return done();
     const sent = (req.headers['x-csrf-token'] as string | undefined) ?? (req.body as { _csrf?: string } | undefined)?._csrf;
     if (!req.session || !tokensEqual(sent, req.session.csrf)) {
       log.warn('refused a request without a valid CSRF token', { method: req.method, route: req.routeOptions.url, source, user: req.session?.username ?? null });
-      if (isApi(req)) return reply.code(403).send({ error: 'missing or invalid CSRF token (send the session csrfToken in X-CSRF-Token)' });
-      return reply.code(403).type('text/html; charset=utf-8').send(errorPage(403, 'This form has expired. Go back, reload the page and try again.'));
+      if (isApi(req)) return void reply.code(403).send({ error: 'missing or invalid CSRF token (send the session csrfToken in X-CSRF-Token)' });
+      return void reply.code(403).type('text/html; charset=utf-8').send(errorPage(403, 'This form has expired. Go back, reload the page and try again.'));
     }
+    done();
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {

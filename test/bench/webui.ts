@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createHost } from '../../appliance/host/index.ts';
 import { Store } from '../../appliance/config/store.ts';
-import { applyAtBoot } from '../../appliance/config/apply.ts';
 import { validate } from '../../appliance/config/schema.ts';
 import { hashSecret } from '../../appliance/users/secrets.ts';
 import { ensureWebuiCertificateFor } from '../../appliance/certs/webui.ts';
@@ -126,8 +125,8 @@ export function figureLines(f: WebuiFigures): string[] {
 }
 
 /**
- * A configured sandbox root for the benches (sample configuration, admin password PASSWORD, applied
- * as at boot): its fake sysfs, host and configuration. As on the appliance, System Manager starts from V8's compile
+ * A configured sandbox root for the benches (sample configuration, admin password PASSWORD, then
+ * `keel boot` as on the appliance): its fake sysfs, host and configuration. As on the appliance, System Manager starts from V8's compile
  * cache (scripts/with-node.sh sets it; warmed here so no TypeScript stripper is measured either).
  */
 export async function preparedSandbox(root: string): Promise<{ sysfs: string; host: ReturnType<typeof createHost>; config: ReturnType<typeof sampleConfig> }> {
@@ -138,8 +137,11 @@ export async function preparedSandbox(root: string): Promise<{ sysfs: string; ho
   const s = Store.open(host);
   s.commitRunning(validate(config), { who: 'bench', source: 'bench' }, 'initial', '');
   s.saveStartup({ who: 'bench', source: 'bench' });
-  await applyAtBoot(host, s);
   s.close();
+  // `keel boot`, as on the appliance before System Manager starts: it renders the configuration
+  // and makes the host keys and System Manager's certificate (which System Manager then only reads).
+  const boot = spawnSync(process.execPath, [MAIN, 'boot', '--root', root], { env: { ...process.env, KEEL_SYSFS: sysfs, KEEL_LOG: 'silent' }, encoding: 'utf8' });
+  if (boot.status !== 0) throw new Error(`keel boot exited ${boot.status}: ${boot.stderr}`);
   process.env.NODE_COMPILE_CACHE ??= fileURLToPath(new URL('../../node_modules/.cache/keel-node', import.meta.url));
   spawnSync(process.execPath, [MAIN, 'serve', '--help'], { stdio: 'ignore' });
   return { sysfs, host, config };
@@ -161,7 +163,7 @@ export async function webuiFigures(opts: { seconds?: number; print?: boolean } =
     const sm = await startChild([...flags, MAIN, 'serve', '--root', root, '--https-port', '0', '--listen', '127.0.0.1'], /System Manager: https:\/\/[^:]+:(\d+)\/mics\//, { KEEL_SYSFS: sysfs });
     children.push(sm.child);
     const pid = sm.child.pid!;
-    // The certificate System Manager created on start (ensure* only reads it back now).
+    // The certificate keel boot made (ensure* only reads it back now).
     const pair = await ensureWebuiCertificateFor(host, config);
     fs.writeFileSync(`${root}/bench-key.pem`, pair.keyPem, { mode: 0o600 });
     fs.writeFileSync(`${root}/bench-cert.pem`, pair.certPem);

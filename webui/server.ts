@@ -46,7 +46,7 @@ import { registerLoggingApi } from './logging.ts';
 import { registerReportingApi } from './reporting.ts';
 import { directoryOf } from '../appliance/ldap/directory.ts';
 import { registerHealthApi } from './health-routes.ts';
-import { allowList, aclOf } from '../appliance/acl/schema.ts';
+import { allowed as aclAllows } from '../appliance/acl/schema.ts';
 import { registerPages } from './ui.ts';
 import { registerCertificates } from './certs.ts';
 import { registerPortalAuth, syncClientCertRequest, signInWithCertificate } from './portalauth.ts';
@@ -251,14 +251,6 @@ const API_PREFIX = `${BASE}/api/`;
 const API_ROOT = `${BASE}/api`;
 function isApi(req: FastifyRequest): boolean {
   return req.url.startsWith(API_PREFIX) || req.url === API_ROOT;
-}
-
-// System Manager's ACL check, made once per configuration object (one per revision), not per request.
-const aclChecks = new WeakMap<Config, (ip: string) => boolean>();
-function aclAllowsNow(c: Config, ip: string): boolean {
-  let check = aclChecks.get(c);
-  if (!check) aclChecks.set(c, (check = allowList(aclOf(c).systemManager)));
-  return check(ip);
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -570,7 +562,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   app.addHook('onRequest', (req, reply, done) => {
     // Portal ACL, also enforced here (defence in depth, should the firewall be flushed): before anything else.
     const live = state.config();
-    if (live && !aclAllowsNow(live, req.ip)) {
+    if (live && !aclAllows(live, 'systemManager', req.ip)) {
       const t = Date.now();
       if (t - aclLoggedAt > 10_000) {
         aclLoggedAt = t;

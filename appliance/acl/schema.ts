@@ -91,8 +91,13 @@ export function allowList(entries: readonly string[]): (ip: string) => boolean {
 
 /** Whether `ip` may reach `component` under this configuration's ACL. */
 export function allowed(c: Config, component: AclComponent, ip: string): boolean {
-  return allowList(aclOf(c)[component])(ip);
+  // Parsed once per configuration object (one per revision, never changed in place): System
+  // Manager asks on every request.
+  let checks = parsedAcls.get(c);
+  if (!checks) parsedAcls.set(c, (checks = {}));
+  return (checks[component] ??= allowList(aclOf(c)[component]))(ip);
 }
+const parsedAcls = new WeakMap<Config, Partial<Record<AclComponent, (ip: string) => boolean>>>();
 
 /** The component a change source (`webui:IP`, `api:IP`, `ssh:IP`) reaches the appliance through, and its address. */
 export function sourceOf(source: string): { component: AclComponent; ip: string } | null {

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import { createHost, type Host } from '../appliance/host/index.ts';
-import { reconcileApply } from '../appliance/config/apply.ts';
 import { Store, DB_PATH } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
 import { signIn as sharedSignIn } from '../appliance/users/signin.ts';
@@ -10,7 +9,6 @@ import { Terminal, Interrupted, EndOfInput } from '../appliance/wizard/terminal.
 import { runInteractive } from '../appliance/wizard/main.ts';
 import { configuredElsewhere, lockHolder } from '../appliance/wizard/commit.ts';
 import { VERSION } from '../appliance/version.ts';
-import { runShell } from '../cli/shell.ts';
 import { rollbackNotice } from '../appliance/update/lifecycle.ts';
 import { readState } from '../appliance/update/state.ts';
 import { startupSelfTest } from '../appliance/crypto/selftest.ts';
@@ -129,6 +127,12 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** The signed-in part of the console, loaded on demand. */
+async function loadCli() {
+  const [{ runShell }, { reconcileApply }] = await Promise.all([import('../cli/shell.ts'), import('../appliance/config/apply.ts')]);
+  return { runShell, reconcileApply };
+}
+
 /** Banner and sign-in, round and round, until the console's input ends. */
 async function signIn(host: Host, first: Terminal, firstConfig: Config, certWaitMs: number): Promise<number> {
   let t = first;
@@ -138,6 +142,13 @@ async function signIn(host: Host, first: Terminal, firstConfig: Config, certWait
     for (;;) {
       config = loadConfig(host) ?? config;
       t.write(await banner(host, config, wait));
+      // The CLI (its command tree, LDAP, regular expressions: most of the console's code) is
+      // needed only after a sign-in: it loads while the banner waits, not before the wizard or
+      // the banner shows (issue 15: seconds of the first boot under emulation).
+      const cli = loadCli();
+      cli.catch(() => {
+        /* a failure to load is reported at the sign-in that awaits it */
+      });
       // Wait for the certificate before the first banner only; later banners re-check once.
       wait = 0;
       const user = await t.ask(`${config.system.hostname.split('.')[0]} login: `);
@@ -159,6 +170,7 @@ async function signIn(host: Host, first: Terminal, firstConfig: Config, certWait
       const u = r.user;
       // The CLI reads the console itself; the sign-in reader steps aside until it ends.
       t.close();
+      const { runShell, reconcileApply } = await cli;
       const store = Store.open(host);
       try {
         await reconcileApply(host, store);

@@ -66,8 +66,10 @@ ${grubSlotScript({ md: opts.md })}search --no-floppy --label --set=sysroot \${ke
 # The slot's dm-verity root hashes (appliance/update/verity.ts): only this variable is read.
 set keel_verity=
 load_env --file (\${sysroot})/live/keel-verity.env keel_verity
+# nonetworking: live-boot would trigger udev again and wait for it to settle, only to write an
+# /etc/network/interfaces that systemd-networkd never reads (seconds of every boot under emulation).
 menuentry "Keel (slot \${keel_boot})" {
-  linux (\${sysroot})/live/vmlinuz boot=live dm-verity-root-hash=\${keel_verity} live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live keel.slot=\${keel_boot} keel.next=\${keel_next} keel.tries=\${keel_tries} keel.failed=\${keel_failed} panic=10 quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
+  linux (\${sysroot})/live/vmlinuz boot=live dm-verity-root-hash=\${keel_verity} live-media=/dev/disk/by-label/\${keel_label} live-media-path=/live nonetworking keel.slot=\${keel_boot} keel.next=\${keel_next} keel.tries=\${keel_tries} keel.failed=\${keel_failed} panic=10 quiet loglevel=3 systemd.show_status=error console=tty0 console=ttyS0,115200n8
   initrd (\${sysroot})/live/initrd.img
 }
 `;

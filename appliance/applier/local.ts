@@ -8,22 +8,22 @@ import type { Actor, Store } from '../config/store.ts';
 import { validate, type Config } from '../config/schema.ts';
 import { osApply, osPlan, osReconcile } from '../config/apply.ts';
 import { OperationalError, ValidationError } from '../errors.ts';
-import { updateContext } from '../update/context.ts';
-import { stageDownloaded } from '../update/actions.ts';
-import { unstage } from '../update/stage.ts';
-import { installGuestTools } from '../guest/tools.ts';
 import { bmcTarget } from '../health/schema.ts';
-import { IpmiProbe } from '../health/ipmi.ts';
 import { localBmcPresent } from '../host/ipmi.ts';
 import type { BootTimes } from '../system/boot.ts';
 import path from 'node:path';
 import { listNics } from '../network/nics.ts';
 import { SERVICE_USER, userIds } from '../host/users.ts';
-import { CAPTURE_DIR, CAPTURE_NAME, captureArgv, captureName, capturesToPrune, checkCapture, readPcap, type CaptureFile, type CaptureRequest, type CaptureResult } from '../diagnostics/capture.ts';
-import { diagnoseCommand, parseDiagnose, MAX_OUTPUT_BYTES, type DiagnoseOptions, type DiagnoseResult, type Tool } from '../diagnostics/tools.ts';
+import type { CaptureFile, CaptureRequest, CaptureResult } from '../diagnostics/capture.ts';
+import type { DiagnoseOptions, DiagnoseResult, Tool } from '../diagnostics/tools.ts';
 import { SERVICES, type Applier, type FileChange, type Progress, type ServiceAction, type ServiceName, type Staged, type TimeStatus } from './applier.ts';
 
 const ACTIONS: readonly ServiceAction[] = ['start', 'stop', 'restart', 'status'];
+
+// Updates, guest tools, IPMI and diagnostics load when first asked for: the console's wizard and
+// every process start need none of them (issue 15: seconds of the first boot under emulation).
+const updates = async () => ({ ...(await import('../update/context.ts')), ...(await import('../update/actions.ts')), ...(await import('../update/stage.ts')) });
+const capture = () => import('../diagnostics/capture.ts');
 
 export class LocalApplier implements Applier {
   readonly remote = false;
@@ -61,16 +61,19 @@ export class LocalApplier implements Applier {
     return '';
   }
   async stageUpdate(actor: Actor, progress?: Progress): Promise<Staged> {
+    const { stageDownloaded, updateContext } = await updates();
     const r = await stageDownloaded(updateContext(this.host, this.store(), actor), progress);
     return { version: r.version, slot: r.slot, seconds: r.seconds };
   }
   async installGuestTools(): Promise<{ hypervisor: string; package: string; changed: boolean }> {
+    const { installGuestTools } = await import('../guest/tools.ts');
     const r = await installGuestTools(this.host);
     return { hypervisor: r.agent.hypervisor, package: r.agent.package, changed: r.changed };
   }
   async locate(on: boolean): Promise<'done' | 'no-bmc'> {
     const target = bmcTarget(this.store().running()?.config.health) ?? (localBmcPresent() && this.host.proc.live ? ({ interface: 'open' } as const) : null);
     if (!target) return 'no-bmc';
+    const { IpmiProbe } = await import('../health/ipmi.ts');
     await new IpmiProbe(this.host.proc, target).locate(Boolean(on));
     return 'done';
   }
@@ -88,6 +91,7 @@ export class LocalApplier implements Applier {
   }
   async diagnose(tool: Tool, target: string, options: DiagnoseOptions = {}): Promise<DiagnoseResult> {
     // Checked again here, whoever asked: the target is an address or host name, the options in range.
+    const { diagnoseCommand, parseDiagnose, MAX_OUTPUT_BYTES } = await import('../diagnostics/tools.ts');
     const { cmd, args, timeoutMs } = diagnoseCommand(tool, target, options);
     const r = await this.host.proc.run(cmd, args, { allowFail: true, timeoutMs }).catch((e: unknown) => {
       // ping carries the file capability cap_net_raw; a process whose bounding set lacks it
@@ -103,6 +107,8 @@ export class LocalApplier implements Applier {
   async capture(request: CaptureRequest): Promise<CaptureResult> {
     // Checked again here, whoever asked: the interface one of ours (mapped to its kernel name), the
     // numbers in range, the filter in the grammar; tcpdump gets an argv, never a shell line.
+    const { CAPTURE_DIR, captureArgv, captureName, capturesToPrune, checkCapture, readPcap } = await capture();
+    const { MAX_OUTPUT_BYTES } = await import('../diagnostics/tools.ts');
     const nics = listNics(this.host).filter((n) => n.ifname);
     const c = checkCapture(request, nics.map((n) => n.name));
     if (this.capturing) throw new OperationalError('a capture is running already; try again when it has finished', 'capture', null, '');
@@ -137,6 +143,7 @@ export class LocalApplier implements Applier {
     }
   }
   async captures(): Promise<CaptureFile[]> {
+    const { CAPTURE_DIR, CAPTURE_NAME } = await capture();
     const f = this.host.files;
     return f
       .list(CAPTURE_DIR)
@@ -145,7 +152,8 @@ export class LocalApplier implements Applier {
       .reverse()
       .map((name) => ({ name, bytes: f.size(path.posix.join(CAPTURE_DIR, name)) ?? 0 }));
   }
-  unstageUpdate(actor: Actor): Promise<boolean> {
+  async unstageUpdate(actor: Actor): Promise<boolean> {
+    const { unstage, updateContext } = await updates();
     return unstage(updateContext(this.host, this.store(), actor, { trustedKeys: [] }));
   }
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Host } from '../appliance/host/index.ts';
 import type { Store } from '../appliance/config/store.ts';
 import { listNics, type Nic } from '../appliance/network/nics.ts';
+import { readKeelMemory } from '../appliance/host/resources.ts';
 import { VERSION } from '../appliance/version.ts';
 import { ConfigState } from './state.ts';
 
@@ -23,7 +24,7 @@ export interface Health {
   uptimeSeconds: number;
   /** `appliance` on the appliance; `host` in a sandbox root, where the uptime is the machine's running it. */
   uptimeOf: 'appliance' | 'host';
-  memory: { totalBytes: number; freeBytes: number; systemManagerRssBytes: number };
+  memory: { totalBytes: number; freeBytes: number; systemManagerRssBytes: number; keelProcessesBytes: number | null };
   cpu: { count: number; model: string; loadAverage: number[] };
   /** The file system holding the appliance's data (the sandbox folder in a sandbox). */
   disk: { path: string; totalBytes: number; freeBytes: number } | null;
@@ -160,7 +161,7 @@ export class HealthSampler {
     return {
       at,
       uptimeSeconds: Math.floor(os.uptime()),
-      memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), systemManagerRssBytes: process.memoryUsage.rss() },
+      memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), systemManagerRssBytes: process.memoryUsage.rss(), keelProcessesBytes: readKeelMemory(this.host.sysfs)?.totalBytes ?? null },
       loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
       disk: disk(this.host),
       links,

@@ -309,6 +309,7 @@ const HealthSchema = {
         totalBytes: { type: 'integer' },
         freeBytes: { type: 'integer' },
         systemManagerRssBytes: { type: 'integer', description: 'Resident set size of the System Manager process' },
+        keelProcessesBytes: { type: ['integer', 'null'], description: "All of Keel's processes together (System Manager, applier, monitor, consoles): their services' anonymous and mapped memory, shared pages counted once; null where systemd's control groups are not there (a sandbox)" },
       },
     },
     cpu: {

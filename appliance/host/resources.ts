@@ -93,3 +93,39 @@ export function readResourceCounters(mounts: Record<string, string>, procfs = pr
     interfaces: parseNetDev(read('net/dev')),
   };
 }
+
+/** Memory of Keel's own services (all of Keel's processes), from their control groups. */
+export interface KeelMemory {
+  /** Bytes resident per unit (keel-serve.service, keel-console@ttyS0.service, ...). */
+  units: Record<string, number>;
+  /** Their sum: pages shared by several units (Node's binary) are counted once. */
+  totalBytes: number;
+}
+
+/** Resident bytes of one control group from its memory.stat (pure): anonymous memory plus mapped files. */
+export function parseCgroupResident(stat: string): number {
+  const v = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0);
+  // Like a process's RSS (anonymous + file pages mapped in), but a file page is charged to one
+  // control group only, so shared library and binary pages count once in a sum, not once per process.
+  return v('anon') + v('file_mapped') + v('shmem');
+}
+
+/**
+ * Keel's services as systemd placed them (cgroup v2): every `keel-*.service` under system.slice,
+ * also inside template slices (the consoles). Null without a unified hierarchy (a sandbox).
+ */
+export function readKeelMemory(sysfs = '/sys'): KeelMemory | null {
+  const slice = path.join(sysfs, 'fs/cgroup/system.slice');
+  if (!sysinfo.exists(path.join(slice, 'cgroup.procs'))) return null;
+  const units: Record<string, number> = {};
+  const visit = (dir: string, depth: number) => {
+    for (const name of sysinfo.list(dir)) {
+      if (/^keel-.+\.service$/.test(name)) {
+        const stat = sysinfo.read(path.join(dir, name, 'memory.stat'));
+        if (stat !== null) units[name] = parseCgroupResident(stat);
+      } else if (depth === 0 && /^system-keel.*\.slice$/.test(name)) visit(path.join(dir, name), 1);
+    }
+  };
+  visit(slice, 0);
+  return { units, totalBytes: Object.values(units).reduce((a, b) => a + b, 0) };
+}

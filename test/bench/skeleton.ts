@@ -77,11 +77,12 @@ async function main(): Promise<void> {
   console.log(`build, application-only change (last): ${app ? `${app.total.toFixed(1)} s` : 'not recorded'}`);
   const mf = path.join(CACHE, 'e2e/metrics.json');
   if (fs.existsSync(mf)) {
-    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { at: string; bootToWizardSeconds: number; rebootToSignInSeconds?: number; noSerialPowerOnToSignInSeconds?: number; systemManagerRssBytes: number; bootStages?: Record<string, number>; phases: [string, number][] };
+    const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { at: string; bootToWizardSeconds: number; rebootToSignInSeconds?: number; noSerialPowerOnToSignInSeconds?: number; systemManagerRssBytes: number; keelProcessesBytes?: number | null; bootStages?: Record<string, number>; phases: [string, number][] };
     console.log(`TCG: reboot after install to the first wizard question: ${m.bootToWizardSeconds.toFixed(1)} s (goal ≤ 70 s; e2e run ${m.at})`);
     if (m.rebootToSignInSeconds) console.log(`TCG: reload after the wizard to System Manager sign-in: ${m.rebootToSignInSeconds.toFixed(1)} s`);
     if (m.noSerialPowerOnToSignInSeconds) console.log(`TCG: power-on without a UART to System Manager sign-in: ${m.noSerialPowerOnToSignInSeconds.toFixed(1)} s`);
     console.log(`System Manager RSS in the guest (after sign-in): ${mib(m.systemManagerRssBytes)}`);
+    if (m.keelProcessesBytes) console.log(`All of Keel's processes together in the guest (their services' control groups): ${mib(m.keelProcessesBytes)} (target ≤ 200 MiB)`);
     if (m.bootStages) console.log(`TCG: the configured boot's stages (systemd-analyze): ${Object.entries(m.bootStages).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
     for (const [n, s] of m.phases) console.log(`  e2e phase ${n}: ${s.toFixed(1)} s`);
   } else console.log('TCG boot and guest RSS: run npm run test:e2e first');

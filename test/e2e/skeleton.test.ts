@@ -168,10 +168,13 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     assert.equal(noAuth.status, 401);
     const h = await request(port, 'GET', '/mics/api/health', undefined, { cookie });
     assert.equal(h.status, 200, h.body);
-    const health = JSON.parse(h.body) as { hostname: string; version: string; uptimeOf: string; memory: { systemManagerRssBytes: number }; interfaces: { name: string; address: string | null }[] };
+    const health = JSON.parse(h.body) as { hostname: string; version: string; uptimeOf: string; memory: { systemManagerRssBytes: number; keelProcessesBytes: number | null }; interfaces: { name: string; address: string | null }[] };
     assert.equal(health.hostname, 'core.example.com');
     assert.equal(health.version, VERSION);
     assert.equal(health.uptimeOf, 'appliance');
+    // The appliance's own processes together, from their control groups (the guest has cgroup v2).
+    assert.ok(typeof health.memory.keelProcessesBytes === 'number' && health.memory.keelProcessesBytes > 0, `Keel's processes' memory: ${health.memory.keelProcessesBytes}`);
+    console.log(`e2e: Keel's processes together ${(health.memory.keelProcessesBytes / 2 ** 20).toFixed(1)} MiB, System Manager RSS ${(health.memory.systemManagerRssBytes / 2 ** 20).toFixed(1)} MiB`);
     assert.deepEqual(health.interfaces.map((i) => [i.name, i.address]), [
       ['GigabitEthernet1', '10.0.2.15'],
       ['GigabitEthernet2', null],
@@ -275,7 +278,7 @@ test('ISO → vm-install → wizard on the serial console → System Manager sig
     await s.expect(/INSTALLATION REFUSED: disk \/dev\/vda is not empty: it has a gpt table with 6 partitions/, 600000, 'the refusal');
     await s.expect(/Nothing was written/, 10000);
     phase('installer refuses a non-empty disk');
-    metrics = { ...metrics, at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, rebootToSignInSeconds: state.rebootToSignIn, systemManagerRssBytes: health.memory.systemManagerRssBytes, isoBytes: fs.statSync(ISO).size };
+    metrics = { ...metrics, at: new Date().toISOString(), phases, bootToWizardSeconds: bootToWizard, rebootToSignInSeconds: state.rebootToSignIn, systemManagerRssBytes: health.memory.systemManagerRssBytes, keelProcessesBytes: health.memory.keelProcessesBytes, isoBytes: fs.statSync(ISO).size };
     fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify(metrics, null, 2));
     console.log('e2e: phases\n' + phases.map(([n, x]) => `  ${n.padEnd(40)} ${x.toFixed(1)} s`).join('\n'));
   } finally {

@@ -11,5 +11,10 @@
  *   at most.
  * - `--max-old-space-size=96` (MiB): about 3 × the old space System Manager uses when idle; V8
  *   collects harder as it gets near, instead of growing into the other processes' share.
+ * - `--expose-gc`: System Manager asks V8 for its memory-reducing collection once start-up is over
+ *   and after a burst of requests (webui/server.ts `releaseMemory`). V8 runs one by itself only
+ *   after allocations, which an idle process does not make: the old space left fragmented by
+ *   start-up stayed resident (idle RSS 125 MiB, 104 MiB after the collection, about 60 ms once).
+ *   It costs nothing per request.
  */
-export const SERVE_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'] as const;
+export const SERVE_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96', '--expose-gc'] as const;

@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { changeMark } from '../appliance/config/prepared.ts';
 
-// The real one, taken before any test's fake timers could replace it.
-const immediate = globalThis.setImmediate;
 /** Sessions kept in memory (the live ones of a handful of administrators; beyond this the oldest is forgotten). */
 const CACHE_MAX = 256;
 
@@ -55,22 +54,20 @@ export function tokensEqual(a: string | undefined | null, b: string | undefined 
  * (no digest, no query on a hit). The table stays the truth: every change made here updates or drops
  * the cached row at once, and any other change to the database, by another connection (SQLite's
  * data_version) or through this one (total_changes(), which counts this object's own writes too),
- * drops them all; both are read at most once per event-loop turn.
+ * drops them all; both are read at most once per event-loop turn (changeMark, shared with the
+ * other per-request caches of the connection).
  */
 export class Sessions {
   private readonly now: () => number;
   // Prepared once: touch() runs on every request, and preparing costs more than the query.
   private readonly sql: Record<'insert' | 'get' | 'remove' | 'seen' | 'removeUser' | 'renew' | 'purge', Database.Statement>;
-  private readonly version: Database.Statement;
+  private readonly db: Database.Database;
   private readonly cache = new Map<string, Row>();
-  private dataVersion = -1;
-  private changes = -1;
-  /** data_version was read in this event-loop turn. */
-  private checked = false;
+  /** The database's changeMark when the cached rows were last known good. */
+  private mark = -1;
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.now = now;
-    // One statement, one read transaction: changes by other connections, and rows changed through this one.
-    this.version = db.prepare('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version');
+    this.db = db;
     this.sql = {
       insert: db.prepare('INSERT INTO sessions (id, username, csrf, source, created_at, seen_at, expires_at) VALUES (?,?,?,?,?,?,?)'),
       get: db.prepare('SELECT * FROM sessions WHERE id = ?'),
@@ -124,14 +121,10 @@ export class Sessions {
 
   /** Forgets the cached rows when another connection has changed the database since the last look. */
   private sync(): void {
-    if (this.checked) return;
-    this.checked = true;
-    immediate(() => (this.checked = false)).unref();
-    const { v, c } = this.version.get() as { v: number; c: number };
-    if (v !== this.dataVersion || c !== this.changes) {
+    const mark = changeMark(this.db);
+    if (mark !== this.mark) {
       this.cache.clear();
-      this.dataVersion = v;
-      this.changes = c;
+      this.mark = mark;
     }
   }
 

@@ -1,9 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../appliance/config/store.ts';
 import type { Config } from '../appliance/config/schema.ts';
-
-// The real one, taken before any test's fake timers could replace it.
-const immediate = globalThis.setImmediate;
+import { changeMark } from '../appliance/config/prepared.ts';
 
 interface Revisions {
   runningRevision: number | null;
@@ -14,9 +12,9 @@ interface Revisions {
 /**
  * What every request needs to know of the configuration (who may do what, whether running and
  * saved differ), without parsing the whole configuration document each time. Everything is
- * derived once per configuration revision: which revisions are in effect is read from SQLite at
- * most once per event-loop turn (all requests of one turn share it, and another process's change
- * shows on the next turn), and again at once after a change made through this process's store.
+ * derived once per configuration revision: which revisions are in effect is read from SQLite only
+ * when the database changed (changeMark, looked at once per event-loop turn: another process's
+ * change shows on the next turn), and again at once after a change made through this process's store.
  */
 export class ConfigState {
   private readonly store: Store;
@@ -25,8 +23,8 @@ export class ConfigState {
   private cfg: Config | null = null;
   private revs: Revisions = { runningRevision: null, startupRevision: null, unsaved: false };
   private gen = 0;
-  /** Checked in this event-loop turn, after this many configuration writes of the store. */
-  private checked = false;
+  /** Looked at with the database at this changeMark, after this many configuration writes of the store. */
+  private mark = -1;
   private seenWrites = -1;
   // Prepared once: preparing costs more than running these.
   private readonly current: Database.Statement;
@@ -50,11 +48,11 @@ export class ConfigState {
   }
 
   private refresh(): void {
+    const mark = changeMark(this.store.db);
     const writes = this.store.configWrites;
-    if (this.checked && writes === this.seenWrites) return;
-    this.checked = true;
+    if (mark === this.mark && writes === this.seenWrites) return;
+    this.mark = mark;
     this.seenWrites = writes;
-    immediate(() => (this.checked = false)).unref();
     const rows = this.current.all() as { name: 'running' | 'startup'; revision: number; updated_at: string }[];
     const running = rows.find((r) => r.name === 'running');
     const startup = rows.find((r) => r.name === 'startup');

@@ -16,3 +16,41 @@ export function prepared(db: Database.Database, sql: string): Database.Statement
   if (!st) m.set(sql, (st = db.prepare(sql)));
   return st;
 }
+
+// The real one, taken before any test's fake timers could replace it.
+const immediate = globalThis.setImmediate;
+interface Mark {
+  version: number;
+  changes: number;
+  mark: number;
+  /** Read in this event-loop turn. */
+  turn: boolean;
+  endTurn: () => void;
+}
+const marks = new WeakMap<Database.Database, Mark>();
+const MARK_SQL = 'SELECT data_version AS v, total_changes() AS c FROM pragma_data_version';
+
+/**
+ * A number that changes whenever the database may have changed for this connection: another
+ * connection committed (SQLite's data_version) or this one wrote (total_changes()). Read at most
+ * once per event-loop turn and shared by every cache on the connection that is checked per
+ * request (sessions, the configuration in effect, the health snapshot): one read transaction per
+ * turn, not one per cache. A write through this connection shows on the next turn.
+ */
+export function changeMark(db: Database.Database): number {
+  let m = marks.get(db);
+  if (!m) {
+    const fresh: Mark = { version: -1, changes: -1, mark: 0, turn: false, endTurn: () => (fresh.turn = false) };
+    marks.set(db, (m = fresh));
+  }
+  if (m.turn) return m.mark;
+  m.turn = true;
+  immediate(m.endTurn).unref();
+  const { v, c } = prepared(db, MARK_SQL).get() as { v: number; c: number };
+  if (v !== m.version || c !== m.changes) {
+    m.version = v;
+    m.changes = c;
+    m.mark++;
+  }
+  return m.mark;
+}

@@ -10,7 +10,7 @@ import type { NicList, NicSample } from './nic.ts';
 import { HEALTH_DEFAULTS, type HealthConfig } from './schema.ts';
 import { collectHealth, type HealthSnapshot } from './snapshot.ts';
 import type { Finding, Severity } from './types.ts';
-import { prepared } from '../config/prepared.ts';
+import { prepared, changeMark } from '../config/prepared.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS health_state (key TEXT PRIMARY KEY, category TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL, since INTEGER NOT NULL, updated INTEGER NOT NULL);
@@ -28,9 +28,6 @@ export interface HistoryEntry {
   previous: Severity | null;
   message: string;
 }
-
-// The real one, taken before any test's fake timers could replace it.
-const immediate = globalThis.setImmediate;
 
 /** Health state, history and open alerts, in the appliance database (tables `health_*`). */
 export class HealthStore {
@@ -61,13 +58,12 @@ export class HealthStore {
   }
   set(name: string, value: string): void {
     prepared(this.db, 'INSERT INTO health_kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
-    this.latestSeen = null;
+    this.latestSeen = -1;
   }
   private latestRaw: string | null = null;
   private latestParsed: HealthSnapshot | null = null;
-  /** The database as latest() last looked at it: other connections' commits, rows changed through this one. */
-  private latestSeen: { version: number; changes: number; turn: boolean } | null = null;
-  private versionStmt: Database.Statement | null = null;
+  /** The database's changeMark when latest() last read the snapshot. */
+  private latestSeen = -1;
   /**
    * The snapshot of the monitor's last full cycle, as it recorded it: the monitor runs in its
    * own process (`keel monitor`) and System Manager reads it here. Read again only when the
@@ -75,15 +71,10 @@ export class HealthStore {
    * a tenth of the page's time), parsed again only when it changed.
    */
   latest(): HealthSnapshot | null {
-    // Looked for once per event-loop turn: even this is a read transaction.
-    if (this.latestSeen?.turn) return this.latestParsed;
-    this.versionStmt ??= this.db.prepare('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version');
-    const { v, c } = this.versionStmt.get() as { v: number; c: number };
-    const seen = { version: v, changes: c, turn: true };
-    immediate(() => (seen.turn = false)).unref();
-    const same = this.latestSeen?.version === v && this.latestSeen.changes === c;
-    this.latestSeen = seen;
-    if (same) return this.latestParsed;
+    // Looked for once per event-loop turn (changeMark): even that is a read transaction.
+    const mark = changeMark(this.db);
+    if (mark === this.latestSeen) return this.latestParsed;
+    this.latestSeen = mark;
     const raw = this.get('latest');
     if (raw !== this.latestRaw) {
       this.latestRaw = raw;

@@ -249,7 +249,7 @@ ${c.system.company ? html`<dt>Company</dt><dd>${c.system.company}</dd>` : ''}
 <dt>Version</dt><dd>Keel ${h.version}</dd>
 <dt>${h.uptimeOf === 'host' ? 'Uptime (of the host running this sandbox)' : 'Uptime'}</dt><dd>${formatUptime(h.uptimeSeconds)}</dd>
 <dt>CPU</dt><dd>${h.cpu.count} × ${h.cpu.model}; load ${h.cpu.loadAverage.join(' / ')} (1 / 5 / 15 min)</dd>
-<dt>Memory</dt><dd>${bytes(mem.totalBytes - mem.freeBytes)} used of ${bytes(mem.totalBytes)}; System Manager ${bytes(mem.systemManagerRssBytes)}</dd>
+<dt>Memory</dt><dd>${bytes(mem.totalBytes - mem.freeBytes)} used of ${bytes(mem.totalBytes)}; System Manager ${bytes(mem.systemManagerRssBytes)}${mem.keelProcessesBytes === null ? '' : `, all of Keel's processes ${bytes(mem.keelProcessesBytes)}`}</dd>
 <dt>Disk</dt><dd>${h.disk ? `${bytes(h.disk.totalBytes - h.disk.freeBytes)} used of ${bytes(h.disk.totalBytes)} (${h.disk.path})` : 'unknown'}</dd>
 </dl>
 </section>

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Vm, freePort } from '../e2e/qemu.ts';
-import { Serial } from '../e2e/serial.ts';
+import { Serial, prompt } from '../e2e/serial.ts';
 import { run, withLoop, withRawDisk } from '../e2e/disk.ts';
 import { Q } from '../../appliance/wizard/questions.ts';
 import { parseVerityEnv, verityEnv, type VerityImage } from '../../appliance/update/verity.ts';
@@ -122,7 +122,7 @@ export async function bootFigures(log = console.log): Promise<BootFigures | null
     log(`boot: reference layer put in ${slots.join(', ')}`);
     const keelSeconds = await timeBoot(dir, keelDisk, BANNER, 'keel');
     log(`boot: Keel, power-on to the console banner: ${keelSeconds.toFixed(1)} s`);
-    const wizardSeconds = await timeBoot(dir, freshDisk, new RegExp(Q.showEula.prompt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'wizard');
+    const wizardSeconds = await timeBoot(dir, freshDisk, prompt(Q.showEula.prompt), 'wizard');
     log(`boot: Keel, power-on of the installed disk to the first wizard question: ${wizardSeconds.toFixed(1)} s`);
     const referenceSeconds = await timeBoot(dir, refDisk, MARKER, 'reference');
     log(`boot: reference (same base, no Keel), power-on to its marker: ${referenceSeconds.toFixed(1)} s`);

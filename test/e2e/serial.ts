@@ -1,6 +1,11 @@
 import net from 'node:net';
 import fs from 'node:fs';
 
+/** `s` as a regular expression that matches it literally. */
+export const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A wizard question's prompt on the console, with or without a suggested default in brackets before the colon. */
+export const prompt = (p: string) => new RegExp(`${esc(p.replace(/: $/, ''))}(?: \\[[^\\]\\n]*\\])?:`);
+
 /**
  * An expect-like driver for a QEMU serial console on a unix socket. Everything the guest prints
  * is kept (ANSI escapes stripped for matching) and appended to a log file for debugging.

@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import path from 'node:path';
 import { Vm, createDisk, freePort, makeSeedIso } from './qemu.ts';
-import { Serial } from './serial.ts';
+import { Serial, esc, prompt } from './serial.ts';
 import { runTestssl, assertTestsslClean, tlsTestCertificate } from '../helpers/testssl.ts';
 import { Q } from '../../appliance/wizard/questions.ts';
 
@@ -20,9 +20,6 @@ const TOP = path.resolve(import.meta.dirname, '../..');
 const OUT = path.join(TOP, '.cache/e2e');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
 const ISO = path.join(TOP, 'dist', `keel-${VERSION}-amd64.iso`);
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** A question's prompt, with or without a suggested default in brackets before the colon. */
-const prompt = (p: string) => new RegExp(`${esc(p.replace(/: $/, ''))}(?: \\[[^\\]\\n]*\\])?:`);
 
 /** Shared by the tests below (they run in order): the installed and configured disk, and timings. */
 const state: { disk: string | null; port: number; rebootToSignIn: number | null } = { disk: null, port: 0, rebootToSignIn: null };

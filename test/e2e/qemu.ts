@@ -150,7 +150,9 @@ export class Vm {
         '-device', 'virtio-net-pci,netdev=n1',
       );
     if (o.serial === false) args.push('-serial', 'none');
-    else args.push('-chardev', `socket,id=ser0,path=${this.serialPath},server=on,wait=off`, '-serial', 'chardev:ser0');
+    // wait=on: the guest does not run until the test's Serial is connected, so nothing it prints
+    // before that (GRUB's first menu, under a loaded CI machine) is lost.
+    else args.push('-chardev', `socket,id=ser0,path=${this.serialPath},server=on,wait=on`, '-serial', 'chardev:ser0');
     if (o.uefi) {
       const vars = path.join(o.dir, 'OVMF_VARS.fd');
       if (!fs.existsSync(vars)) fs.copyFileSync(OVMF_VARS, vars);

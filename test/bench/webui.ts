@@ -22,6 +22,8 @@ process.env.KEEL_LOG ??= 'silent';
 export const PASSWORD = 'Passw0rd!x';
 const CONNECTIONS = 50;
 const MANY = 200;
+/** Rounds of the hello-world / health / dashboard comparison. */
+const ROUNDS = 3;
 /** How long after the load the RSS must be back near idle (issue 15). */
 const SETTLE_S = 60;
 const MAIN = fileURLToPath(new URL('../../bin/main.ts', import.meta.url));
@@ -96,6 +98,13 @@ async function load(name: string, url: string, headers: Record<string, string>, 
   return { name, rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, rssPeakKiB: pid ? peak : undefined };
 }
 
+/** Several runs of one load as one row: mean requests per second, the highest p99 and RSS peak, errors and non-2xx summed. */
+function mean(runs: Row[]): Row {
+  const avg = (f: (r: Row) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
+  const peaks = runs.map((r) => r.rssPeakKiB).filter((x): x is number => x !== undefined);
+  return { name: runs[0].name, rps: avg((r) => r.rps), p99: Math.max(...runs.map((r) => r.p99)), non2xx: runs.reduce((a, r) => a + r.non2xx, 0), errors: runs.reduce((a, r) => a + r.errors, 0), rssPeakKiB: peaks.length ? Math.max(...peaks) : undefined };
+}
+
 /** The issue 15 figures of System Manager (RSS in MiB, throughput as a ratio to bare fastify). */
 export interface WebuiFigures {
   rssIdleMiB: number;
@@ -149,7 +158,7 @@ export async function preparedSandbox(root: string): Promise<{ sysfs: string; ho
 
 /**
  * Runs the whole measurement in a temporary sandbox root: each load lasts `seconds`, then RSS is
- * sampled each second for 60 s. About 4 × seconds + 70 s in all.
+ * sampled each second for 60 s. About 5.5 × seconds + 70 s in all (the comparison in three interleaved rounds of seconds / 2).
  */
 export async function webuiFigures(opts: { seconds?: number; print?: boolean } = {}): Promise<WebuiFigures> {
   const SECONDS = opts.seconds ?? 10;
@@ -175,12 +184,23 @@ export async function webuiFigures(opts: { seconds?: number; print?: boolean } =
     const idle = rssKiB(pid);
     const base = `https://127.0.0.1:${sm.port}`;
     const rows: Row[] = [];
+    const rounds: { health: number; dashboard: number }[] = [];
+    const roundSeconds = Math.max(2, Math.round(SECONDS / 2));
     // Warm-up so JIT and caches do not count against the first target.
     await autocannon({ url: `https://127.0.0.1:${hello.port}/`, connections: 10, duration: 2 });
     await autocannon({ url: `${base}/mics/api/health`, connections: 10, duration: 2, headers: { cookie } });
-    rows.push(await load('hello-world (bare fastify, same TLS)', `https://127.0.0.1:${hello.port}/`, {}, SECONDS));
-    rows.push(await load('GET /mics/api/health', `${base}/mics/api/health`, { cookie }, SECONDS, pid));
-    rows.push(await load('GET /mics/ (dashboard page)', `${base}/mics/`, { cookie }, SECONDS, pid));
+    // Interleaved rounds (hello, health, dashboard; again and again), each figure their mean: the
+    // machine's speed drifts (a shared VM), and one long run of each would put the drift in the ratio.
+    const hellos: Row[] = [];
+    const healths: Row[] = [];
+    const dashboards: Row[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      hellos.push(await load('hello-world (bare fastify, same TLS)', `https://127.0.0.1:${hello.port}/`, {}, roundSeconds));
+      healths.push(await load('GET /mics/api/health', `${base}/mics/api/health`, { cookie }, roundSeconds, pid));
+      dashboards.push(await load('GET /mics/ (dashboard page)', `${base}/mics/`, { cookie }, roundSeconds, pid));
+    }
+    rows.push(mean(hellos), mean(healths), mean(dashboards));
+    rounds.push(...hellos.map((h, i) => ({ health: healths[i].rps / h.rps, dashboard: dashboards[i].rps / h.rps })));
     rows.push(await load(`GET /mics/api/health, ${MANY} connections`, `${base}/mics/api/health`, { cookie }, SECONDS, pid, MANY));
     // After the load: does the memory come back?
     const samples: number[] = [];
@@ -207,11 +227,12 @@ export async function webuiFigures(opts: { seconds?: number; print?: boolean } =
       clean: !rows.some((r) => r.non2xx || r.errors),
     };
     if (opts.print) {
-      console.log(`autocannon: ${SECONDS} s each, HTTPS (TLS 1.3) on loopback, ${(await import('node:os')).cpus().length} CPUs shared by client and server`);
+      console.log(`autocannon: hello-world, health and dashboard in ${ROUNDS} interleaved rounds of ${roundSeconds} s (their mean), then ${MANY} connections for ${SECONDS} s; HTTPS (TLS 1.3) on loopback, ${(await import('node:os')).cpus().length} CPUs shared by client and server`);
       for (const r of rows) {
         const extra = r.rssPeakKiB ? `, System Manager RSS peak ${(r.rssPeakKiB / 1024).toFixed(1)} MiB` : '';
         console.log(`  ${r.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ratio to hello-world ${(r.rps / ref).toFixed(3)}, non-2xx ${r.non2xx}, errors ${r.errors}${extra}`);
       }
+      console.log(`  ratio per round (health, dashboard): ${rounds.map((r) => `${r.health.toFixed(2)}/${r.dashboard.toFixed(2)}`).join(', ')}`);
       console.log(`RSS after the load (MiB, every 10 s): ${samples.filter((_, i) => i % 10 === 9).map((k) => mib(k).toFixed(1)).join(', ')}`);
       console.log('');
       for (const l of figureLines(f)) console.log(l);

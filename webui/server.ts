@@ -20,7 +20,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
-import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from 'helmet';
 import swagger from '@fastify/swagger';
@@ -53,10 +52,13 @@ import { registerPortalAuth, syncClientCertRequest, signInWithCertificate } from
 import type https from 'node:https';
 import { createRequire } from 'node:module';
 import { ConfigState } from './state.ts';
+import { cookieOf, setCookie, clearCookie } from './cookies.ts';
 
 export const BASE = '/mics';
 export const SESSION_COOKIE = 'keel_session';
 export const PRESESSION_COOKIE = 'keel_pre';
+/** Where System Manager's cookies are sent: its own pages and API only. */
+const COOKIES = { path: BASE };
 export const DEFAULT_PORT = 8443;
 
 /** TLS 1.3 suites, then TLS 1.2 ECDHE + AEAD only (Mozilla "intermediate" minus DHE). */
@@ -267,6 +269,11 @@ function isApi(req: FastifyRequest): boolean {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** A route option's hooks as a list (fastify takes one function or several). */
+function hooksOf<T>(h: T | T[] | undefined): T[] {
+  return h === undefined ? [] : Array.isArray(h) ? h : [h];
+}
+
 /** Why a state-changing request looks cross-site, or null. Non-browser clients send neither header. */
 function crossSite(req: FastifyRequest): string | null {
   const origin = req.headers.origin;
@@ -440,6 +447,19 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   app.decorate('keel', ctx);
   app.decorateRequest('session', null);
   app.decorateRequest('principal', null);
+  // The routes that change something (any method but GET, HEAD, OPTIONS) get the CSRF check first,
+  // and the state headers again once they answered: X-Keel-Unsaved must tell the state their change
+  // left, and the change that arms a confirmation closes its own connection.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((m) => SAFE_METHODS.has(m))) return;
+    route.preValidation = [csrfCheck, ...hooksOf(route.preValidation)];
+    route.onSend = [...hooksOf(route.onSend), (req, reply, payload, done) => {
+      closeIfArmed(req, reply);
+      unsavedHeader(req, reply);
+      done(null, payload);
+    }];
+  });
   // A token lives only while its maker is still an administrator (a local one; a directory
   // administrator's tokens live while the directory is in use, as their role is read at sign-in).
   const tokens = new ApiTokens(store, opts.now, (by) => {
@@ -491,7 +511,6 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     store.close();
   });
 
-  await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   // The security headers (helmet): none depends on the request (no CSP nonce), so helmet's answer
   // is taken once and set as one object on every answer, 404s and errors included (onRequest runs
@@ -521,10 +540,6 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   }));
   // Caches must not keep session pages or API answers (the style sheet's route sets its own).
   securityHeaders['cache-control'] = 'no-store';
-  app.addHook('onRequest', (_req, reply, done) => {
-    reply.headers(securityHeaders);
-    done();
-  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -560,26 +575,20 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     },
   });
 
-  // Every answer carries its request id.
-  app.addHook('onSend', (req, reply, payload, done) => {
-    served++;
-    reply.header('x-request-id', req.id);
-    // Lets API clients (and the UI) see at once that running and saved configurations differ.
-    if (req.principal && isApi(req)) reply.header('x-keel-unsaved', state.unsaved() ? 'true' : 'false');
-    const armed = confirmArmedAt();
-    if (armed) {
-      const opened = socketOpenedAt.get(req.raw.socket);
-      if (opened !== undefined && opened <= armed) reply.header('connection', 'close');
-    }
-    done(null, payload);
-  });
-
+  // Everything every request needs is this one hook (the routes that change something add a CSRF
+  // check and the state headers after the answer, see onRoute above): each hook fastify runs is paid
+  // on every answer, health probes included. The security headers, request id and connection state
+  // first, so every answer has them, refusals too.
   // Session and access: before the body is read, so anonymous requests cost nothing.
   // A session's role comes from the running configuration on every request, so a removed or
   // demoted user loses access at once. API tokens (Bearer) work on the API only.
   // Callback style, not async: this runs for every request, and a promise per hook is measurable
   // under load. Answering from a callback hook means sending without calling done().
   app.addHook('onRequest', (req, reply, done) => {
+    served++;
+    reply.headers(securityHeaders);
+    reply.header('x-request-id', req.id);
+    closeIfArmed(req, reply);
     // Portal ACL, also enforced here (defence in depth, should the firewall be flushed): before anything else.
     const live = state.config();
     if (live && !aclAllows(live, 'systemManager', req.ip)) {
@@ -593,7 +602,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       return void reply.type('text/html; charset=utf-8').send(errorPage(403, 'Your address is not allowed to reach System Manager (Portal ACL).'));
     }
     syncClientCertRequest(app, live);
-    req.session = sessions.touch(req.cookies[SESSION_COOKIE]);
+    req.session = sessions.touch(cookieOf(req, SESSION_COOKIE));
     if (req.session) {
       const role = state.roleOf(req.session.username) ?? directoryOf(store).roleOf(req.session.username);
       // A password change ends the sessions opened before it (the one that made it is renewed).
@@ -612,6 +621,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         return void reply.code(401).send({ error: 'unknown, revoked or expired API token' });
       }
     }
+    unsavedHeader(req, reply);
     const cfg = req.routeOptions.config;
     if (!req.principal) {
       if (req.is404 || cfg.public || cfg.preSession) return done();
@@ -627,7 +637,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   });
 
   // CSRF: after the body is parsed (forms carry the token), before validation and the handler.
-  app.addHook('preValidation', (req, reply, done) => {
+  function csrfCheck(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (SAFE_METHODS.has(req.method) || req.is404) return done();
     const source = `webui:${req.ip}`;
     const why = crossSite(req);
@@ -648,7 +658,19 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       return void reply.code(403).type('text/html; charset=utf-8').send(errorPage(403, 'This form has expired. Go back, reload the page and try again.'));
     }
     done();
-  });
+  }
+
+  /** Lets API clients (and the UI) see at once that running and saved configurations differ. */
+  function unsavedHeader(req: FastifyRequest, reply: FastifyReply): void {
+    if (req.principal && isApi(req)) reply.header('x-keel-unsaved', state.unsaved() ? 'true' : 'false');
+  }
+  /** While a lockout-risky change waits for its confirmation, connections opened before it end with their next answer. */
+  function closeIfArmed(req: FastifyRequest, reply: FastifyReply): void {
+    const armed = confirmArmedAt();
+    if (!armed) return;
+    const opened = socketOpenedAt.get(req.raw.socket);
+    if (opened !== undefined && opened <= armed) reply.header('connection', 'close');
+  }
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const api = isApi(req);
@@ -706,10 +728,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
   }
 
   function startSession(req: FastifyRequest, reply: FastifyReply, username: string): Session {
-    const old = req.cookies[SESSION_COOKIE];
+    const old = cookieOf(req, SESSION_COOKIE);
     if (old) sessions.destroy(old); // never keep a pre-sign-in id (session fixation)
     const s = sessions.create(username, `webui:${req.ip}`);
-    reply.setCookie(SESSION_COOKIE, s.id, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+    setCookie(reply, SESSION_COOKIE, s.id, COOKIES);
     return s;
   }
 
@@ -719,7 +741,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       store.audit({ who: req.session.username, source: `webui:${req.ip}` }, 'sign out of System Manager', 'ok');
       log.info('System Manager sign-out', { user: req.session.username, source: `webui:${req.ip}` });
     }
-    reply.clearCookie(SESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+    clearCookie(reply, SESSION_COOKIE, COOKIES);
   }
 
   const sessionBody = (s: Session) => ({ username: s.username, csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() });
@@ -839,7 +861,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   function showSignIn(reply: FastifyReply, status: number, error?: string, username?: string) {
     const pre = crypto.randomBytes(32).toString('base64url');
-    reply.setCookie(PRESESSION_COOKIE, pre, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict', maxAge: 1800 });
+    setCookie(reply, PRESESSION_COOKIE, pre, COOKIES, 1800);
     const hostname = currentConfig(store)?.system.hostname ?? '';
     const auth = state.config()?.portalAuth;
     return reply.code(status).type('text/html; charset=utf-8').send(signInPage({ hostname, preToken: pre, error, username, password: auth?.password !== false, certificate: !!auth?.certificate?.enabled }));
@@ -861,7 +883,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       },
     },
     handler: async (req, reply) => {
-      if (!tokensEqual(req.body._pre, req.cookies[PRESESSION_COOKIE])) {
+      if (!tokensEqual(req.body._pre, cookieOf(req, PRESESSION_COOKIE))) {
         log.warn('refused a sign-in form without a valid pre-session token', { source: `webui:${req.ip}` });
         return showSignIn(reply, 403, 'The sign-in form expired. Please sign in again.', req.body.username);
       }
@@ -869,7 +891,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       const r = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
       if ('error' in r) return showSignIn(reply, 401, r.error, req.body.username);
       startSession(req, reply, r.name);
-      reply.clearCookie(PRESESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+      clearCookie(reply, PRESESSION_COOKIE, COOKIES);
       return reply.redirect(`${BASE}/`, 303);
     },
   });
@@ -878,14 +900,14 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     config: { preSession: true },
     schema: { ...hidden, body: { type: 'object', properties: { _pre: { type: 'string', maxLength: 128 } }, required: ['_pre'] } },
     handler: async (req, reply) => {
-      if (!tokensEqual(req.body._pre, req.cookies[PRESESSION_COOKIE])) return showSignIn(reply, 403, 'The sign-in form expired. Please sign in again.');
+      if (!tokensEqual(req.body._pre, cookieOf(req, PRESESSION_COOKIE))) return showSignIn(reply, 403, 'The sign-in form expired. Please sign in again.');
       const r = signInWithCertificate(app, req, state.config());
       if (!r.ok) {
         await sleep(failureDelayMs);
         return showSignIn(reply, 401, `Certificate sign-in refused: ${r.reason}.`);
       }
       startSession(req, reply, r.user.name);
-      reply.clearCookie(PRESESSION_COOKIE, { path: BASE, secure: true, httpOnly: true, sameSite: 'strict' });
+      clearCookie(reply, PRESESSION_COOKIE, COOKIES);
       return reply.redirect(`${BASE}/`, 303);
     },
   });

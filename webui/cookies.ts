@@ -7,10 +7,8 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** Attributes every System Manager cookie has: only over HTTPS, never to scripts, never cross-site. */
-export interface CookieScope {
-  path: string;
-}
+/** Every System Manager cookie: only over HTTPS, never to scripts, never cross-site. */
+const ATTRIBUTES = { secure: true, httpOnly: true, sameSite: 'strict' } as const;
 
 /** The value of the request's cookie `name`, or undefined. */
 export function cookieOf(req: FastifyRequest, name: string): string | undefined {
@@ -18,12 +16,12 @@ export function cookieOf(req: FastifyRequest, name: string): string | undefined 
   return header ? parseCookie(header)[name] : undefined;
 }
 
-/** Sets cookie `name` on the answer (Secure, HttpOnly, SameSite=Strict), for `maxAge` seconds or the browser session. */
-export function setCookie(reply: FastifyReply, name: string, value: string, scope: CookieScope, maxAge?: number): void {
-  reply.header('set-cookie', stringifySetCookie({ name, value, path: scope.path, secure: true, httpOnly: true, sameSite: 'strict', ...(maxAge === undefined ? {} : { maxAge }) }));
+/** Sets cookie `name` for `path`, for `maxAge` seconds or the browser session. */
+export function setCookie(reply: FastifyReply, name: string, value: string, path: string, maxAge?: number): void {
+  reply.header('set-cookie', stringifySetCookie({ name, value, path, ...ATTRIBUTES, ...(maxAge === undefined ? {} : { maxAge }) }));
 }
 
-/** Tells the browser to forget cookie `name` (same path and attributes, expired). */
-export function clearCookie(reply: FastifyReply, name: string, scope: CookieScope): void {
-  reply.header('set-cookie', stringifySetCookie({ name, value: '', path: scope.path, secure: true, httpOnly: true, sameSite: 'strict', expires: new Date(0), maxAge: 0 }));
+/** Tells the browser to forget cookie `name` of `path` (same attributes, expired). */
+export function clearCookie(reply: FastifyReply, name: string, path: string): void {
+  reply.header('set-cookie', stringifySetCookie({ name, value: '', path, ...ATTRIBUTES, expires: new Date(0), maxAge: 0 }));
 }

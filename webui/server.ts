@@ -57,8 +57,6 @@ import { cookieOf, setCookie, clearCookie } from './cookies.ts';
 export const BASE = '/mics';
 export const SESSION_COOKIE = 'keel_session';
 export const PRESESSION_COOKIE = 'keel_pre';
-/** Where System Manager's cookies are sent: its own pages and API only. */
-const COOKIES = { path: BASE };
 export const DEFAULT_PORT = 8443;
 
 /** TLS 1.3 suites, then TLS 1.2 ECDHE + AEAD only (Mozilla "intermediate" minus DHE). */
@@ -734,7 +732,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
     const old = cookieOf(req, SESSION_COOKIE);
     if (old) sessions.destroy(old); // never keep a pre-sign-in id (session fixation)
     const s = sessions.create(username, `webui:${req.ip}`);
-    setCookie(reply, SESSION_COOKIE, s.id, COOKIES);
+    setCookie(reply, SESSION_COOKIE, s.id, BASE);
     return s;
   }
 
@@ -744,7 +742,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       store.audit({ who: req.session.username, source: `webui:${req.ip}` }, 'sign out of System Manager', 'ok');
       log.info('System Manager sign-out', { user: req.session.username, source: `webui:${req.ip}` });
     }
-    clearCookie(reply, SESSION_COOKIE, COOKIES);
+    clearCookie(reply, SESSION_COOKIE, BASE);
   }
 
   const sessionBody = (s: Session) => ({ username: s.username, csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() });
@@ -865,7 +863,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
 
   function showSignIn(reply: FastifyReply, status: number, error?: string, username?: string) {
     const pre = crypto.randomBytes(32).toString('base64url');
-    setCookie(reply, PRESESSION_COOKIE, pre, COOKIES, 1800);
+    setCookie(reply, PRESESSION_COOKIE, pre, BASE, 1800);
     const hostname = currentConfig(store)?.system.hostname ?? '';
     const auth = state.config()?.portalAuth;
     return reply.code(status).type('text/html; charset=utf-8').send(signInPage({ hostname, preToken: pre, error, username, password: auth?.password !== false, certificate: !!auth?.certificate?.enabled }));
@@ -895,7 +893,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
       const r = await signIn(req.body.username, req.body.password, `webui:${req.ip}`);
       if ('error' in r) return showSignIn(reply, 401, r.error, req.body.username);
       startSession(req, reply, r.name);
-      clearCookie(reply, PRESESSION_COOKIE, COOKIES);
+      clearCookie(reply, PRESESSION_COOKIE, BASE);
       return reply.redirect(`${BASE}/`, 303);
     },
   });
@@ -911,7 +909,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<FastifyInst
         return showSignIn(reply, 401, `Certificate sign-in refused: ${r.reason}.`);
       }
       startSession(req, reply, r.user.name);
-      clearCookie(reply, PRESESSION_COOKIE, COOKIES);
+      clearCookie(reply, PRESESSION_COOKIE, BASE);
       return reply.redirect(`${BASE}/`, 303);
     },
   });
